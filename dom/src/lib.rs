@@ -1,0 +1,2 @@
+//! meerkat-dom: Deny On Monitoring.
+pub mod backend;

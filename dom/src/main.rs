@@ -1,0 +1,4 @@
+fn main() {
+    eprintln!("meerkat-dom: under construction");
+    std::process::exit(2);
+}

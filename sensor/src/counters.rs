@@ -1,0 +1,152 @@
+//! Counters. Each capture thread owns one [`SourceCounters`] and one
+//! [`PipelineCounters`] (no sharing between threads on the hot path, so
+//! `Relaxed` atomics cost no more than plain integers); the stats task sums
+//! them for EVE `stats` events.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Add to a counter.
+#[inline]
+pub fn add(c: &AtomicU64, n: u64) {
+    c.fetch_add(n, Relaxed);
+}
+
+/// Increment a counter.
+#[inline]
+pub fn inc(c: &AtomicU64) {
+    c.fetch_add(1, Relaxed);
+}
+
+/// Per capture source (`nfq:0`, `nflog:10`, `pcap`).
+#[derive(Debug, Default)]
+pub struct SourceCounters {
+    /// Packets received from the kernel or file.
+    pub packets: AtomicU64,
+    /// Bytes received (as copied).
+    pub bytes: AtomicU64,
+    /// IPS verdicts: accepted.
+    pub accepted: AtomicU64,
+    /// IPS verdicts: dropped.
+    pub dropped: AtomicU64,
+    /// Packets that triggered a reject response (any mode).
+    pub rejected: AtomicU64,
+    /// Packets lost in the kernel: NFLOG sequence gaps, NFQUEUE queue and
+    /// socket drops.
+    pub kernel_lost: AtomicU64,
+    /// Packets whose copy was shorter than the original.
+    pub truncated: AtomicU64,
+    /// Receive or verdict errors (each also logged).
+    pub errors: AtomicU64,
+    /// Verdict messages sent (a batch verdict counts once).
+    pub verdict_msgs: AtomicU64,
+}
+
+/// Per pipeline (one per capture thread): decoder, flow, stream,
+/// app-layer and detection counters.
+#[derive(Debug, Default)]
+pub struct PipelineCounters {
+    // decoder
+    pub decoder_pkts: AtomicU64,
+    pub decoder_bytes: AtomicU64,
+    pub decoder_ipv4: AtomicU64,
+    pub decoder_ipv6: AtomicU64,
+    pub decoder_tcp: AtomicU64,
+    pub decoder_udp: AtomicU64,
+    pub decoder_icmpv4: AtomicU64,
+    pub decoder_icmpv6: AtomicU64,
+    pub decoder_other: AtomicU64,
+    pub decoder_fragments: AtomicU64,
+    pub decoder_invalid: AtomicU64,
+    pub decoder_max_pkt_size: AtomicU64,
+    /// Decode failures by reason (`DecodeError::reason`). Indexed by
+    /// [`PipelineCounters::decode_error_index`].
+    pub decoder_errors: [AtomicU64; DECODE_REASONS.len()],
+    // flow
+    pub flow_tcp: AtomicU64,
+    pub flow_udp: AtomicU64,
+    pub flow_icmpv4: AtomicU64,
+    pub flow_icmpv6: AtomicU64,
+    pub flow_other: AtomicU64,
+    pub flow_active: AtomicU64,
+    pub flow_timeout: AtomicU64,
+    pub flow_evicted: AtomicU64,
+    pub flow_memcap: AtomicU64,
+    pub flow_memuse: AtomicU64,
+    // tcp / stream
+    pub tcp_sessions: AtomicU64,
+    pub tcp_syn: AtomicU64,
+    pub tcp_synack: AtomicU64,
+    pub tcp_rst: AtomicU64,
+    pub tcp_midstream_pickups: AtomicU64,
+    pub tcp_reassembly_gap: AtomicU64,
+    pub tcp_overlap: AtomicU64,
+    pub tcp_segment_memcap_drop: AtomicU64,
+    pub tcp_reassembly_memuse: AtomicU64,
+    // app layer
+    pub app_flow_ssh: AtomicU64,
+    pub app_flow_failed_tcp: AtomicU64,
+    pub app_tx_ssh: AtomicU64,
+    pub app_ssh_invalid_banner: AtomicU64,
+    pub app_ssh_long_banner: AtomicU64,
+    // detect
+    pub detect_alert: AtomicU64,
+    pub detect_alert_queue_overflow: AtomicU64,
+    pub detect_pass: AtomicU64,
+    pub detect_drop: AtomicU64,
+    pub detect_reject: AtomicU64,
+    // ips (IPS packets only)
+    pub ips_accepted: AtomicU64,
+    pub ips_blocked: AtomicU64,
+    pub ips_rejected: AtomicU64,
+    pub ips_drop_rules: AtomicU64,
+    pub ips_drop_flow: AtomicU64,
+    // output
+    pub eve_events: AtomicU64,
+    pub eve_dropped: AtomicU64,
+    pub reject_sent: AtomicU64,
+    pub reject_errors: AtomicU64,
+}
+
+/// The decode-failure reasons, in counter order.
+pub const DECODE_REASONS: [&str; 14] = [
+    "empty",
+    "invalid_ip_version",
+    "ipv4_trunc",
+    "ipv6_trunc",
+    "ipv6_exthdr_trunc",
+    "tcp_trunc",
+    "udp_trunc",
+    "icmp_trunc",
+    "ipv4_bad_len",
+    "ipv6_bad_len",
+    "tcp_bad_hlen",
+    "udp_bad_len",
+    "bad_len",
+    "ipv6_too_many_ext",
+];
+
+impl PipelineCounters {
+    /// Index of a reason in `decoder_errors`; unknown reasons share the
+    /// last-but-one slot (`bad_len`).
+    pub fn decode_error_index(reason: &str) -> usize {
+        DECODE_REASONS.iter().position(|r| *r == reason).unwrap_or(12)
+    }
+
+    /// Decode failures by reason, non-zero only.
+    pub fn decode_errors(&self) -> BTreeMap<&'static str, u64> {
+        DECODE_REASONS
+            .iter()
+            .zip(self.decoder_errors.iter())
+            .filter_map(|(name, c)| {
+                let v = c.load(Relaxed);
+                (v > 0).then_some((*name, v))
+            })
+            .collect()
+    }
+
+    /// Raises `decoder_max_pkt_size` to `len` if larger.
+    pub fn note_pkt_size(&self, len: u64) {
+        self.decoder_max_pkt_size.fetch_max(len, Relaxed);
+    }
+}

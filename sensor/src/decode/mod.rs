@@ -1,0 +1,176 @@
+//! Decoding: typed, length-checked views over packet bytes (one file per
+//! header, in the style of smoltcp's `wire`) and the summary [`Packet`] that
+//! later stages read.
+//!
+//! Input starts at the IP header. Nothing here panics on any input: a
+//! truncated or malformed packet yields a [`DecodeError`] whose
+//! [`DecodeError::reason`] names a counter.
+
+use std::net::IpAddr;
+
+/// Summary of a decoded packet. Borrowed from the capture buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct Packet<'a> {
+    pub ip: IpInfo,
+    pub l4: L4,
+    /// Transport payload (after the TCP/UDP/ICMP header), trimmed to the IP
+    /// length. Empty for `L4::Other`.
+    pub payload: &'a [u8],
+}
+
+/// The IP layer's fields that flows, rules and EVE need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpInfo {
+    /// 4 or 6.
+    pub version: u8,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// Upper-layer protocol after IPv6 extension headers.
+    pub proto: u8,
+    /// TTL or hop limit.
+    pub ttl: u8,
+    /// IPv4 TOS or IPv6 traffic class.
+    pub tos: u8,
+    /// IPv4 identification (0 for IPv6).
+    pub id: u16,
+    /// IPv4 total length, or IPv6 payload length (as EVE `drop.len`).
+    pub len: u32,
+    /// IPv6 flow label (0 for IPv4).
+    pub flow_label: u32,
+    /// A fragment (not the first, or more fragments follow). Fragments are
+    /// counted and passed, not reassembled, in this version.
+    pub fragment: bool,
+    /// Length of the IP header including IPv6 extension headers.
+    pub header_len: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum L4 {
+    Tcp(TcpInfo),
+    Udp(UdpInfo),
+    Icmp(IcmpInfo),
+    /// Another protocol, or a non-first fragment.
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TcpInfo {
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub seq: u32,
+    pub ack: u32,
+    /// FIN=0x01 SYN=0x02 RST=0x04 PSH=0x08 ACK=0x10 URG=0x20 ECE=0x40 CWR=0x80.
+    pub flags: u8,
+    pub window: u16,
+    pub urgent: u16,
+    /// The reserved bits (EVE `drop.tcpres`).
+    pub reserved: u8,
+    pub header_len: u8,
+}
+
+pub mod tcp_flags {
+    pub const FIN: u8 = 0x01;
+    pub const SYN: u8 = 0x02;
+    pub const RST: u8 = 0x04;
+    pub const PSH: u8 = 0x08;
+    pub const ACK: u8 = 0x10;
+    pub const URG: u8 = 0x20;
+    pub const ECE: u8 = 0x40;
+    pub const CWR: u8 = 0x80;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UdpInfo {
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub len: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IcmpInfo {
+    /// ICMPv6 rather than ICMPv4.
+    pub v6: bool,
+    pub itype: u8,
+    pub icode: u8,
+    /// Echo id and sequence (0 for other messages).
+    pub id: u16,
+    pub seq: u16,
+}
+
+impl Packet<'_> {
+    /// Source and destination ports for TCP and UDP.
+    pub fn ports(&self) -> Option<(u16, u16)> {
+        match self.l4 {
+            L4::Tcp(t) => Some((t.src_port, t.dst_port)),
+            L4::Udp(u) => Some((u.src_port, u.dst_port)),
+            _ => None,
+        }
+    }
+
+    /// EVE `proto`: "TCP", "UDP", "ICMP", "IPv6-ICMP", else the number.
+    pub fn proto_name(&self) -> std::borrow::Cow<'static, str> {
+        proto_name(self.ip.proto)
+    }
+}
+
+/// EVE `proto` string for an IP protocol number.
+pub fn proto_name(proto: u8) -> std::borrow::Cow<'static, str> {
+    match proto {
+        6 => "TCP".into(),
+        17 => "UDP".into(),
+        1 => "ICMP".into(),
+        58 => "IPv6-ICMP".into(),
+        132 => "SCTP".into(),
+        n => n.to_string().into(),
+    }
+}
+
+/// The layer where decoding stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layer {
+    Ipv4,
+    Ipv6,
+    Ipv6Ext,
+    Tcp,
+    Udp,
+    Icmp,
+}
+
+/// Why a packet could not be decoded. Small and `Copy`: it feeds
+/// per-reason counters on the hot path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("empty packet")]
+    Empty,
+    #[error("IP version {0} is neither 4 nor 6")]
+    BadVersion(u8),
+    #[error("{0:?} header truncated")]
+    Truncated(Layer),
+    #[error("{0:?} length field is inconsistent")]
+    BadLength(Layer),
+    #[error("too many IPv6 extension headers")]
+    TooManyExtensions,
+}
+
+impl DecodeError {
+    /// Counter name under `decoder.` in stats, as Suricata's `decoder.*`
+    /// naming where one exists.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            DecodeError::Empty => "empty",
+            DecodeError::BadVersion(_) => "invalid_ip_version",
+            DecodeError::Truncated(Layer::Ipv4) => "ipv4_trunc",
+            DecodeError::Truncated(Layer::Ipv6) => "ipv6_trunc",
+            DecodeError::Truncated(Layer::Ipv6Ext) => "ipv6_exthdr_trunc",
+            DecodeError::Truncated(Layer::Tcp) => "tcp_trunc",
+            DecodeError::Truncated(Layer::Udp) => "udp_trunc",
+            DecodeError::Truncated(Layer::Icmp) => "icmp_trunc",
+            DecodeError::BadLength(Layer::Ipv4) => "ipv4_bad_len",
+            DecodeError::BadLength(Layer::Ipv6) => "ipv6_bad_len",
+            DecodeError::BadLength(Layer::Tcp) => "tcp_bad_hlen",
+            DecodeError::BadLength(Layer::Udp) => "udp_bad_len",
+            DecodeError::BadLength(_) => "bad_len",
+            DecodeError::TooManyExtensions => "ipv6_too_many_ext",
+        }
+    }
+}

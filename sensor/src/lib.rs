@@ -1,0 +1,23 @@
+//! meerkat-sensor: one process that takes packets inline from NFQUEUE (IPS)
+//! and as copies from NFLOG (IDS) or pcap files, tags each with the mode of
+//! its source, and runs them through decode → flow → stream → app layer →
+//! detection → verdict, writing Suricata-compatible EVE JSON.
+//!
+//! Stages, one folder each: [`capture`], [`decode`], [`flow`], [`stream`],
+//! [`app`], [`detect`], [`respond`] (reject packets), [`output`] (EVE and
+//! stats). [`worker`] strings them together per capture thread.
+
+pub mod app;
+pub mod capture;
+pub mod cli;
+pub mod config;
+pub mod counters;
+pub mod decode;
+pub mod detect;
+pub mod flow;
+pub mod output;
+pub mod packet;
+pub mod respond;
+pub mod stream;
+pub mod sys;
+pub mod worker;

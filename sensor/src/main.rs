@@ -1,0 +1,4 @@
+fn main() {
+    eprintln!("meerkat-sensor: under construction");
+    std::process::exit(2);
+}
