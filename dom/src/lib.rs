@@ -1,2 +1,28 @@
 //! meerkat-dom: Deny On Monitoring.
+//!
+//! Follows Suricata/Meerkat EVE JSON, judges events with TOML heuristics
+//! (matchers on any field, invert mode, thresholds, escalation) and bans
+//! source addresses into nftables sets or ipsets with kernel-side expiry.
+//!
+//! * [`config`]: TOML -> validated [`config::Config`] with file:line errors.
+//! * [`follow`]: tailing eve.json across rotation and truncation, saved position.
+//! * [`event`]: tolerant dotted-path field access, address parsing.
+//! * [`rules`]: matchers, thresholds, escalation.
+//! * [`guard`]: allow / home_net / own addresses, checked before every ban.
+//! * [`state`]: persisted ban records.
+//! * [`enforce`]: the backends, batched, and reconciliation.
+//! * [`engine`]: the single thread that owns all of the above.
+//! * [`control`]: the Unix control socket protocol, server and client.
+//! * [`daemon`]: start-up, signals, reload, shutdown.
 pub mod backend;
+pub mod config;
+pub mod event;
+pub mod follow;
+pub mod guard;
+pub mod rules;
+pub mod state;
+pub mod control;
+pub mod daemon;
+pub mod enforce;
+pub mod engine;
+pub mod metrics;

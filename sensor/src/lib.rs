@@ -18,6 +18,7 @@ pub mod flow;
 pub mod output;
 pub mod packet;
 pub mod respond;
+pub mod run;
 pub mod stream;
 pub mod sys;
 pub mod worker;

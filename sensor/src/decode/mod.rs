@@ -8,6 +8,12 @@
 
 use std::net::IpAddr;
 
+pub mod icmp;
+pub mod ipv4;
+pub mod ipv6;
+pub mod tcp;
+pub mod udp;
+
 /// Summary of a decoded packet. Borrowed from the capture buffer.
 #[derive(Debug, Clone, Copy)]
 pub struct Packet<'a> {
@@ -174,3 +180,162 @@ impl DecodeError {
         }
     }
 }
+
+/// Decodes a packet that starts at the IP header.
+///
+/// Lengths are checked strictly: a buffer shorter than the IP length is
+/// `Truncated`. A total/payload length of 0 (BIG TCP, GSO super-packets,
+/// jumbograms) means "the whole buffer", so packets of any size up to the
+/// buffer decode. Trailing bytes after the IP length are ignored.
+/// Fragments set `ip.fragment`; non-first fragments get `L4::Other`.
+/// Checksums are never validated.
+///
+/// # Errors
+/// A [`DecodeError`] naming the layer and what was wrong; its
+/// [`DecodeError::reason`] is the counter to bump.
+pub fn decode(data: &[u8]) -> Result<Packet<'_>, DecodeError> {
+    decode_inner(data, false)
+}
+
+/// Like [`decode`], but a copy shorter than the IP length (NFLOG/NFQUEUE
+/// copy range, snaplen) is decoded as far as it goes instead of being
+/// rejected: the payload is what was copied. Use it when
+/// `CapturedPacket::truncated()` is true.
+///
+/// # Errors
+/// As [`decode`], except for the "shorter than the IP length" cases.
+pub fn decode_truncated(data: &[u8]) -> Result<Packet<'_>, DecodeError> {
+    decode_inner(data, true)
+}
+
+fn decode_inner(data: &[u8], allow_truncated: bool) -> Result<Packet<'_>, DecodeError> {
+    let first = *data.first().ok_or(DecodeError::Empty)?;
+    match first >> 4 {
+        4 => decode_v4(data, allow_truncated),
+        6 => decode_v6(data, allow_truncated),
+        v => Err(DecodeError::BadVersion(v)),
+    }
+}
+
+fn decode_v4(data: &[u8], allow_truncated: bool) -> Result<Packet<'_>, DecodeError> {
+    let p = ipv4::Packet::new_unchecked(data);
+    p.check_len_inner(allow_truncated)?;
+    let frag_off = p.frag_offset();
+    let fragment = frag_off != 0 || p.more_frags();
+    let proto = p.protocol();
+    let ip = IpInfo {
+        version: 4,
+        src: IpAddr::V4(p.src_addr()),
+        dst: IpAddr::V4(p.dst_addr()),
+        proto,
+        ttl: p.ttl(),
+        tos: p.tos(),
+        id: p.ident(),
+        len: p.effective_len() as u32,
+        flow_label: 0,
+        fragment,
+        header_len: p.header_len() as u16,
+    };
+    let l4data = p.into_payload();
+    if frag_off != 0 {
+        return Ok(Packet {
+            ip,
+            l4: L4::Other,
+            payload: &[],
+        });
+    }
+    decode_l4(ip, proto, false, l4data, allow_truncated)
+}
+
+fn decode_v6(data: &[u8], allow_truncated: bool) -> Result<Packet<'_>, DecodeError> {
+    let p = ipv6::Packet::new_unchecked(data);
+    p.check_len_inner(allow_truncated)?;
+    let rest = p.into_payload();
+    let walk = ipv6::walk_extensions(p.next_header(), rest)?;
+    let ip = IpInfo {
+        version: 6,
+        src: IpAddr::V6(p.src_addr()),
+        dst: IpAddr::V6(p.dst_addr()),
+        proto: walk.proto,
+        ttl: p.hop_limit(),
+        tos: p.traffic_class(),
+        id: 0,
+        len: rest.len() as u32,
+        flow_label: p.flow_label(),
+        fragment: walk.fragment,
+        header_len: (ipv6::HEADER_LEN + walk.ext_len) as u16,
+    };
+    if walk.non_first_fragment {
+        return Ok(Packet {
+            ip,
+            l4: L4::Other,
+            payload: &[],
+        });
+    }
+    let l4data = rest.get(walk.ext_len..).unwrap_or(&[]);
+    decode_l4(ip, walk.proto, true, l4data, allow_truncated)
+}
+
+fn decode_l4(
+    ip: IpInfo,
+    proto: u8,
+    v6: bool,
+    data: &[u8],
+    allow_truncated: bool,
+) -> Result<Packet<'_>, DecodeError> {
+    // A first fragment too short for its L4 header is still a valid
+    // fragment: report it without L4 instead of failing.
+    let other = |e: DecodeError| {
+        if ip.fragment {
+            Ok(Packet {
+                ip,
+                l4: L4::Other,
+                payload: &[],
+            })
+        } else {
+            Err(e)
+        }
+    };
+    match proto {
+        6 => match tcp::Packet::new_checked(data) {
+            Ok(t) => Ok(Packet {
+                ip,
+                l4: L4::Tcp(t.info()),
+                payload: t.into_payload(),
+            }),
+            Err(e) => other(e),
+        },
+        17 => {
+            let u = udp::Packet::new_unchecked(data);
+            match u.check_len_inner(allow_truncated || ip.fragment) {
+                Ok(()) => Ok(Packet {
+                    ip,
+                    l4: L4::Udp(u.info()),
+                    payload: u.into_payload(),
+                }),
+                Err(e) => other(e),
+            }
+        }
+        1 if !v6 => icmp_l4(ip, false, data).or_else(other),
+        58 if v6 => icmp_l4(ip, true, data).or_else(other),
+        _ => Ok(Packet {
+            ip,
+            l4: L4::Other,
+            payload: &[],
+        }),
+    }
+}
+
+fn icmp_l4(ip: IpInfo, v6: bool, data: &[u8]) -> Result<Packet<'_>, DecodeError> {
+    let i = icmp::Packet::new_checked(data)?;
+    Ok(Packet {
+        ip,
+        l4: L4::Icmp(i.info(v6)),
+        payload: i.into_payload(),
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod testpkt;
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,275 @@
-//! (being written)
+//! Flows: the bidirectional state of one conversation, keyed by a
+//! direction-normalised 5-tuple, and the per-thread [`FlowTable`] that owns
+//! them.
+//!
+//! One table per capture thread (NFQUEUE and NFLOG threads never share
+//! flows), so nothing here locks. See [`table`] for lookup, eviction and
+//! timeouts.
+
+mod config;
+mod hash;
+pub mod table;
+
+use std::net::IpAddr;
+
+pub use crate::app::{AppProto, SshState};
+use crate::decode::{icmp, tcp_flags, Packet, L4};
+use crate::packet::{Direction, Timestamp};
+use crate::stream::TcpSession;
+pub use config::FlowConfig;
+pub use table::{FlowError, FlowId, FlowTable};
+
+/// What rules decided for the rest of the flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FlowAction {
+    #[default]
+    None,
+    /// Drop every further packet (IPS) / mark as dropped (IDS).
+    Drop,
+    /// Skip detection for the rest of the flow.
+    Pass,
+}
+
+impl FlowAction {
+    /// EVE `flow.action` value, if any.
+    pub fn as_eve(self) -> Option<&'static str> {
+        match self {
+            FlowAction::None => None,
+            FlowAction::Drop => Some("drop"),
+            FlowAction::Pass => Some("pass"),
+        }
+    }
+}
+
+/// EVE `flow.state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FlowState {
+    /// One direction seen (TCP: handshake not complete).
+    #[default]
+    New,
+    /// Both directions seen (TCP: both sides ACKed).
+    Established,
+    /// TCP: FIN from both sides, or a RST.
+    Closed,
+}
+
+impl FlowState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowState::New => "new",
+            FlowState::Established => "established",
+            FlowState::Closed => "closed",
+        }
+    }
+}
+
+/// Why a flow left the table (EVE `flow.reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    Timeout,
+    /// Evicted to make room for a new flow (table full).
+    Forced,
+    Shutdown,
+}
+
+impl EndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Timeout => "timeout",
+            EndReason::Forced => "forced",
+            EndReason::Shutdown => "shutdown",
+        }
+    }
+}
+
+/// Direction-normalised 5-tuple: `lo` is the smaller (address, port)
+/// endpoint, so both directions of a conversation share one key. ICMP echo
+/// uses the echo id as both ports; other ICMP uses ports 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    pub lo: (IpAddr, u16),
+    pub hi: (IpAddr, u16),
+    pub proto: u8,
+}
+
+impl FlowKey {
+    /// The key of a packet and whether the packet's source is `hi`.
+    pub fn from_packet(p: &Packet<'_>) -> (FlowKey, bool) {
+        let (sp, dp) = match p.l4 {
+            L4::Tcp(t) => (t.src_port, t.dst_port),
+            L4::Udp(u) => (u.src_port, u.dst_port),
+            L4::Icmp(i) if icmp::is_echo(i.v6, i.itype) => (i.id, i.id),
+            _ => (0, 0),
+        };
+        let a = (p.ip.src, sp);
+        let b = (p.ip.dst, dp);
+        let proto = p.ip.proto;
+        if a <= b {
+            (
+                FlowKey {
+                    lo: a,
+                    hi: b,
+                    proto,
+                },
+                false,
+            )
+        } else {
+            (
+                FlowKey {
+                    lo: b,
+                    hi: a,
+                    proto,
+                },
+                true,
+            )
+        }
+    }
+}
+
+/// Suricata's 51-bit `flow_id`: start time bits above a 32-bit hash.
+pub fn flow_id(start: Timestamp, hash: u32) -> u64 {
+    let secs = (start.secs as u64) & 0xffff;
+    let usecs = u64::from(start.micros) & 0xffff;
+    ((secs << 48) | (usecs << 32) | u64::from(hash)) & 0x7_ffff_ffff_ffff
+}
+
+/// One bidirectional flow. Arrays are indexed by [`Direction::index`]
+/// (0 = to_server, 1 = to_client).
+#[derive(Debug)]
+pub struct Flow {
+    /// EVE `flow_id`.
+    pub id: u64,
+    pub start: Timestamp,
+    /// Time of the last packet.
+    pub last: Timestamp,
+    /// IP protocol number.
+    pub proto: u8,
+    /// The initiator (for TCP: the SYN sender; a SYN-ACK-first pickup
+    /// makes the SYN-ACK sender the server).
+    pub client: (IpAddr, u16),
+    pub server: (IpAddr, u16),
+    pub pkts: [u64; 2],
+    /// IP bytes (header included) per direction.
+    pub bytes: [u64; 2],
+    pub action: FlowAction,
+    /// A `drop` EVE event was already written for this direction.
+    pub drop_logged: [bool; 2],
+    pub alerted: bool,
+    pub app_proto: AppProto,
+    /// TCP reassembly; created by the pipeline on the first TCP packet.
+    pub tcp: Option<TcpSession>,
+    /// SSH banners; created by the app layer.
+    pub ssh: Option<SshState>,
+    /// Rules (indices) that already fired on this flow's transaction.
+    pub fired: Vec<u32>,
+    /// OR of the TCP flags seen per direction.
+    pub tcp_flags_seen: [u8; 2],
+    /// First ICMP (type, code) per direction.
+    pub icmp: [Option<(u8, u8)>; 2],
+    pub state: FlowState,
+    /// Set when the flow leaves the table.
+    pub end_reason: Option<EndReason>,
+}
+
+impl Flow {
+    /// A flow for its first packet. `reversed` says the packet goes from
+    /// server to client (a SYN-ACK seen first). Allocates nothing.
+    pub fn new(p: &Packet<'_>, ts: Timestamp, hash: u32) -> Flow {
+        let (sp, dp) = match p.l4 {
+            L4::Tcp(t) => (t.src_port, t.dst_port),
+            L4::Udp(u) => (u.src_port, u.dst_port),
+            _ => (0, 0),
+        };
+        let synack = matches!(p.l4, L4::Tcp(t)
+            if t.flags & (tcp_flags::SYN | tcp_flags::ACK) == (tcp_flags::SYN | tcp_flags::ACK));
+        let (client, server) = if synack {
+            ((p.ip.dst, dp), (p.ip.src, sp))
+        } else {
+            ((p.ip.src, sp), (p.ip.dst, dp))
+        };
+        Flow {
+            id: flow_id(ts, hash),
+            start: ts,
+            last: ts,
+            proto: p.ip.proto,
+            client,
+            server,
+            pkts: [0; 2],
+            bytes: [0; 2],
+            action: FlowAction::None,
+            drop_logged: [false; 2],
+            alerted: false,
+            app_proto: AppProto::Unknown,
+            tcp: None,
+            ssh: None,
+            fired: Vec::new(),
+            tcp_flags_seen: [0; 2],
+            icmp: [None; 2],
+            state: FlowState::New,
+            end_reason: None,
+        }
+    }
+
+    /// Direction of a packet of this flow.
+    pub fn direction_of(&self, p: &Packet<'_>) -> Direction {
+        let sp = match p.l4 {
+            L4::Tcp(t) => t.src_port,
+            L4::Udp(u) => u.src_port,
+            _ => 0,
+        };
+        if p.ip.src == self.client.0 && sp == self.client.1 {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        }
+    }
+
+    /// Accounts a packet of direction `dir`: counters, flags, last time,
+    /// state.
+    pub fn account(&mut self, p: &Packet<'_>, dir: Direction, ts: Timestamp) {
+        let d = dir.index() & 1;
+        if ts > self.last {
+            self.last = ts;
+        }
+        self.pkts[d] += 1;
+        let hdr = if p.ip.version == 6 { 40 } else { 0 };
+        self.bytes[d] += u64::from(p.ip.len) + hdr;
+        match p.l4 {
+            L4::Tcp(t) => self.tcp_flags_seen[d] |= t.flags,
+            L4::Icmp(i) if self.icmp[d].is_none() => {
+                self.icmp[d] = Some((i.itype, i.icode));
+            }
+            _ => {}
+        }
+        self.state = self.next_state();
+    }
+
+    fn next_state(&self) -> FlowState {
+        let both = self.pkts[0] > 0 && self.pkts[1] > 0;
+        if self.proto != 6 {
+            return if both {
+                FlowState::Established
+            } else {
+                FlowState::New
+            };
+        }
+        let [ts, tc] = self.tcp_flags_seen;
+        if (ts | tc) & tcp_flags::RST != 0 || (ts & tc & tcp_flags::FIN != 0) {
+            FlowState::Closed
+        } else if self.state == FlowState::Established
+            || (both && ts & tcp_flags::ACK != 0 && tc & tcp_flags::ACK != 0)
+        {
+            FlowState::Established
+        } else {
+            FlowState::New
+        }
+    }
+
+    /// Direction-indexed pair as (to_server, to_client).
+    pub fn is_tcp(&self) -> bool {
+        self.proto == 6
+    }
+}
+
+#[cfg(test)]
+mod tests;

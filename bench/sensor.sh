@@ -1,0 +1,278 @@
+#!/usr/bin/env bash
+# Sensor benchmark: kernel forwarding vs Suricata 7 vs meerkat-sensor, NFQ
+# (inline) and NFLOG (copies), on one three-namespace gateway with iperf3
+# through it. One run, figures printed side by side (no assertions).
+#
+#   bench/sensor.sh                  # as root, from anywhere
+#
+#   client ns 198.51.100.2 --- 198.51.100.1  gw ns  203.0.113.1 --- 203.0.113.2 server ns
+#                                    (ip_forward=1, iptables FORWARD rule)      iperf3 -s
+#
+# Variants, interleaved round-robin (all once, then all again, ...):
+#   fwd          no rule: plain kernel forwarding (the ceiling)
+#   nfq/*        -j NFQUEUE --queue-num 0 --queue-bypass; the run only counts
+#                when the consumer is bound to queue 0 before and after it
+#   nflog/*      -j NFLOG --nflog-group 10; "seen" = packets the consumer
+#                decoded / the rule's packet counter
+#
+# Knobs (environment): RUNS (3), SECS (5), TOOLS ("suricata meerkat"),
+# MODES ("nfq nflog"), MEERKAT_SENSOR (binary, default
+# target/release/meerkat-sensor), BENCH_KEEP=1 (keep logs).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+# shellcheck source=bench/lib/common.sh
+source "$HERE/lib/common.sh"
+
+RUNS=${RUNS:-3}
+SECS=${SECS:-5}
+TOOLS=${TOOLS:-suricata meerkat}
+MODES=${MODES:-nfq nflog}
+MEERKAT_SENSOR=${MEERKAT_SENSOR:-$ROOT/target/release/meerkat-sensor}
+RULES="$HERE/rules/bench.rules"
+QUEUE=0
+GROUP=10
+
+bench_require_root iptables iperf3 jq
+bench_init sensor
+T="$BENCH_TMP"
+
+NS_C="mkb-cli-$$"
+NS_G="mkb-gw-$$"
+NS_S="mkb-srv-$$"
+CLIENT_IP=198.51.100.2
+SERVER_IP=203.0.113.2
+
+# ---------------------------------------------------------------- topology
+bench_ns "$NS_C"
+bench_ns "$NS_G"
+bench_ns "$NS_S"
+ip -n "$NS_G" link add veth-c type veth peer name eth0 netns "$NS_C"
+ip -n "$NS_G" link add veth-s type veth peer name eth0 netns "$NS_S"
+ip -n "$NS_C" addr add "$CLIENT_IP/24" dev eth0
+ip -n "$NS_G" addr add 198.51.100.1/24 dev veth-c
+ip -n "$NS_G" addr add 203.0.113.1/24 dev veth-s
+ip -n "$NS_S" addr add "$SERVER_IP/24" dev eth0
+for l in "$NS_C eth0" "$NS_G veth-c" "$NS_G veth-s" "$NS_S eth0"; do
+    read -r n i <<<"$l"
+    ip -n "$n" link set "$i" up
+done
+ip -n "$NS_C" route add default via 198.51.100.1
+ip -n "$NS_S" route add default via 203.0.113.1
+ip netns exec "$NS_G" sysctl -qw net.ipv4.ip_forward=1
+# Keep GSO super-packets at 64 KiB on the inspected path (no BIG TCP).
+for l in "$NS_C eth0" "$NS_G veth-c" "$NS_G veth-s" "$NS_S eth0"; do
+    read -r n i <<<"$l"
+    ip -n "$n" link set "$i" gso_max_size 65536 2>/dev/null || true
+done
+
+bench_bg "$T/iperf3-server.log" ip netns exec "$NS_S" iperf3 -s -B "$SERVER_IP"
+bench_wait 10 ip netns exec "$NS_S" ss -Hltn "sport = :5201" || bench_die "iperf3 -s did not start in $NS_S"
+# Warm-up run, which also proves the path works.
+ip netns exec "$NS_C" iperf3 -c "$SERVER_IP" -t 1 >"$T/warmup.log" 2>&1 ||
+    bench_die "iperf3 from $NS_C cannot reach $SERVER_IP through $NS_G: $(tail -3 "$T/warmup.log")"
+
+gw() { ip netns exec "$NS_G" "$@"; }
+
+set_rule() {
+    gw iptables -F FORWARD
+    gw iptables -Z FORWARD
+    case "$1" in
+    fwd) ;;
+    nfq) gw iptables -A FORWARD -j NFQUEUE --queue-num "$QUEUE" --queue-bypass ;;
+    nflog) gw iptables -A FORWARD -j NFLOG --nflog-group "$GROUP" ;;
+    esac
+}
+bench_on_cleanup "ip netns exec $NS_G iptables -F FORWARD"
+
+# Packet counter of the first FORWARD rule.
+rule_pkts() { gw iptables -vxnL FORWARD | awk 'NR == 3 {print $1; f=1} END {if (!f) print "nan"}'; }
+
+# Port id bound to the NFQUEUE queue / NFLOG group in the gateway, or nothing.
+nfq_portid() { gw cat /proc/net/netfilter/nfnetlink_queue 2>/dev/null | awk -v q="$QUEUE" '$1 == q && $2 != 0 {print $2}'; }
+nflog_portid() { gw cat /proc/net/netfilter/nfnetlink_log 2>/dev/null | awk -v g="$GROUP" '$1 == g && $2 != 0 {print $2}'; }
+bound() { [[ -n $("${1}_portid") ]]; }
+# queue_dropped + queue_user_dropped of the queue.
+nfq_drops() { gw cat /proc/net/netfilter/nfnetlink_queue 2>/dev/null | awk -v q="$QUEUE" '$1 == q {print $6 + $7; f=1} END {if (!f) print "nan"}'; }
+
+# Packets the consumer decoded, from the last stats event in its eve.json.
+eve_pkts() {
+    local f="$1/eve.json"
+    [[ -s $f ]] || {
+        echo nan
+        return
+    }
+    grep '"event_type":"stats"' "$f" | tail -1 |
+        jq -r '(.stats.decoder.pkts // .stats.capture.kernel_packets // "nan") | tostring' 2>/dev/null || echo nan
+}
+
+start_consumer() { # tool mode dir -> CONSUMER_PID
+    local tool="$1" mode="$2" dir="$3"
+    mkdir -p "$dir"
+    case "$tool" in
+    suricata)
+        local src=(-q "$QUEUE")
+        [[ $mode == nflog ]] && src=(--nflog)
+        # The packaged default suricata.yaml (autofp, default NFQ/NFLOG
+        # settings, which is what the reference measured), with only the
+        # rules, stats period, NFLOG group and control socket overridden.
+        bench_bg "$dir/stdout.log" ip netns exec "$NS_G" suricata -c /etc/suricata/suricata.yaml \
+            -k none -l "$dir" "${src[@]}" \
+            --set default-rule-path="$HERE/rules" --set rule-files.0=bench.rules \
+            --set stats.interval=1 --set unix-command.enabled=no \
+            --set nflog.0.group="$GROUP"
+        ;;
+    meerkat)
+        local src=(-q "$QUEUE")
+        [[ $mode == nflog ]] && src=(--nflog "$GROUP")
+        bench_bg "$dir/stdout.log" ip netns exec "$NS_G" "$MEERKAT_SENSOR" "${src[@]}" -S "$RULES" -l "$dir"
+        ;;
+    esac
+    CONSUMER_PID=$BENCH_LAST_PID
+}
+
+# One measurement; appends a line to $T/runs.tsv:
+# mode tool rep gbit retrans cpu_cores seen rule_pkts drops status
+run_one() {
+    local mode="$1" tool="$2" rep="$3"
+    local dir="$T/$mode-$tool-$rep"
+    local pid="" port0="" port1="" t0 t1 c0=0 c1=0 gbit retr cpu seen="nan" rpk="nan" drops="nan" status=ok
+    set_rule "$mode"
+    if [[ $tool != kernel ]]; then
+        start_consumer "$tool" "$mode" "$dir"
+        pid=$CONSUMER_PID
+        if ! bench_wait 60 bound "$mode"; then
+            status="invalid:not-bound"
+            bench_log "$tool did not bind $mode within 60 s: $(tail -3 "$dir/stdout.log" 2>/dev/null | tr '\n' ' ')"
+        fi
+        port0=$("${mode}_portid")
+        sleep 1
+        c0=$(bench_cpu_ticks "$pid")
+    fi
+    mkdir -p "$dir"
+    t0=$(date +%s%N)
+    ip netns exec "$NS_C" iperf3 -c "$SERVER_IP" -t "$SECS" -J >"$dir/iperf3.json" 2>"$dir/iperf3.err" || true
+    t1=$(date +%s%N)
+    gbit=$(jq -r '(.end.sum_received.bits_per_second // empty) / 1e9 | . * 1000 | round / 1000' "$dir/iperf3.json" 2>/dev/null || true)
+    retr=$(jq -r '.end.sum_sent.retransmits // "nan"' "$dir/iperf3.json" 2>/dev/null || echo nan)
+    [[ -n $gbit ]] || {
+        gbit=nan
+        status="invalid:iperf3($(head -c 80 "$dir/iperf3.err" | tr ' \n' '_'))"
+    }
+    if [[ $tool != kernel ]]; then
+        c1=$(bench_cpu_ticks "$pid")
+        port1=$("${mode}_portid")
+        [[ -n $port0 && $port0 == "$port1" ]] || status="invalid:unbound-during-run"
+        cpu=$(awk -v a="$c0" -v b="$c1" -v w=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", (b - a) / hz / (w / 1e9)}')
+        rpk=$(rule_pkts)
+        [[ $mode == nfq ]] && drops=$(nfq_drops)
+        # Both tools write a final stats event when stopped (SIGTERM); the
+        # pause lets packets still queued in the kernel be read first.
+        sleep 1
+        bench_stop "$pid"
+        seen=$(eve_pkts "$dir")
+    else
+        cpu=nan
+    fi
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$tool" "$rep" "$gbit" "$retr" "$cpu" "$seen" "$rpk" "$drops" "$status" >>"$T/runs.tsv"
+    bench_log "$(printf '%-5s %-8s run %d: %7s Gbit/s  retrans %-6s cpu %-5s seen %-9s rule %-9s drops %-5s %s' \
+        "$mode" "$tool" "$rep" "$gbit" "$retr" "$cpu" "$seen" "$rpk" "$drops" "$status")"
+}
+
+# ---------------------------------------------------------------- checks
+variants=("fwd kernel")
+for m in $MODES; do
+    for t in $TOOLS; do
+        case "$t" in
+        suricata) command -v suricata >/dev/null || bench_die "suricata is not installed" ;;
+        meerkat)
+            if [[ ! -x $MEERKAT_SENSOR ]]; then
+                bench_log "skipping meerkat: $MEERKAT_SENSOR not found (cargo build --release -p meerkat-sensor, or set MEERKAT_SENSOR)"
+                continue
+            fi
+            ;;
+        esac
+        variants+=("$m $t")
+    done
+done
+if [[ " $TOOLS " == *" meerkat "* && -x $MEERKAT_SENSOR ]]; then
+    "$MEERKAT_SENSOR" -T -S "$RULES" -l "$T" >"$T/meerkat-T.log" 2>&1 ||
+        bench_die "meerkat-sensor -T rejected $RULES: $(tail -5 "$T/meerkat-T.log")"
+fi
+
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+bench_log "variants: ${variants[*]/%/,}; $RUNS runs of $SECS s each, interleaved"
+: >"$T/runs.tsv"
+for ((rep = 1; rep <= RUNS; rep++)); do
+    for v in "${variants[@]}"; do
+        read -r m t <<<"$v"
+        run_one "$m" "$t" "$rep"
+    done
+done
+set_rule fwd
+
+# ---------------------------------------------------------------- report
+col() { # mode tool column -> values of valid runs
+    awk -F'\t' -v m="$1" -v t="$2" -v c="$3" '$1 == m && $2 == t && $10 == "ok" {print $c}' "$T/runs.tsv"
+}
+invalid() { awk -F'\t' -v m="$1" -v t="$2" '$1 == m && $2 == t && $10 != "ok" {n++} END {print n + 0}' "$T/runs.tsv"; }
+seen_pcts() {
+    awk -F'\t' -v m="$1" -v t="$2" '$1 == m && $2 == t && $10 == "ok" && $7 != "nan" && $8 > 0 {printf "%.1f\n", 100 * $7 / $8}' "$T/runs.tsv"
+}
+median_of() { bench_median $(col "$1" "$2" "$3"); }
+
+FWD=$(median_of fwd kernel 4)
+declare -A GB
+echo
+echo "== meerkat-sensor vs Suricata $(suricata -V 2>/dev/null | grep -o '[0-9][0-9.]*' | head -1): iperf3 through an NFQ/NFLOG gateway =="
+echo "   $(uname -r), $(nproc) cores, $RUNS x ${SECS}s per variant (median, min-max), load average at start: $LOAD0"
+echo
+printf '%-6s %-9s %-22s %8s %10s %8s %12s %14s %9s %8s\n' mode tool "Gbit/s med (min-max)" "x fwd" "x Suricata" "cpu" "seen % med" "seen % min" "drops" "invalid"
+for v in "${variants[@]}"; do
+    read -r m t <<<"$v"
+    g=$(median_of "$m" "$t" 4)
+    GB["$m/$t"]=$g
+    vals=$(col "$m" "$t" 4)
+    # shellcheck disable=SC2086
+    range="$(bench_min $vals)-$(bench_max $vals)"
+    xs="-"
+    [[ $m != fwd && $t != suricata ]] && xs=$(bench_ratio "$g" "${GB[$m/suricata]:-nan}" 1)
+    [[ $t == suricata ]] && xs="1.0"
+    sp="-" spmin="-"
+    if [[ $m == nflog ]]; then
+        # shellcheck disable=SC2046
+        sp=$(bench_median $(seen_pcts "$m" "$t"))
+        # shellcheck disable=SC2046
+        spmin=$(bench_min $(seen_pcts "$m" "$t"))
+    fi
+    dr="-"
+    # shellcheck disable=SC2046
+    [[ $m == nfq ]] && dr=$(bench_median $(col "$m" "$t" 9))
+    cpu="-"
+    # shellcheck disable=SC2046
+    [[ $t != kernel ]] && cpu=$(bench_median $(col "$m" "$t" 6))
+    printf '%-6s %-9s %-22s %8s %10s %8s %12s %14s %9s %8s\n' "$m" "$t" "$g ($range)" "$(bench_ratio "$g" "$FWD")" "$xs" "$cpu" "$sp" "$spmin" "$dr" "$(invalid "$m" "$t")"
+done
+echo
+echo "x fwd = median / kernel-forwarding median; x Suricata = median / Suricata's median in the same mode;"
+echo "cpu = consumer utime+stime per wall second (cores); seen % = packets decoded (eve stats decoder.pkts)"
+echo "/ packets the NFLOG rule counted (GSO super-packets count once on both sides); drops = NFQ"
+echo "queue_dropped+queue_user_dropped. Targets (informational): NFQ >= 5 x Suricata, NFLOG >= 99 % seen at full speed."
+echo
+echo "Markdown rows for bench/RESULTS.md:"
+for v in "${variants[@]}"; do
+    read -r m t <<<"$v"
+    g=${GB[$m/$t]}
+    xs="-"
+    [[ $m != fwd && $t != suricata ]] && xs=$(bench_ratio "$g" "${GB[$m/suricata]:-nan}" 1)
+    sp="-"
+    # shellcheck disable=SC2046
+    [[ $m == nflog ]] && sp="$(bench_median $(seen_pcts "$m" "$t")) %"
+    cpu="-"
+    # shellcheck disable=SC2046
+    [[ $t != kernel ]] && cpu=$(bench_median $(col "$m" "$t" 6))
+    echo "| $(date -u +%F) | $m | $t | $g | $(bench_ratio "$g" "$FWD") | $xs | $sp | $cpu | n=$(col "$m" "$t" 4 | wc -l) |"
+done
+echo
+echo "Per-run data: $T/runs.tsv (kept with BENCH_KEEP=1)"

@@ -1,0 +1,615 @@
+//! The engine: one thread that owns the follower, the rules, the ban
+//! store and the backends, so nothing is shared or locked.
+//!
+//! Each read cycle: read the available complete lines, judge them, apply
+//! every resulting ban in ONE batch per backend, journal the bans, and only
+//! then save the read position (a crash never skips an event).
+//! Wake-ups come from inotify (through [`Msg::Wake`]), from control
+//! requests, and from a timeout that doubles as the polling fallback.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use meerkat_shared::duration::{format_duration, parse_duration};
+use meerkat_shared::net::parse_ip;
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+use crate::backend::{self, BanEntry};
+use crate::config::{Config, StartAt};
+use crate::control::{Request, Response};
+use crate::enforce::Enforcer;
+use crate::event;
+use crate::follow::{self, Follower, Position};
+use crate::guard::Guard;
+use crate::metrics::Counters;
+use crate::rules::{Rule, Thresholds};
+use crate::state::{now_ms, BanRecord, BanStore};
+
+/// Default duration of a manual `ban` without `--for`.
+pub const MANUAL_BAN: Duration = Duration::from_secs(3600);
+/// Counters per (rule, address) kept for thresholds.
+const MAX_THRESHOLD_KEYS: usize = 200_000;
+
+/// Messages to the engine thread.
+pub enum Msg {
+    /// The eve file (or its directory) changed.
+    Wake,
+    Control(Request, oneshot::Sender<Response>),
+    /// A new, already validated configuration.
+    Reload(Box<Config>, oneshot::Sender<Result<String, String>>),
+    Shutdown,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+    #[error("backend: {0}")]
+    Backend(#[from] crate::backend::BackendError),
+}
+
+/// Handle given to notify's callback: sends at most one pending wake.
+#[derive(Clone)]
+pub struct Waker {
+    tx: SyncSender<Msg>,
+    pending: Arc<AtomicBool>,
+}
+
+impl Waker {
+    pub fn wake(&self) {
+        if !self.pending.swap(true, Ordering::AcqRel) {
+            if let Err(TrySendError::Full(_)) = self.tx.try_send(Msg::Wake) {
+                // The engine has messages queued and will read anyway.
+                self.pending.store(false, Ordering::Release);
+            }
+        }
+    }
+}
+
+struct Pending {
+    record: BanRecord,
+    duration: Duration,
+    renewal: bool,
+}
+
+/// What the judging part needs; split from the follower so a read can
+/// borrow both.
+struct Judge {
+    rules: Vec<Rule>,
+    /// Event types some rule looks at; `None` = a rule looks at all.
+    types: Option<Vec<String>>,
+    guard: Guard,
+    thresholds: Thresholds,
+    counters: Counters,
+    pending: Vec<Pending>,
+    pending_idx: HashMap<IpAddr, usize>,
+}
+
+fn rule_types(rules: &[Rule]) -> Option<Vec<String>> {
+    let mut v = Vec::new();
+    for r in rules {
+        match &r.event {
+            None => return None,
+            Some(t) => {
+                if !v.contains(t) {
+                    v.push(t.clone())
+                }
+            }
+        }
+    }
+    Some(v)
+}
+
+impl Judge {
+    fn line(&mut self, line: &[u8], store: &BanStore, now: u64, mono: Instant) {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            self.counters.skipped_blank += 1;
+            return;
+        }
+        let ev = match event::parse_line(line) {
+            Ok(ev) => ev,
+            Err(e) => {
+                self.counters.skipped_invalid_json += 1;
+                if self.counters.skipped_invalid_json <= 10 {
+                    tracing::warn!(error = %e, "skipping a line that is not a JSON object");
+                }
+                return;
+            }
+        };
+        self.counters.events += 1;
+        let ty = event::event_type(&ev);
+        if let Some(types) = &self.types {
+            if !ty.is_some_and(|t| types.iter().any(|x| x == t)) {
+                self.counters.skipped_unknown += 1;
+                return;
+            }
+        }
+        for (i, rule) in self.rules.iter().enumerate() {
+            let Some(hit) = rule.evaluate(&ev, ty) else { continue };
+            self.counters.matches += 1;
+            if let Err(why) = self.guard.check(hit.ip) {
+                self.counters.refused += 1;
+                tracing::debug!(ip = %hit.ip, rule = %rule.name, "not banning: {why}");
+                return;
+            }
+            // The first matching rule decides, also when its threshold is
+            // not reached yet (so a specific rule with a threshold is not
+            // overridden by a later catch-all rule).
+            if let Some(t) = rule.threshold {
+                if !self.thresholds.hit(&rule.name, hit.ip, t, mono) {
+                    self.counters.below_threshold += 1;
+                    return;
+                }
+            }
+            let reason = event::key_fields(&ev, &rule.field, &hit.value);
+            self.decide(i, hit.ip, hit.value, reason, store, now);
+            return;
+        }
+    }
+
+    fn decide(&mut self, rule_idx: usize, ip: IpAddr, client: String, reason: String, store: &BanStore, now: u64) {
+        let Some(rule) = self.rules.get(rule_idx) else { return };
+        if let Some(&i) = self.pending_idx.get(&ip) {
+            if let Some(p) = self.pending.get_mut(i) {
+                p.record.count += 1;
+                p.record.last_seen = now;
+            }
+            return;
+        }
+        let (record, duration, renewal) = match store.get(ip) {
+            Some(existing) => {
+                let dur = rule.ban_duration(existing.offence.saturating_sub(1));
+                let expires = now.saturating_add(ms(dur));
+                let mut r = existing.clone();
+                r.count += 1;
+                r.last_seen = now;
+                if expires <= existing.expires.saturating_add(1000) {
+                    // Already banned at least as long: nothing to refresh.
+                    return;
+                }
+                r.expires = expires;
+                (r, dur, true)
+            }
+            None => {
+                let prev = store.previous_bans(ip, now);
+                let dur = rule.ban_duration(prev);
+                let r = BanRecord {
+                    ip,
+                    rule: rule.name.clone(),
+                    reason,
+                    client: Some(client),
+                    first_seen: now,
+                    last_seen: now,
+                    count: 1,
+                    offence: prev.saturating_add(1),
+                    expires: now.saturating_add(ms(dur)),
+                };
+                (r, dur, false)
+            }
+        };
+        self.pending_idx.insert(ip, self.pending.len());
+        self.pending.push(Pending {
+            record,
+            duration,
+            renewal,
+        });
+    }
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The engine. Build with [`Engine::new`], run with [`Engine::run`].
+pub struct Engine {
+    cfg: Config,
+    follower: Follower,
+    judge: Judge,
+    store: BanStore,
+    enforcer: Enforcer,
+    waker: Waker,
+    watcher: Option<notify::RecommendedWatcher>,
+    saved: Option<Position>,
+    last_reconcile: Instant,
+    started: Instant,
+    heartbeat: Arc<AtomicU64>,
+}
+
+impl Engine {
+    /// Loads state, builds and checks backends, restores active bans in
+    /// one batch, opens the eve file and starts watching it.
+    pub fn new(cfg: Config, tx: SyncSender<Msg>, heartbeat: Arc<AtomicU64>) -> Result<Engine, EngineError> {
+        let now = now_ms();
+        let mut store = BanStore::open(&cfg.state_dir, cfg.daemon.remember, now)?;
+        let mut enforcer = Enforcer::build(&cfg.backends, backend::build)?;
+        if enforcer.is_empty() {
+            tracing::warn!("no [[backend]] configured: decisions are logged and kept in state only");
+        }
+        enforcer.ensure_all();
+        let guard = Guard::from_config(&cfg);
+        // Restore: filter again by the guard, one batch per backend.
+        let refused: Vec<(IpAddr, String)> = store
+            .active()
+            .filter_map(|r| guard.check(r.ip).err().map(|why| (r.ip, why.to_string())))
+            .collect();
+        for (ip, why) in refused {
+            tracing::warn!(%ip, "dropping a saved ban: {why}");
+            if let Err(e) = store.remove(ip) {
+                tracing::error!(error = %e, "journal write failed");
+            }
+        }
+        let entries: Vec<BanEntry> = store
+            .active()
+            .map(|r| BanEntry {
+                ip: r.ip,
+                timeout: r.remaining(now),
+            })
+            .collect();
+        if !entries.is_empty() {
+            let ok = enforcer.add(&entries);
+            tracing::info!(bans = entries.len(), backends = ok, "restored active bans with their remaining time");
+        }
+        store.sync(now)?;
+        let saved = follow::load_position(&cfg.state_dir);
+        let follower = Follower::start(&cfg.input.eve, cfg.input.max_line, cfg.input.start_at, saved.clone());
+        let waker = Waker {
+            tx,
+            pending: Arc::new(AtomicBool::new(false)),
+        };
+        let mut e = Engine {
+            judge: Judge {
+                types: rule_types(&cfg.rules),
+                rules: cfg.rules.clone(),
+                guard,
+                thresholds: Thresholds::new(MAX_THRESHOLD_KEYS),
+                counters: Counters::default(),
+                pending: Vec::new(),
+                pending_idx: HashMap::new(),
+            },
+            cfg,
+            follower,
+            store,
+            enforcer,
+            waker,
+            watcher: None,
+            saved,
+            last_reconcile: Instant::now(),
+            started: Instant::now(),
+            heartbeat,
+        };
+        e.start_watch();
+        Ok(e)
+    }
+
+    fn start_watch(&mut self) {
+        let w = self.waker.clone();
+        self.watcher = match follow::watch(&self.cfg.input.eve, move || w.wake()) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!(error = %e, poll = %format_duration(self.cfg.input.poll_interval), "inotify unavailable; polling only");
+                None
+            }
+        };
+    }
+
+    /// Runs until [`Msg::Shutdown`] (or every sender is gone).
+    pub fn run(mut self, rx: Receiver<Msg>) {
+        self.pump();
+        loop {
+            self.heartbeat.store(now_ms(), Ordering::Relaxed);
+            let timeout = self.next_timeout();
+            match rx.recv_timeout(timeout) {
+                Ok(Msg::Wake) | Err(RecvTimeoutError::Timeout) => {}
+                Ok(Msg::Control(req, reply)) => {
+                    self.pump();
+                    let resp = self.control(req);
+                    let _ = reply.send(resp);
+                }
+                Ok(Msg::Reload(cfg, reply)) => {
+                    let r = self.reload(*cfg);
+                    let _ = reply.send(r);
+                }
+                Ok(Msg::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
+            }
+            self.pump();
+            self.expire();
+            if self.last_reconcile.elapsed() >= self.cfg.daemon.reconcile_interval {
+                self.reconcile();
+            }
+        }
+        self.pump();
+        if let Err(e) = self.store.sync(now_ms()) {
+            tracing::error!(error = %e, "saving bans at shutdown failed");
+        }
+        tracing::info!(active = self.store.len(), "engine stopped; bans stay in the kernel with their timeouts");
+    }
+
+    fn next_timeout(&self) -> Duration {
+        let mut t = self.cfg.input.poll_interval;
+        if self.follower.draining_old() {
+            t = t.min(Duration::from_millis(200));
+        }
+        let rec = self.cfg.daemon.reconcile_interval.saturating_sub(self.last_reconcile.elapsed());
+        t = t.min(rec);
+        if let Some(exp) = self.store.next_expiry() {
+            t = t.min(Duration::from_millis(exp.saturating_sub(now_ms())));
+        }
+        t.max(Duration::from_millis(1))
+    }
+
+    /// Reads everything available, batch by batch.
+    fn pump(&mut self) {
+        loop {
+            self.waker.pending.store(false, Ordering::Release);
+            let now = now_ms();
+            let mono = Instant::now();
+            let max = self.cfg.daemon.batch_max;
+            let judge = &mut self.judge;
+            let store = &self.store;
+            let n = self.follower.read(max, &mut |line| judge.line(line, store, now, mono));
+            self.apply_pending(now);
+            let pos = self.follower.position();
+            if pos != self.saved {
+                if let Some(p) = &pos {
+                    if let Err(e) = follow::save_position(&self.cfg.state_dir, p) {
+                        self.judge.counters.state_errors += 1;
+                        tracing::error!(error = %e, "position not saved");
+                    }
+                }
+                self.saved = pos;
+            }
+            if n < max {
+                break;
+            }
+        }
+    }
+
+    /// Applies the bans decided in this read cycle: one batch per backend,
+    /// then the journal.
+    fn apply_pending(&mut self, now: u64) {
+        if self.judge.pending.is_empty() {
+            return;
+        }
+        let pending = std::mem::take(&mut self.judge.pending);
+        self.judge.pending_idx.clear();
+        let entries: Vec<BanEntry> = pending
+            .iter()
+            .map(|p| BanEntry {
+                ip: p.record.ip,
+                timeout: p.duration,
+            })
+            .collect();
+        let ok = self.enforcer.add(&entries);
+        if ok == 0 && !self.enforcer.is_empty() {
+            self.judge.counters.ban_failures += pending.len() as u64;
+        }
+        for p in pending {
+            let r = &p.record;
+            if p.renewal {
+                self.judge.counters.renewals += 1;
+                tracing::debug!("renew {} for {} rule={:?} client={:?} backends={}", r.ip, format_duration(p.duration), r.rule, r.client.as_deref().unwrap_or(""), ok);
+            } else {
+                self.judge.counters.bans += 1;
+                tracing::info!("ban {} for {} rule={:?} client={:?} backends={}", r.ip, format_duration(p.duration), r.rule, r.client.as_deref().unwrap_or(""), ok);
+            }
+            if let Err(e) = self.store.put(p.record) {
+                self.judge.counters.state_errors += 1;
+                tracing::error!(error = %e, "ban not journaled");
+            }
+        }
+        if let Err(e) = self.store.sync(now) {
+            self.judge.counters.state_errors += 1;
+            tracing::error!(error = %e, "ban journal not written");
+        }
+    }
+
+    fn expire(&mut self) {
+        let now = now_ms();
+        for r in self.store.expire(now) {
+            self.judge.counters.expired += 1;
+            self.judge.counters.unbans += 1;
+            tracing::info!("unban {} expired rule={:?} client={:?}", r.ip, r.rule, r.client.as_deref().unwrap_or(""));
+        }
+    }
+
+    fn active_list(&self, now: u64) -> Vec<(IpAddr, Duration)> {
+        self.store.active().map(|r| (r.ip, r.remaining(now))).collect()
+    }
+
+    fn reconcile(&mut self) {
+        self.last_reconcile = Instant::now();
+        let active = self.active_list(now_ms());
+        self.enforcer.reconcile(&active);
+    }
+
+    fn control(&mut self, req: Request) -> Response {
+        let now = now_ms();
+        match req {
+            Request::Status => Response::ok(self.status()),
+            Request::List => {
+                let mut v: Vec<&BanRecord> = self.store.active().collect();
+                v.sort_by_key(|r| (r.expires, r.ip));
+                let list: Vec<Value> = v
+                    .into_iter()
+                    .map(|r| {
+                        let mut o = serde_json::to_value(r).unwrap_or(Value::Null);
+                        if let Some(m) = o.as_object_mut() {
+                            let rem = r.remaining(now);
+                            m.insert("remaining_secs".into(), json!(rem.as_secs()));
+                            m.insert("remaining".into(), json!(format_duration(Duration::from_secs(rem.as_secs()))));
+                        }
+                        o
+                    })
+                    .collect();
+                Response::ok(Value::Array(list))
+            }
+            Request::Ban { ip, duration, reason } => self.manual_ban(&ip, duration.as_deref(), reason, now),
+            Request::Unban { ip } => {
+                let ip = match parse_ip(&ip) {
+                    Ok(ip) => ip,
+                    Err(e) => return Response::err(e.to_string()),
+                };
+                self.enforcer.remove(&[ip]);
+                match self.store.remove(ip) {
+                    Ok(Some(r)) => {
+                        self.judge.counters.unbans += 1;
+                        tracing::info!("unban {} manual rule={:?} client={:?}", ip, r.rule, r.client.as_deref().unwrap_or(""));
+                        let _ = self.store.sync(now);
+                        Response::ok(json!({"unbanned": ip.to_string()}))
+                    }
+                    Ok(None) => Response::err(format!("{ip} is not banned (removed from the sets anyway)")),
+                    Err(e) => Response::err(e.to_string()),
+                }
+            }
+            Request::Flush => {
+                let ok = self.enforcer.flush();
+                match self.store.clear() {
+                    Ok(n) => {
+                        self.judge.counters.unbans += n as u64;
+                        let _ = self.store.sync(now);
+                        tracing::info!(bans = n, backends = ok, "flush: all bans removed");
+                        Response::ok(json!({"removed": n, "backends": ok}))
+                    }
+                    Err(e) => Response::err(e.to_string()),
+                }
+            }
+            Request::Reload => Response::err("reload is handled by the daemon, not the engine"),
+        }
+    }
+
+    fn manual_ban(&mut self, ip: &str, dur: Option<&str>, reason: Option<String>, now: u64) -> Response {
+        let ip = match parse_ip(ip) {
+            Ok(ip) => ip,
+            Err(e) => return Response::err(e.to_string()),
+        };
+        if let Err(why) = self.judge.guard.check(ip) {
+            return Response::err(format!("refusing to ban {ip}: {why}"));
+        }
+        let d = match dur.map(parse_duration).transpose() {
+            Ok(d) => d.unwrap_or(MANUAL_BAN),
+            Err(e) => return Response::err(e.to_string()),
+        };
+        if d.is_zero() {
+            return Response::err("ban duration must be longer than 0");
+        }
+        let prev = self.store.get(ip).cloned();
+        let rec = BanRecord {
+            ip,
+            rule: "manual".into(),
+            reason: reason.unwrap_or_else(|| "manual ban".into()),
+            client: None,
+            first_seen: prev.as_ref().map(|p| p.first_seen).unwrap_or(now),
+            last_seen: now,
+            count: prev.as_ref().map(|p| p.count + 1).unwrap_or(1),
+            offence: prev
+                .as_ref()
+                .map(|p| p.offence)
+                .unwrap_or_else(|| self.store.previous_bans(ip, now).saturating_add(1)),
+            expires: now.saturating_add(ms(d)),
+        };
+        let ok = self.enforcer.add(&[BanEntry { ip, timeout: d }]);
+        self.judge.counters.bans += 1;
+        tracing::info!("ban {} for {} rule=\"manual\" client=\"\" backends={} reason={:?}", ip, format_duration(d), ok, rec.reason);
+        if let Err(e) = self.store.put(rec).and_then(|_| self.store.sync(now)) {
+            return Response::err(e.to_string());
+        }
+        Response::ok(json!({"banned": ip.to_string(), "for": format_duration(d), "backends": ok}))
+    }
+
+    fn status(&mut self) -> Value {
+        let fs = self.follower.stats().clone();
+        let c = &self.judge.counters;
+        let pos = self.follower.position();
+        json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "config": self.cfg.path.display().to_string(),
+            "uptime_secs": self.started.elapsed().as_secs(),
+            "eve": self.follower.path().display().to_string(),
+            "position": pos.map(|p| p.offset),
+            "lines": fs.lines,
+            "bytes": fs.bytes,
+            "events": c.events,
+            "skipped_invalid_json": c.skipped_invalid_json,
+            "skipped_long": fs.skipped_long,
+            "skipped_unknown": c.skipped_unknown,
+            "skipped_blank": c.skipped_blank,
+            "rotations": fs.rotations,
+            "truncations": fs.truncations,
+            "matches": c.matches,
+            "refused": c.refused,
+            "below_threshold": c.below_threshold,
+            "bans": c.bans,
+            "renewals": c.renewals,
+            "unbans": c.unbans,
+            "expired": c.expired,
+            "ban_failures": c.ban_failures,
+            "state_errors": c.state_errors,
+            "reloads": c.reloads,
+            "active_bans": self.store.len(),
+            "rules": self.judge.rules.iter().map(|r| r.name.clone()).collect::<Vec<_>>(),
+            "backends": self.enforcer.names(),
+            "backend_errors": self.enforcer.errors,
+            "backend_readded": self.enforcer.readded,
+            "backend_recreated": self.enforcer.recreated,
+            "own_addresses": self.judge.guard.own_count(),
+            "inotify": self.watcher.is_some(),
+        })
+    }
+
+    fn reload(&mut self, new: Config) -> Result<String, String> {
+        if new.backends != self.enforcer.configs() {
+            let mut e = Enforcer::build(&new.backends, backend::build).map_err(|e| format!("keeping the running configuration: {e}"))?;
+            e.ensure_all();
+            let active: Vec<BanEntry> = self
+                .active_list(now_ms())
+                .into_iter()
+                .map(|(ip, timeout)| BanEntry { ip, timeout })
+                .collect();
+            e.add(&active);
+            self.enforcer = e;
+            tracing::info!(backends = ?self.enforcer.names(), "backends replaced");
+        }
+        if new.state_dir != self.cfg.state_dir {
+            tracing::warn!("state.dir changed: takes effect after a restart");
+        }
+        if new.socket != self.cfg.socket {
+            tracing::warn!("control.socket changed: takes effect after a restart");
+        }
+        let guard = Guard::from_config(&new);
+        let now_refused: Vec<IpAddr> = self.store.active().filter(|r| guard.check(r.ip).is_err()).map(|r| r.ip).collect();
+        if !now_refused.is_empty() {
+            self.enforcer.remove(&now_refused);
+            for ip in &now_refused {
+                if let Ok(Some(r)) = self.store.remove(*ip) {
+                    self.judge.counters.unbans += 1;
+                    tracing::info!("unban {} now-protected rule={:?} client={:?}", ip, r.rule, r.client.as_deref().unwrap_or(""));
+                }
+            }
+            let _ = self.store.sync(now_ms());
+        }
+        let names: Vec<&str> = new.rules.iter().map(|r| r.name.as_str()).collect();
+        self.judge.thresholds.retain_rules(&names);
+        self.judge.rules = new.rules.clone();
+        self.judge.types = rule_types(&new.rules);
+        self.judge.guard = guard;
+        let input_changed = new.input.eve != self.cfg.input.eve || new.input.max_line != self.cfg.input.max_line;
+        let old_path = self.cfg.input.eve.clone();
+        self.judge.counters.reloads += 1;
+        let summary = format!("reloaded {}: {} rules, {} backends", new.path.display(), new.rules.len(), new.backends.len());
+        self.cfg = new;
+        if input_changed {
+            self.pump();
+            let saved = self.follower.position();
+            let start = if self.cfg.input.eve == old_path { StartAt::Saved } else { self.cfg.input.start_at };
+            self.follower = Follower::start(&self.cfg.input.eve, self.cfg.input.max_line, start, saved);
+            self.start_watch();
+        }
+        tracing::info!("{summary}");
+        Ok(summary)
+    }
+}

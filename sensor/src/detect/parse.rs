@@ -1,0 +1,1140 @@
+//! Rule text → [`Rule`] + [`RuleMeta`]: splitting a file into rules
+//! (comments, blank lines, trailing-backslash continuations), the header,
+//! and the option list.
+
+use std::collections::BTreeMap;
+
+use super::address;
+use super::classification;
+use super::content::{self, ContentList, ContentSpec};
+use super::expr::ExprError;
+use super::port;
+use super::rule::*;
+use super::Vars;
+use crate::packet::Direction;
+
+/// Why a rule is invalid. Each names the offending input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("unknown action `{0}` (expected alert, pass, drop, reject, rejectsrc, rejectdst or rejectboth)")]
+    UnknownAction(String),
+    #[error("unknown protocol `{0}`")]
+    UnknownProtocol(String),
+    #[error("rule header needs 7 fields (action proto src sport dir dst dport), found {0}")]
+    BadHeader(usize),
+    #[error("bad {field} address `{value}`: {source}")]
+    BadAddress {
+        field: &'static str,
+        value: String,
+        source: ExprError,
+    },
+    #[error("bad {field} port `{value}`: {source}")]
+    BadPort {
+        field: &'static str,
+        value: String,
+        source: ExprError,
+    },
+    #[error("bad direction `{0}` (expected -> or <>)")]
+    BadDirection(String),
+    #[error("rule has no option list `( ... )`")]
+    MissingOptions,
+    #[error("option list is not closed by `)` at the end of the rule")]
+    UnterminatedOptions,
+    #[error("unbalanced quotes in option `{0}`")]
+    UnbalancedQuotes(String),
+    #[error("bad value for `{keyword}`: `{value}`: {reason}")]
+    BadOption {
+        keyword: String,
+        value: String,
+        reason: String,
+    },
+    #[error("`{0}` needs a preceding content")]
+    ModifierWithoutContent(String),
+    #[error("rule has no sid")]
+    MissingSid,
+    #[error("duplicate signature gid {gid} sid {sid} (first at {first}); this one is ignored")]
+    DuplicateSid { gid: u32, sid: u32, first: String },
+    #[error("cannot read rule file: {0}")]
+    Io(String),
+}
+
+/// What parsing one rule gave.
+#[derive(Debug)]
+pub enum Parsed {
+    Ok(Box<Rule>, Box<RuleMeta>),
+    /// Valid syntax, but a keyword or protocol this engine does not
+    /// support.
+    Unsupported {
+        sid: Option<u32>,
+        keyword: String,
+    },
+    Error {
+        sid: Option<u32>,
+        error: ParseError,
+    },
+}
+
+/// One rule's text and the line it starts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleText {
+    pub line: usize,
+    pub text: String,
+}
+
+/// Splits a rule file into rules: skips blank lines and `#` comments,
+/// joins lines ending in `\`.
+pub fn split_rules(text: &str) -> Vec<RuleText> {
+    let mut out = Vec::new();
+    let mut cur: Option<RuleText> = None;
+    for (i, raw) in text.split('\n').enumerate() {
+        let line = raw.strip_suffix('\r').unwrap_or(raw);
+        let t = line.trim();
+        if cur.is_none() && (t.is_empty() || t.starts_with('#')) {
+            continue;
+        }
+        let (piece, cont) = match t.strip_suffix('\\') {
+            Some(p) => (p, true),
+            None => (t, false),
+        };
+        let r = cur.get_or_insert_with(|| RuleText {
+            line: i + 1,
+            text: String::new(),
+        });
+        r.text.push_str(piece);
+        if !cont {
+            if let Some(done) = cur.take() {
+                out.push(done);
+            }
+        }
+    }
+    if let Some(done) = cur.take() {
+        if !done.text.trim().is_empty() {
+            out.push(done);
+        }
+    }
+    out
+}
+
+/// App-layer and other protocols Suricata knows but this engine does not
+/// inspect: rules on them are skipped, not errors.
+const KNOWN_UNSUPPORTED_PROTOS: &[&str] = &[
+    "http",
+    "http1",
+    "http2",
+    "tls",
+    "dns",
+    "smb",
+    "ftp",
+    "ftp-data",
+    "smtp",
+    "imap",
+    "pop3",
+    "dcerpc",
+    "dhcp",
+    "nfs",
+    "ntp",
+    "krb5",
+    "ikev2",
+    "ike",
+    "tftp",
+    "snmp",
+    "sip",
+    "rfb",
+    "mqtt",
+    "rdp",
+    "modbus",
+    "dnp3",
+    "enip",
+    "pgsql",
+    "telnet",
+    "quic",
+    "bittorrent-dht",
+    "websocket",
+    "ldap",
+    "sctp",
+    "pkthdr",
+    "ipv4",
+    "ipv6",
+    "ip4",
+    "ip6",
+    "udp-pkt",
+    "msn",
+    "jabber",
+    "irc",
+    "cip",
+    "template",
+    "doh2",
+    "mdns",
+    "ssl",
+    "tcp-stream-only",
+];
+
+/// Splits the header into fields; brackets may contain spaces.
+fn header_fields(h: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut depth = 0i32;
+    let mut start: Option<usize> = None;
+    for (i, c) in h.char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            _ => {}
+        }
+        if c.is_whitespace() && depth <= 0 {
+            if let Some(s) = start.take() {
+                out.extend(h.get(s..i));
+            }
+        } else if start.is_none() {
+            start = Some(i);
+        }
+    }
+    if let Some(s) = start {
+        out.extend(h.get(s..));
+    }
+    out
+}
+
+/// Splits options on `;` not preceded by a backslash escape.
+fn split_options(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        if c == b'\\' {
+            i += 2;
+            continue;
+        }
+        if c == b';' {
+            out.extend(s.get(start..i));
+            start = i + 1;
+        }
+        i += 1;
+    }
+    if let Some(rest) = s.get(start..) {
+        if !rest.trim().is_empty() {
+            out.push(rest);
+        }
+    }
+    out
+}
+
+/// Counts quotes that are not escaped.
+fn quotes_balanced(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut n = 0;
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        if c == b'\\' {
+            i += 2;
+            continue;
+        }
+        if c == b'"' {
+            n += 1;
+        }
+        i += 1;
+    }
+    n % 2 == 0
+}
+
+/// Unquotes and unescapes a string value (`msg`).
+fn unquote(v: &str) -> String {
+    let v = v.trim();
+    let inner = v
+        .strip_prefix('"')
+        .and_then(|x| x.strip_suffix('"'))
+        .unwrap_or(v);
+    let mut out = String::with_capacity(inner.len());
+    let mut it = inner.chars();
+    while let Some(c) = it.next() {
+        if c == '\\' {
+            if let Some(n) = it.next() {
+                out.push(n);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn parse_action(s: &str) -> Option<Action> {
+    Some(match s {
+        "alert" => Action::Alert,
+        "pass" => Action::Pass,
+        "drop" => Action::Drop,
+        "reject" | "rejectsrc" => Action::Reject(RejectTarget::Src),
+        "rejectdst" => Action::Reject(RejectTarget::Dst),
+        "rejectboth" => Action::Reject(RejectTarget::Both),
+        _ => return None,
+    })
+}
+
+fn parse_proto(s: &str) -> Result<RuleProto, Parsed> {
+    let lower = s.to_ascii_lowercase();
+    Ok(match lower.as_str() {
+        "ip" => RuleProto::Ip,
+        "tcp" => RuleProto::Tcp,
+        "tcp-pkt" => RuleProto::TcpPkt,
+        "tcp-stream" => RuleProto::TcpStream,
+        "udp" => RuleProto::Udp,
+        "icmp" => RuleProto::Icmp,
+        "icmpv4" => RuleProto::Icmpv4,
+        "icmpv6" => RuleProto::Icmpv6,
+        "ssh" => RuleProto::Ssh,
+        p if KNOWN_UNSUPPORTED_PROTOS.contains(&p) => {
+            return Err(Parsed::Unsupported {
+                sid: None,
+                keyword: format!("protocol {p}"),
+            })
+        }
+        _ => {
+            return Err(Parsed::Error {
+                sid: None,
+                error: ParseError::UnknownProtocol(s.to_string()),
+            })
+        }
+    })
+}
+
+/// Parses `N`, `=N`, `!N`, `<N`, `<=N`, `>N`, `>=N`, `A<>B`, `A-B`.
+pub fn parse_num_test(v: &str, max: u64) -> Result<NumTest, String> {
+    let v = v.trim();
+    let num = |s: &str| -> Result<u64, String> {
+        let n: u64 = s
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{}` is not a number", s.trim()))?;
+        if n > max {
+            return Err(format!("{n} is larger than {max}"));
+        }
+        Ok(n)
+    };
+    let t = if let Some((a, b)) = v.split_once("<>").or_else(|| v.split_once('-')) {
+        let (a, b) = (num(a)?, num(b)?);
+        if a >= b {
+            return Err("range minimum must be below its maximum".into());
+        }
+        NumTest::Between(a, b)
+    } else if let Some(r) = v.strip_prefix("<=") {
+        NumTest::Le(num(r)?)
+    } else if let Some(r) = v.strip_prefix(">=") {
+        NumTest::Ge(num(r)?)
+    } else if let Some(r) = v.strip_prefix('<') {
+        NumTest::Lt(num(r)?)
+    } else if let Some(r) = v.strip_prefix('>') {
+        NumTest::Gt(num(r)?)
+    } else if let Some(r) = v.strip_prefix('!') {
+        NumTest::Ne(num(r)?)
+    } else if let Some(r) = v.strip_prefix('=') {
+        NumTest::Eq(num(r)?)
+    } else {
+        NumTest::Eq(num(v)?)
+    };
+    Ok(t)
+}
+
+/// Parses the `flags` value: `[modifier]FLAGS[,IGNORED]`.
+pub fn parse_flags(v: &str) -> Result<FlagsTest, String> {
+    let (main, ignore) = match v.split_once(',') {
+        Some((a, b)) => (a.trim(), Some(b.trim())),
+        None => (v.trim(), None),
+    };
+    fn bits(s: &str) -> Result<u8, String> {
+        let mut b = 0u8;
+        for c in s.chars() {
+            b |= match c.to_ascii_uppercase() {
+                'F' => 0x01,
+                'S' => 0x02,
+                'R' => 0x04,
+                'P' => 0x08,
+                'A' => 0x10,
+                'U' => 0x20,
+                'E' | '2' => 0x40,
+                'C' | '1' => 0x80,
+                '0' => 0,
+                other => return Err(format!("unknown TCP flag `{other}`")),
+            };
+        }
+        Ok(b)
+    }
+    let (mode, rest) = match main.chars().next() {
+        Some('+') => (FlagsMode::All, main.get(1..).unwrap_or("")),
+        Some('*') => (FlagsMode::Any, main.get(1..).unwrap_or("")),
+        Some('!') => (FlagsMode::Not, main.get(1..).unwrap_or("")),
+        _ => (FlagsMode::Exact, main),
+    };
+    let (mode, rest) = match rest.strip_suffix(['+', '*', '!']) {
+        Some(r) if mode == FlagsMode::Exact => {
+            let m = match rest.chars().last() {
+                Some('+') => FlagsMode::All,
+                Some('*') => FlagsMode::Any,
+                _ => FlagsMode::Not,
+            };
+            (m, r)
+        }
+        _ => (mode, rest),
+    };
+    if rest.is_empty() {
+        return Err("no flags given".into());
+    }
+    Ok(FlagsTest {
+        bits: bits(rest)?,
+        ignore: match ignore {
+            Some(i) => bits(i)?,
+            None => 0,
+        },
+        mode,
+    })
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Buf {
+    Payload,
+    SshProto,
+    SshSoftware,
+}
+
+/// Parses one rule. `origin` is `file:line`.
+pub fn parse_rule(text: &str, origin: &str, vars: &Vars) -> Parsed {
+    let t = text.trim();
+    let Some(open) = t.find('(') else {
+        // A line without options: report the action first if that is wrong.
+        let first = t.split_whitespace().next().unwrap_or("");
+        if parse_action(first).is_none() {
+            return err(None, ParseError::UnknownAction(trunc(first)));
+        }
+        return err(None, ParseError::MissingOptions);
+    };
+    let header = t.get(..open).unwrap_or("");
+    let Some(opts) = t
+        .get(open + 1..)
+        .and_then(|r| r.trim_end().strip_suffix(')'))
+    else {
+        let first = header.split_whitespace().next().unwrap_or("");
+        if parse_action(first).is_none() {
+            return err(None, ParseError::UnknownAction(trunc(first)));
+        }
+        return err(None, ParseError::UnterminatedOptions);
+    };
+    let f = header_fields(header);
+    let action_s = f.first().copied().unwrap_or("");
+    let Some(action) = parse_action(action_s) else {
+        return err(None, ParseError::UnknownAction(trunc(action_s)));
+    };
+    if f.len() != 7 {
+        return err(None, ParseError::BadHeader(f.len()));
+    }
+    let field = |i: usize| f.get(i).copied().unwrap_or("");
+    let proto = match parse_proto(field(1)) {
+        Ok(p) => Some(p),
+        Err(Parsed::Error { error, .. }) => return err(None, error),
+        Err(_) => None, // unsupported protocol: keep checking syntax
+    };
+    let unsupported_proto = proto.is_none().then(|| format!("protocol {}", field(1)));
+    let alookup = |n: &str| vars.address(n);
+    let plookup = |n: &str| vars.port(n);
+    let addr = |i: usize, name: &'static str| {
+        address::parse(field(i), &alookup).map_err(|e| ParseError::BadAddress {
+            field: name,
+            value: trunc(field(i)),
+            source: e,
+        })
+    };
+    let portp = |i: usize, name: &'static str| {
+        port::parse(field(i), &plookup).map_err(|e| ParseError::BadPort {
+            field: name,
+            value: trunc(field(i)),
+            source: e,
+        })
+    };
+    let header_parts = (|| -> Result<_, ParseError> {
+        let src = addr(2, "source")?;
+        let sp = portp(3, "source")?;
+        let dir = match field(4) {
+            "->" => RuleDir::Forward,
+            "<>" => RuleDir::Both,
+            other => return Err(ParseError::BadDirection(trunc(other))),
+        };
+        let dst = addr(5, "destination")?;
+        let dp = portp(6, "destination")?;
+        Ok((src, sp, dir, dst, dp))
+    })();
+    let (src, src_ports, dir, dst, dst_ports) = match header_parts {
+        Ok(h) => h,
+        Err(e) => return err(None, e),
+    };
+
+    let mut b = Builder::new(action, origin);
+    b.unsupported = unsupported_proto;
+    for opt in split_options(opts) {
+        let opt = opt.trim();
+        if opt.is_empty() {
+            continue;
+        }
+        let (name, value) = match opt.split_once(':') {
+            Some((n, v)) => (n.trim(), Some(v.trim())),
+            None => (opt, None),
+        };
+        // Quoted string options must close their quotes (other values,
+        // such as a pcre, may hold quote characters).
+        if matches!(name, "msg" | "content") && !quotes_balanced(opt) {
+            return err(b.sid, ParseError::UnbalancedQuotes(trunc(opt)));
+        }
+        if let Err(e) = b.option(name, value) {
+            // Keep looking for the sid so the error can name it.
+            let sid = b.sid.or_else(|| find_sid(opts));
+            return err(sid, e);
+        }
+    }
+    let Some(sid) = b.sid else {
+        return err(None, ParseError::MissingSid);
+    };
+    if let Some(keyword) = b.unsupported.take() {
+        return Parsed::Unsupported {
+            sid: Some(sid),
+            keyword,
+        };
+    }
+    let Some(proto) = proto else {
+        return Parsed::Unsupported {
+            sid: Some(sid),
+            keyword: format!("protocol {}", field(1)),
+        };
+    };
+    b.finish(proto, (src, src_ports, dir, dst, dst_ports), sid, text)
+}
+
+fn find_sid(opts: &str) -> Option<u32> {
+    split_options(opts).into_iter().find_map(|o| {
+        let (n, v) = o.split_once(':')?;
+        (n.trim() == "sid").then(|| v.trim().parse().ok())?
+    })
+}
+
+fn err(sid: Option<u32>, error: ParseError) -> Parsed {
+    Parsed::Error { sid, error }
+}
+
+/// Shortens user text quoted in errors (garbage lines can be huge).
+fn trunc(s: &str) -> String {
+    const MAX: usize = 80;
+    if s.len() <= MAX {
+        return s.to_string();
+    }
+    let mut end = MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", s.get(..end).unwrap_or(""))
+}
+
+struct Builder {
+    action: Action,
+    origin: String,
+    sid: Option<u32>,
+    gid: u32,
+    rev: u32,
+    msg: String,
+    category: String,
+    class_priority: Option<u8>,
+    priority: Option<u8>,
+    metadata: BTreeMap<String, Vec<String>>,
+    references: Vec<String>,
+    target: Option<String>,
+    flow: FlowOpts,
+    dsize: Option<NumTest>,
+    itype: Option<NumTest>,
+    icode: Option<NumTest>,
+    flags: Option<FlagsTest>,
+    buf: Buf,
+    payload: Vec<ContentSpec>,
+    ssh_proto: Vec<ContentSpec>,
+    ssh_software: Vec<ContentSpec>,
+    last: Option<Buf>,
+    ssh_legacy: Vec<SshLegacy>,
+    /// First unsupported keyword seen.
+    unsupported: Option<String>,
+}
+
+fn bad(keyword: &str, value: &str, reason: impl Into<String>) -> ParseError {
+    ParseError::BadOption {
+        keyword: keyword.to_string(),
+        value: trunc(value),
+        reason: reason.into(),
+    }
+}
+
+impl Builder {
+    fn new(action: Action, origin: &str) -> Builder {
+        Builder {
+            action,
+            origin: origin.to_string(),
+            sid: None,
+            gid: 1,
+            rev: 0,
+            msg: String::new(),
+            category: String::new(),
+            class_priority: None,
+            priority: None,
+            metadata: BTreeMap::new(),
+            references: Vec::new(),
+            target: None,
+            flow: FlowOpts::default(),
+            dsize: None,
+            itype: None,
+            icode: None,
+            flags: None,
+            buf: Buf::Payload,
+            payload: Vec::new(),
+            ssh_proto: Vec::new(),
+            ssh_software: Vec::new(),
+            last: None,
+            ssh_legacy: Vec::new(),
+            unsupported: None,
+        }
+    }
+
+    fn unsupported(&mut self, keyword: &str) {
+        if self.unsupported.is_none() {
+            self.unsupported = Some(keyword.to_string());
+        }
+    }
+
+    fn list(&mut self, b: Buf) -> &mut Vec<ContentSpec> {
+        match b {
+            Buf::Payload => &mut self.payload,
+            Buf::SshProto => &mut self.ssh_proto,
+            Buf::SshSoftware => &mut self.ssh_software,
+        }
+    }
+
+    fn last_content(&mut self, keyword: &str) -> Result<&mut ContentSpec, ParseError> {
+        let b = self
+            .last
+            .ok_or_else(|| ParseError::ModifierWithoutContent(keyword.to_string()))?;
+        self.list(b)
+            .last_mut()
+            .ok_or_else(|| ParseError::ModifierWithoutContent(keyword.to_string()))
+    }
+
+    /// A modifier's number; a non-numeric word is a byte_extract variable
+    /// (unsupported), anything else an error.
+    fn modifier_num<T: std::str::FromStr>(
+        &mut self,
+        k: &str,
+        v: &str,
+    ) -> Result<Option<T>, ParseError> {
+        match v.parse::<T>() {
+            Ok(n) => Ok(Some(n)),
+            Err(_)
+                if !v.is_empty()
+                    && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    && v.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) =>
+            {
+                self.unsupported(&format!("{k} with variable {v}"));
+                Ok(None)
+            }
+            Err(_) => Err(bad(k, v, "expected a number")),
+        }
+    }
+
+    fn option(&mut self, k: &str, v: Option<&str>) -> Result<(), ParseError> {
+        fn need<'s>(k: &str, v: Option<&'s str>) -> Result<&'s str, ParseError> {
+            v.filter(|s| !s.is_empty())
+                .ok_or_else(|| bad(k, "", "value missing"))
+        }
+        match k {
+            "msg" => self.msg = unquote(need(k, v)?),
+            "sid" => {
+                let s = need(k, v)?;
+                let n: u32 = s
+                    .parse()
+                    .map_err(|_| bad(k, s, "expected a number from 1 to 4294967295"))?;
+                if n == 0 {
+                    return Err(bad(k, s, "sid 0 is not allowed"));
+                }
+                self.sid = Some(n);
+            }
+            "rev" => {
+                let s = need(k, v)?;
+                self.rev = s.parse().map_err(|_| bad(k, s, "expected a number"))?;
+            }
+            "gid" => {
+                let s = need(k, v)?;
+                self.gid = s.parse().map_err(|_| bad(k, s, "expected a number"))?;
+            }
+            "classtype" => {
+                let s = need(k, v)?;
+                let c = classification::lookup(s).ok_or_else(|| {
+                    bad(
+                        k,
+                        s,
+                        "unknown classtype (not in the built-in classification table)",
+                    )
+                })?;
+                self.category = c.description.to_string();
+                self.class_priority = Some(c.priority);
+            }
+            "priority" => {
+                let s = need(k, v)?;
+                let p: u8 = s
+                    .parse()
+                    .ok()
+                    .filter(|p| *p >= 1)
+                    .ok_or_else(|| bad(k, s, "expected a number from 1 to 255"))?;
+                self.priority = Some(p);
+            }
+            "metadata" => {
+                for item in need(k, v)?.split(',') {
+                    let item = item.trim();
+                    if let Some((key, val)) = item.split_once(char::is_whitespace) {
+                        self.metadata
+                            .entry(key.to_string())
+                            .or_default()
+                            .push(val.trim().to_string());
+                    }
+                }
+            }
+            "reference" => self.references.push(need(k, v)?.to_string()),
+            "target" => {
+                let s = need(k, v)?;
+                if s != "src_ip" && s != "dest_ip" {
+                    return Err(bad(k, s, "expected src_ip or dest_ip"));
+                }
+                self.target = Some(s.to_string());
+            }
+            "content" => {
+                let s = need(k, v)?;
+                let (pattern, negated) = content::parse_pattern(s).map_err(|why| bad(k, s, why))?;
+                let b = self.buf;
+                self.list(b).push(ContentSpec {
+                    pattern,
+                    negated,
+                    ..Default::default()
+                });
+                self.last = Some(b);
+            }
+            "nocase" => self.last_content(k)?.nocase = true,
+            "rawbytes" => {
+                self.last_content(k)?;
+            }
+            "fast_pattern" => self.last_content(k)?.fast_pattern = true,
+            "startswith" => self.last_content(k)?.startswith = true,
+            "endswith" => self.last_content(k)?.endswith = true,
+            "depth" | "offset" | "within" => {
+                let s = need(k, v)?;
+                self.last_content(k)?;
+                if let Some(n) = self.modifier_num::<u32>(k, s)? {
+                    let c = self.last_content(k)?;
+                    match k {
+                        "depth" => c.depth = Some(n),
+                        "offset" => c.offset = Some(n),
+                        _ => c.within = Some(n),
+                    }
+                }
+            }
+            "distance" => {
+                let s = need(k, v)?;
+                self.last_content(k)?;
+                if let Some(n) = self.modifier_num::<i32>(k, s)? {
+                    self.last_content(k)?.distance = Some(n);
+                }
+            }
+            "flow" => {
+                for part in need(k, v)?.split(',') {
+                    let p = part.trim();
+                    match p {
+                        "established" => self.flow.established = Some(true),
+                        "not_established" => self.flow.established = Some(false),
+                        "stateless" => {}
+                        "to_server" | "from_client" => self.flow.dir = Some(Direction::ToServer),
+                        "to_client" | "from_server" => self.flow.dir = Some(Direction::ToClient),
+                        "only_stream" => self.flow.only_stream = true,
+                        "no_stream" => self.flow.no_stream = true,
+                        "only_frag" | "no_frag" => self.unsupported(&format!("flow:{p}")),
+                        _ => return Err(bad(k, p, "unknown flow option")),
+                    }
+                    if p != "stateless" {
+                        self.flow.needs_flow = true;
+                    }
+                }
+            }
+            "pkt_data" => self.buf = Buf::Payload,
+            "ssh.proto" | "ssh_proto" => self.buf = Buf::SshProto,
+            "ssh.software" | "ssh_software" => self.buf = Buf::SshSoftware,
+            "ssh.protoversion" => {
+                let s = unquote(need(k, v)?);
+                self.ssh_legacy.push(if s == "2_compat" {
+                    SshLegacy::ProtoCompat2
+                } else {
+                    SshLegacy::ProtoEq(s)
+                });
+            }
+            "ssh.softwareversion" => {
+                let s = unquote(need(k, v)?);
+                self.ssh_legacy.push(SshLegacy::SoftwarePrefix(s));
+            }
+            "dsize" => {
+                let s = need(k, v)?;
+                self.dsize = Some(parse_num_test(s, 65535).map_err(|why| bad(k, s, why))?);
+            }
+            "itype" => {
+                let s = need(k, v)?;
+                self.itype = Some(parse_num_test(s, 255).map_err(|why| bad(k, s, why))?);
+            }
+            "icode" => {
+                let s = need(k, v)?;
+                self.icode = Some(parse_num_test(s, 255).map_err(|why| bad(k, s, why))?);
+            }
+            "flags" => {
+                let s = need(k, v)?;
+                self.flags = Some(parse_flags(s).map_err(|why| bad(k, s, why))?);
+            }
+            other => {
+                // Anything else is a keyword we do not implement. Names are
+                // identifiers; anything else is garbage.
+                let ok = !other.is_empty()
+                    && other
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+                if !ok {
+                    return Err(bad(&trunc(other), v.unwrap_or(""), "not a rule keyword"));
+                }
+                self.unsupported(other);
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(
+        mut self,
+        proto: RuleProto,
+        header: (
+            address::AddrExpr,
+            port::PortExpr,
+            RuleDir,
+            address::AddrExpr,
+            port::PortExpr,
+        ),
+        sid: u32,
+        text: &str,
+    ) -> Parsed {
+        let (src, src_ports, dir, dst, dst_ports) = header;
+        let fail = |e: String| err(Some(sid), bad("content", "", e));
+        let has_ssh = !self.ssh_proto.is_empty()
+            || !self.ssh_software.is_empty()
+            || !self.ssh_legacy.is_empty();
+        let has_header_tests = self.dsize.is_some()
+            || self.itype.is_some()
+            || self.icode.is_some()
+            || self.flags.is_some();
+        if has_ssh && !self.payload.is_empty() {
+            return Parsed::Unsupported {
+                sid: Some(sid),
+                keyword: "payload content mixed with ssh.* buffers".into(),
+            };
+        }
+        let kind = if has_ssh || (proto == RuleProto::Ssh && self.payload.is_empty()) {
+            if has_header_tests {
+                return Parsed::Unsupported {
+                    sid: Some(sid),
+                    keyword: "dsize/itype/icode/flags on an SSH transaction rule".into(),
+                };
+            }
+            Kind::Tx
+        } else if self.payload.is_empty()
+            || proto == RuleProto::TcpPkt
+            || self.dsize.is_some()
+            || self.flow.no_stream
+        {
+            Kind::Packet
+        } else {
+            Kind::Payload
+        };
+        let payload = match ContentList::build(std::mem::take(&mut self.payload)) {
+            Ok(l) => l,
+            Err(e) => return fail(e),
+        };
+        let ssh_proto = match ContentList::build(std::mem::take(&mut self.ssh_proto)) {
+            Ok(l) => l,
+            Err(e) => return fail(e),
+        };
+        let ssh_software = match ContentList::build(std::mem::take(&mut self.ssh_software)) {
+            Ok(l) => l,
+            Err(e) => return fail(e),
+        };
+        let ip_only = proto == RuleProto::Ip
+            && kind == Kind::Packet
+            && payload.is_empty()
+            && !has_header_tests
+            && self.flow == FlowOpts::default();
+        let tcp_capable = matches!(
+            proto,
+            RuleProto::Ip | RuleProto::Tcp | RuleProto::TcpStream | RuleProto::Ssh
+        );
+        let flow_scope = match kind {
+            Kind::Tx => true,
+            Kind::Payload => tcp_capable,
+            Kind::Packet => ip_only,
+        };
+        for vals in self.metadata.values_mut() {
+            vals.sort();
+        }
+        let meta = RuleMeta {
+            sid,
+            gid: self.gid,
+            rev: self.rev,
+            msg: self.msg,
+            action: self.action,
+            category: self.category,
+            severity: self.priority.or(self.class_priority).unwrap_or(3),
+            metadata: self.metadata,
+            references: self.references,
+            target: self.target,
+            origin: self.origin,
+            flow_scope,
+            raw: text.trim().to_string(),
+        };
+        let rule = Rule {
+            proto,
+            src,
+            src_ports,
+            dir,
+            dst,
+            dst_ports,
+            flow: self.flow,
+            dsize: self.dsize,
+            itype: self.itype,
+            icode: self.icode,
+            flags: self.flags,
+            payload,
+            ssh_proto,
+            ssh_software,
+            ssh_legacy: self.ssh_legacy,
+            kind,
+        };
+        Parsed::Ok(Box::new(rule), Box::new(meta))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(text: &str) -> Parsed {
+        parse_rule(text, "t.rules:1", &Vars::default())
+    }
+
+    fn ok(text: &str) -> (Rule, RuleMeta) {
+        match p(text) {
+            Parsed::Ok(r, m) => (*r, *m),
+            other => panic!("expected a rule from {text}: {other:?}"),
+        }
+    }
+
+    fn error(text: &str) -> ParseError {
+        match p(text) {
+            Parsed::Error { error, .. } => error,
+            other => panic!("expected an error from {text}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn split_handles_comments_blank_and_continuations() {
+        let text = "# comment\n\nalert ip any any -> any any (sid:1;)\r\n#alert ip any any -> any any (sid:9;)\nalert tcp any any -> any any \\\n  (msg:\"x\"; \\\n sid:2;)\n";
+        let r = split_rules(text);
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].line, 3);
+        assert_eq!(r[1].line, 5);
+        assert!(r[1].text.contains("sid:2;"));
+    }
+
+    #[test]
+    fn meta_options() {
+        let (_, m) = ok("drop tcp any any -> any 22 (msg:\"a \\\"q\\\" \\; b\"; sid:7; rev:3; gid:2; classtype:attempted-admin; metadata:created_at 2010_07_30, updated_at 2019, created_at 2001; reference:cve,2018-1;)");
+        assert_eq!(m.msg, "a \"q\" ; b");
+        assert_eq!((m.sid, m.rev, m.gid), (7, 3, 2));
+        assert_eq!(m.category, "Attempted Administrator Privilege Gain");
+        assert_eq!(m.severity, 1);
+        assert_eq!(m.metadata["created_at"], vec!["2001", "2010_07_30"]);
+        assert_eq!(m.references, vec!["cve,2018-1"]);
+        assert_eq!(m.action, Action::Drop);
+        let (_, m) =
+            ok("alert ip any any -> any any (sid:1; classtype:misc-activity; priority:1;)");
+        assert_eq!(m.severity, 1);
+        let (_, m) = ok("alert ip any any -> any any (sid:1;)");
+        assert_eq!(
+            (m.severity, m.category.as_str(), m.rev, m.gid),
+            (3, "", 0, 1)
+        );
+    }
+
+    #[test]
+    fn actions_and_protocols() {
+        for (a, want) in [
+            ("reject", Action::Reject(RejectTarget::Src)),
+            ("rejectsrc", Action::Reject(RejectTarget::Src)),
+            ("rejectdst", Action::Reject(RejectTarget::Dst)),
+            ("rejectboth", Action::Reject(RejectTarget::Both)),
+            ("pass", Action::Pass),
+        ] {
+            assert_eq!(
+                ok(&format!("{a} tcp any any -> any any (sid:1;)")).1.action,
+                want
+            );
+        }
+        assert_eq!(
+            ok("alert tcp-pkt any any -> any any (content:\"x\"; sid:1;)")
+                .0
+                .proto,
+            RuleProto::TcpPkt
+        );
+        assert!(matches!(
+            error("block tcp any any -> any any (sid:1;)"),
+            ParseError::UnknownAction(_)
+        ));
+        assert!(matches!(
+            error("alert tcpx any any -> any any (sid:1;)"),
+            ParseError::UnknownProtocol(_)
+        ));
+        assert!(matches!(
+            p("alert http any any -> any any (http.uri; content:\"x\"; sid:5;)"),
+            Parsed::Unsupported { sid: Some(5), .. }
+        ));
+    }
+
+    #[test]
+    fn syntax_errors() {
+        assert_eq!(
+            error("alert tcp any any -> any any (msg:\"x\";)"),
+            ParseError::MissingSid
+        );
+        assert_eq!(
+            error("alert tcp any any -> any any (sid:1;"),
+            ParseError::UnterminatedOptions
+        );
+        assert_eq!(
+            error("alert tcp any any -> any any"),
+            ParseError::MissingOptions
+        );
+        assert!(matches!(
+            error("alert tcp any any -> any any (msg:\"x; sid:1;)"),
+            ParseError::UnbalancedQuotes(_)
+        ));
+        assert!(matches!(
+            error("alert tcp any any => any any (sid:1;)"),
+            ParseError::BadDirection(_)
+        ));
+        assert!(matches!(
+            error("alert tcp any any any -> any any (sid:1;)"),
+            ParseError::BadHeader(8)
+        ));
+        assert!(matches!(
+            error("alert tcp 1.2.3.400 any -> any any (sid:1;)"),
+            ParseError::BadAddress { .. }
+        ));
+        assert!(matches!(
+            error("alert tcp $NOPE any -> any any (sid:1;)"),
+            ParseError::BadAddress {
+                source: ExprError::UndefinedVar(_),
+                ..
+            }
+        ));
+        assert!(matches!(
+            error("alert tcp any 70000 -> any any (sid:1;)"),
+            ParseError::BadPort { .. }
+        ));
+        assert!(matches!(
+            error("alert tcp any any -> any any (content:\"|zz|\"; sid:1;)"),
+            ParseError::BadOption { .. }
+        ));
+        assert!(matches!(
+            error("alert tcp any any -> any any (nocase; sid:1;)"),
+            ParseError::ModifierWithoutContent(_)
+        ));
+        assert!(matches!(
+            error("alert tcp any any -> any any (classtype:nope; sid:1;)"),
+            ParseError::BadOption { .. }
+        ));
+        assert!(matches!(
+            error("alert tcp any any -> any any (flow:sideways; sid:1;)"),
+            ParseError::BadOption { .. }
+        ));
+        match p("alert tcp any any -> any any (depth:4; sid:42;)") {
+            Parsed::Error { sid, .. } => assert_eq!(sid, Some(42)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn unsupported_keyword_skips() {
+        match p("alert tcp any any -> any any (content:\"x\"; pcre:\"/a\\;b/\"; sid:9;)") {
+            Parsed::Unsupported { sid, keyword } => {
+                assert_eq!(sid, Some(9));
+                assert_eq!(keyword, "pcre");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            p("alert tcp any any -> any any (content:\"x\"; byte_extract:2,0,len; content:\"y\"; distance:len; sid:9;)"),
+            Parsed::Unsupported { .. }
+        ));
+    }
+
+    #[test]
+    fn flow_dsize_itype_icode_flags() {
+        let (r, _) = ok("alert tcp any any -> any any (flow:established,from_server; dsize:>150; flags:S,12; sid:1;)");
+        assert_eq!(r.flow.dir, Some(Direction::ToClient));
+        assert_eq!(r.flow.established, Some(true));
+        assert_eq!(r.dsize, Some(NumTest::Gt(150)));
+        let f = r.flags.unwrap();
+        assert!(f.matches(0x02) && f.matches(0x02 | 0xc0) && !f.matches(0x12));
+        let (r, _) = ok("alert icmp any any -> any any (itype:10<>20; icode:<5; sid:1;)");
+        assert_eq!(r.itype, Some(NumTest::Between(10, 20)));
+        assert_eq!(r.icode, Some(NumTest::Lt(5)));
+        assert!(parse_num_test("5<>3", 255).is_err());
+        assert!(parse_num_test("300", 255).is_err());
+        assert_eq!(parse_num_test("!4", 255), Ok(NumTest::Ne(4)));
+        assert_eq!(parse_num_test(">=4", 255), Ok(NumTest::Ge(4)));
+        let f = parse_flags("+SA").unwrap();
+        assert!(f.matches(0x12 | 0x08) && !f.matches(0x02));
+        let f = parse_flags("!R").unwrap();
+        assert!(f.matches(0x02) && !f.matches(0x04));
+        let f = parse_flags("*FR").unwrap();
+        assert!(f.matches(0x04) && !f.matches(0x02));
+        assert!(parse_flags("SX").is_err());
+    }
+
+    #[test]
+    fn kinds_and_scope() {
+        let (r, m) =
+            ok("alert ssh any any -> any any (ssh.software; content:\"libssh\"; nocase; sid:1;)");
+        assert_eq!(r.kind, Kind::Tx);
+        assert!(m.flow_scope);
+        assert_eq!(r.ssh_software.len(), 1);
+        let (r, _) = ok("alert ssh any any -> any any (ssh_proto; content:\"PUTTY\"; sid:1;)");
+        assert_eq!((r.kind, r.ssh_proto.len()), (Kind::Tx, 1));
+        let (r, _) = ok("alert ssh any any -> any any (ssh.protoversion:2_compat; ssh.softwareversion:OpenSSH; sid:1;)");
+        assert_eq!(
+            r.ssh_legacy,
+            vec![
+                SshLegacy::ProtoCompat2,
+                SshLegacy::SoftwarePrefix("OpenSSH".into())
+            ]
+        );
+        let (r, m) = ok("alert tcp any any -> any any (content:\"x\"; sid:1;)");
+        assert_eq!(r.kind, Kind::Payload);
+        assert!(m.flow_scope);
+        let (r, m) = ok("alert tcp any any -> any any (dsize:12; content:\"x\"; sid:1;)");
+        assert_eq!(r.kind, Kind::Packet);
+        assert!(!m.flow_scope);
+        let (r, m) = ok("pass ip 192.0.2.1 any -> any any (sid:1;)");
+        assert_eq!(r.kind, Kind::Packet);
+        assert!(m.flow_scope);
+        assert!(matches!(
+            p("alert ssh any any -> any any (content:\"a\"; ssh.software; content:\"b\"; sid:1;)"),
+            Parsed::Unsupported { .. }
+        ));
+    }
+}

@@ -1,0 +1,259 @@
+//! The compiled form of one rule: header filters, options, and the
+//! metadata EVE needs.
+
+use std::collections::BTreeMap;
+
+use super::address::AddrExpr;
+use super::content::ContentList;
+use super::port::PortExpr;
+
+/// What a rule does when it matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    Alert,
+    Pass,
+    Drop,
+    Reject(RejectTarget),
+}
+
+impl Action {
+    /// Position in Suricata's default action order
+    /// (`pass, drop, reject, alert`): lower runs first.
+    pub fn order(self) -> u8 {
+        match self {
+            Action::Pass => 0,
+            Action::Drop => 1,
+            Action::Reject(_) => 2,
+            Action::Alert => 3,
+        }
+    }
+
+    /// The rule keyword for this action.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Alert => "alert",
+            Action::Pass => "pass",
+            Action::Drop => "drop",
+            Action::Reject(RejectTarget::Src) => "reject",
+            Action::Reject(RejectTarget::Dst) => "rejectdst",
+            Action::Reject(RejectTarget::Both) => "rejectboth",
+        }
+    }
+
+    /// True for actions that produce an alert record (all but `pass`).
+    pub fn alerts(self) -> bool {
+        !matches!(self, Action::Pass)
+    }
+}
+
+/// Who gets the TCP RST / ICMP unreachable of a reject rule, relative to
+/// the matching packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RejectTarget {
+    /// The packet's sender (`reject`, `rejectsrc`).
+    Src,
+    /// The packet's receiver (`rejectdst`).
+    Dst,
+    /// Both (`rejectboth`).
+    Both,
+}
+
+/// The protocol field of a rule header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleProto {
+    Ip,
+    Tcp,
+    /// `tcp-pkt`: content is inspected on single packets only.
+    TcpPkt,
+    /// `tcp-stream`: content is inspected on reassembled data only.
+    TcpStream,
+    Udp,
+    /// ICMPv4 and ICMPv6, as Suricata's `icmp`.
+    Icmp,
+    Icmpv4,
+    Icmpv6,
+    /// TCP whose flow the app layer identified as SSH.
+    Ssh,
+}
+
+impl RuleProto {
+    /// True when an IP protocol number is one this rule can match.
+    pub fn accepts(self, ip_proto: u8) -> bool {
+        match self {
+            RuleProto::Ip => true,
+            RuleProto::Tcp | RuleProto::TcpPkt | RuleProto::TcpStream | RuleProto::Ssh => {
+                ip_proto == 6
+            }
+            RuleProto::Udp => ip_proto == 17,
+            RuleProto::Icmp => ip_proto == 1 || ip_proto == 58,
+            RuleProto::Icmpv4 => ip_proto == 1,
+            RuleProto::Icmpv6 => ip_proto == 58,
+        }
+    }
+}
+
+/// `->` or `<>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleDir {
+    Forward,
+    Both,
+}
+
+/// The `flow` keyword's conditions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FlowOpts {
+    /// Required packet direction within its flow.
+    pub dir: Option<crate::packet::Direction>,
+    /// `Some(true)`: established; `Some(false)`: not_established.
+    pub established: Option<bool>,
+    /// `only_stream`: content only on reassembled data.
+    pub only_stream: bool,
+    /// `no_stream`: content only on single packets.
+    pub no_stream: bool,
+    /// Any `flow` condition other than `stateless`: the packet needs a flow.
+    pub needs_flow: bool,
+}
+
+/// A numeric test as `dsize`, `itype` and `icode` take it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumTest {
+    Eq(u64),
+    Ne(u64),
+    Lt(u64),
+    Le(u64),
+    Gt(u64),
+    Ge(u64),
+    /// Strictly between the bounds (`min<>max`, `min-max`).
+    Between(u64, u64),
+}
+
+impl NumTest {
+    pub fn matches(self, v: u64) -> bool {
+        match self {
+            NumTest::Eq(n) => v == n,
+            NumTest::Ne(n) => v != n,
+            NumTest::Lt(n) => v < n,
+            NumTest::Le(n) => v <= n,
+            NumTest::Gt(n) => v > n,
+            NumTest::Ge(n) => v >= n,
+            NumTest::Between(a, b) => v > a && v < b,
+        }
+    }
+}
+
+/// The `flags` keyword: TCP flag bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlagsTest {
+    pub bits: u8,
+    /// Bits ignored in the comparison (after the comma).
+    pub ignore: u8,
+    pub mode: FlagsMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagsMode {
+    /// Exactly these bits (of the ones not ignored).
+    Exact,
+    /// At least these bits (`+`).
+    All,
+    /// Any of these bits (`*`).
+    Any,
+    /// None of these bits (`!`).
+    Not,
+}
+
+impl FlagsTest {
+    pub fn matches(self, flags: u8) -> bool {
+        let f = flags & !self.ignore;
+        match self.mode {
+            FlagsMode::Exact => f == self.bits,
+            FlagsMode::All => f & self.bits == self.bits,
+            FlagsMode::Any => f & self.bits != 0,
+            FlagsMode::Not => f & self.bits == 0,
+        }
+    }
+}
+
+/// The SSH banner fields the `ssh.*` keywords read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SshField {
+    Proto,
+    Software,
+}
+
+/// An older-style SSH test (`ssh.protoversion`, `ssh.softwareversion`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SshLegacy {
+    /// Exact protocol version.
+    ProtoEq(String),
+    /// `2_compat`: protocol starting with `2` or equal to `1.99`.
+    ProtoCompat2,
+    /// Software version starts with this.
+    SoftwarePrefix(String),
+}
+
+/// Where a rule's content (if any) is inspected, decided at load time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Header-only or single-packet rule: fires on each matching packet.
+    Packet,
+    /// Raw payload content: reassembled stream for TCP flows, else the
+    /// packet payload.
+    Payload,
+    /// SSH transaction rule (`ssh.*` keywords, or `ssh` with no content):
+    /// fires once per flow.
+    Tx,
+}
+
+/// A loaded rule as the engine matches it.
+#[derive(Debug)]
+pub struct Rule {
+    pub proto: RuleProto,
+    pub src: AddrExpr,
+    pub src_ports: PortExpr,
+    pub dir: RuleDir,
+    pub dst: AddrExpr,
+    pub dst_ports: PortExpr,
+    pub flow: FlowOpts,
+    pub dsize: Option<NumTest>,
+    pub itype: Option<NumTest>,
+    pub icode: Option<NumTest>,
+    pub flags: Option<FlagsTest>,
+    /// Content on the packet payload or stream.
+    pub payload: ContentList,
+    /// Content on the SSH protocol version string.
+    pub ssh_proto: ContentList,
+    /// Content on the SSH software version string.
+    pub ssh_software: ContentList,
+    pub ssh_legacy: Vec<SshLegacy>,
+    pub kind: Kind,
+}
+
+/// What EVE and the worker need to know about a rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleMeta {
+    pub sid: u32,
+    pub gid: u32,
+    pub rev: u32,
+    pub msg: String,
+    pub action: Action,
+    /// Classtype description (EVE `alert.category`), empty without one.
+    pub category: String,
+    /// Priority (EVE `alert.severity`): `priority`, else the classtype's,
+    /// else 3.
+    pub severity: u8,
+    /// EVE `alert.metadata`: key → sorted values.
+    pub metadata: BTreeMap<String, Vec<String>>,
+    /// `reference` options as written (`type,value`).
+    pub references: Vec<String>,
+    /// `target:src_ip` / `target:dest_ip`, for EVE `source`/`target`.
+    pub target: Option<String>,
+    /// `file:line` where the rule starts.
+    pub origin: String,
+    /// A match may apply to the whole flow (SSH transaction rules, IP-only
+    /// rules, and raw content rules when they match on the reassembled
+    /// stream; see [`super::Hit::flow_scope`] for the per-match answer).
+    pub flow_scope: bool,
+    /// The rule text as loaded (one line).
+    pub raw: String,
+}

@@ -1,0 +1,618 @@
+//! The EVE file writer.
+//!
+//! Events are serialised on the caller's thread into pooled line buffers and
+//! handed to one writer thread through a bounded channel. The packet path
+//! never waits for the disk: when the channel is full the line is dropped
+//! and counted (`eve_dropped`), with a rate-limited warning. The writer
+//! thread appends to `eve.json` through a `BufWriter`, flushes at least every
+//! 100 ms and whenever it goes idle, reopens the file on request (logrotate:
+//! rename, then SIGHUP) and drains every queued line on [`EveWriter::shutdown`].
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
+use meerkat_shared::eve::Event;
+use serde::{Deserialize, Deserializer};
+
+use super::build::BuildOpts;
+
+/// How often buffered lines reach the file at the latest.
+const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
+/// Line buffers kept for reuse.
+const POOL_SIZE: usize = 4096;
+/// Buffers larger than this are not returned to the pool.
+const POOL_MAX_BUF: usize = 64 * 1024;
+/// Minimum seconds between two "EVE queue full" warnings.
+const WARN_INTERVAL_SECS: u64 = 10;
+
+/// Errors of the EVE output.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error(
+        "EVE log directory {dir} does not exist: create it (mode 0750) or set another EVE path"
+    )]
+    LogDirMissing { dir: PathBuf },
+    #[error("cannot open EVE log {path} for appending: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start the EVE writer thread: {0}")]
+    Thread(#[source] std::io::Error),
+}
+
+/// Which event types are written. All on by default.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct EveTypes {
+    pub ssh: bool,
+    pub alert: bool,
+    pub drop: bool,
+    pub flow: bool,
+    pub stats: bool,
+    pub anomaly: bool,
+}
+
+impl Default for EveTypes {
+    fn default() -> Self {
+        EveTypes {
+            ssh: true,
+            alert: true,
+            drop: true,
+            flow: true,
+            stats: true,
+            anomaly: true,
+        }
+    }
+}
+
+impl EveTypes {
+    /// Whether events of `event_type` are written. Types this writer does
+    /// not know are written.
+    pub fn enabled(&self, event_type: &str) -> bool {
+        match event_type {
+            "ssh" => self.ssh,
+            "alert" => self.alert,
+            "drop" => self.drop,
+            "flow" => self.flow,
+            "stats" => self.stats,
+            "anomaly" => self.anomaly,
+            _ => true,
+        }
+    }
+}
+
+/// `[eve]` configuration.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct EveConfig {
+    /// Event types to write (`[eve.types]`).
+    pub types: EveTypes,
+    /// Add Suricata's `community_id` field to packet, flow and ssh events.
+    pub community_id: bool,
+    /// Seed of the Community ID hash.
+    pub community_id_seed: u16,
+    /// Add `"capture":{"mode":"ips","source":"nfq:0"}` to every event with
+    /// an `in_iface`. NOT part of Suricata's schema: its top level is closed,
+    /// so lines with this key fail schema validation (check-eve,
+    /// suricata-verify). `in_iface` already carries the source label.
+    pub capture_object: bool,
+    /// Add Suricata's `verdict` object to alert and drop events.
+    pub verdict: bool,
+    /// Interval of `stats` events, e.g. `"8s"`, `"1m"`.
+    #[serde(deserialize_with = "de_duration")]
+    pub stats_interval: Duration,
+    /// Lines the writer queue holds before events are dropped.
+    pub queue_lines: usize,
+}
+
+impl Default for EveConfig {
+    fn default() -> Self {
+        EveConfig {
+            types: EveTypes::default(),
+            community_id: false,
+            community_id_seed: 0,
+            capture_object: false,
+            verdict: false,
+            stats_interval: Duration::from_secs(30),
+            queue_lines: 65_536,
+        }
+    }
+}
+
+impl EveConfig {
+    /// Options for the event builders.
+    pub fn build_opts(&self) -> BuildOpts {
+        BuildOpts {
+            community_id: self.community_id.then_some(self.community_id_seed),
+            verdict: self.verdict,
+        }
+    }
+}
+
+fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let s = String::deserialize(d)?;
+    let dur = meerkat_shared::duration::parse_duration(&s)
+        .map_err(|e| serde::de::Error::custom(format!("invalid duration {s:?}: {e}")))?;
+    if dur.is_zero() {
+        return Err(serde::de::Error::custom(format!(
+            "invalid duration {s:?}: must be greater than zero"
+        )));
+    }
+    Ok(dur)
+}
+
+enum Msg {
+    Line(Vec<u8>),
+    Shutdown,
+}
+
+/// Counters shared by the writer and all senders.
+#[derive(Debug, Default)]
+pub struct EveCounters {
+    /// Lines queued for writing.
+    pub queued: AtomicU64,
+    /// Lines written to the file.
+    pub written: AtomicU64,
+    /// Lines dropped because the queue was full or the writer was gone.
+    pub dropped: AtomicU64,
+    /// Write, flush or reopen errors.
+    pub errors: AtomicU64,
+    /// Unix seconds of the last "queue full" warning.
+    last_warn: AtomicU64,
+}
+
+/// The EVE writer: owns the writer thread.
+pub struct EveWriter {
+    sender: EveSender,
+    reopen: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Cheap, cloneable handle that queues events for the writer.
+#[derive(Clone)]
+pub struct EveSender {
+    tx: Sender<Msg>,
+    pool: Receiver<Vec<u8>>,
+    types: EveTypes,
+    capture_object: bool,
+    counters: Arc<EveCounters>,
+}
+
+impl EveWriter {
+    /// Opens (creates, mode 0640) `path` for appending and starts the
+    /// writer thread. The directory must exist.
+    pub fn open(path: &Path, opts: &EveConfig) -> Result<EveWriter, OutputError> {
+        let file = open_log(path)?;
+        let (tx, rx) = bounded::<Msg>(opts.queue_lines.max(1));
+        let (pool_tx, pool_rx) = bounded::<Vec<u8>>(POOL_SIZE);
+        let reopen = Arc::new(AtomicBool::new(false));
+        let counters = Arc::new(EveCounters::default());
+        let state = WriterThread {
+            path: path.to_path_buf(),
+            out: BufWriter::with_capacity(64 * 1024, file),
+            rx,
+            pool: pool_tx,
+            reopen: reopen.clone(),
+            counters: counters.clone(),
+            dirty: false,
+            last_flush: Instant::now(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("eve-writer".into())
+            .spawn(move || state.run())
+            .map_err(OutputError::Thread)?;
+        Ok(EveWriter {
+            sender: EveSender {
+                tx,
+                pool: pool_rx,
+                types: opts.types.clone(),
+                capture_object: opts.capture_object,
+                counters,
+            },
+            reopen,
+            thread: Some(thread),
+        })
+    }
+
+    /// A handle for worker threads.
+    pub fn sender(&self) -> EveSender {
+        self.sender.clone()
+    }
+
+    /// Flag that makes the writer reopen its file (set it from SIGHUP).
+    pub fn reopen_handle(&self) -> Arc<AtomicBool> {
+        self.reopen.clone()
+    }
+
+    /// Requests a reopen of the file (after logrotate renamed it).
+    pub fn reopen(&self) {
+        self.reopen.store(true, Ordering::Release);
+    }
+
+    /// Queued/written/dropped counters.
+    pub fn counters(&self) -> Arc<EveCounters> {
+        self.sender.counters.clone()
+    }
+
+    /// Writes every line queued so far, flushes and stops the thread. Lines
+    /// sent after this are dropped and counted.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            // A blocking send: it lands behind every queued line.
+            let _ = self.sender.tx.send(Msg::Shutdown);
+            if thread.join().is_err() {
+                tracing::error!("EVE writer thread panicked; some events may be lost");
+            }
+        }
+    }
+}
+
+impl Drop for EveWriter {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl EveSender {
+    /// Serialises `ev` and queues it. Never blocks: returns false (and
+    /// counts the line as dropped) when the queue is full. Events of
+    /// disabled types are skipped and return true.
+    pub fn send(&self, ev: &Event) -> bool {
+        if !self.types.enabled(&ev.event_type) {
+            return true;
+        }
+        let mut buf = self
+            .pool
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(1024));
+        buf.clear();
+        if let Err(e) = serde_json::to_writer(&mut buf, ev) {
+            tracing::error!(error = %e, event_type = %ev.event_type, "cannot serialise EVE event");
+            self.counters.errors.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        if self.capture_object {
+            if let Some(iface) = ev.in_iface.as_deref() {
+                add_capture_object(&mut buf, iface);
+            }
+        }
+        buf.push(b'\n');
+        self.send_line(buf)
+    }
+
+    /// Queues one already serialised line (must end with `\n`).
+    pub fn send_line(&self, buf: Vec<u8>) -> bool {
+        match self.tx.try_send(Msg::Line(buf)) {
+            Ok(()) => {
+                self.counters.queued.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                let n = self.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                self.warn_dropped(n);
+                false
+            }
+        }
+    }
+
+    /// Lines dropped so far (queue full or writer stopped).
+    pub fn dropped(&self) -> u64 {
+        self.counters.dropped.load(Ordering::Relaxed)
+    }
+
+    fn warn_dropped(&self, total: u64) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let last = self.counters.last_warn.load(Ordering::Relaxed);
+        if now >= last + WARN_INTERVAL_SECS
+            && self
+                .counters
+                .last_warn
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(
+                dropped_total = total,
+                "EVE queue full or writer stopped: events dropped (disk too slow?)"
+            );
+        }
+    }
+}
+
+/// Inserts `,"capture":{"mode":..,"source":..}` before the closing brace.
+fn add_capture_object(buf: &mut Vec<u8>, iface: &str) {
+    if buf.last() != Some(&b'}') {
+        return;
+    }
+    buf.pop();
+    let mode = if iface.starts_with("nfq:") {
+        "ips"
+    } else {
+        "ids"
+    };
+    buf.extend_from_slice(b",\"capture\":{\"mode\":\"");
+    buf.extend_from_slice(mode.as_bytes());
+    buf.extend_from_slice(b"\",\"source\":");
+    // serde_json escapes the label; writing a &str into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *buf, iface);
+    buf.extend_from_slice(b"}}");
+}
+
+fn open_log(path: &Path) -> Result<File, OutputError> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(OutputError::LogDirMissing {
+            dir: dir.to_path_buf(),
+        });
+    }
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o640)
+        .open(path)
+        .map_err(|source| OutputError::Open {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+struct WriterThread {
+    path: PathBuf,
+    out: BufWriter<File>,
+    rx: Receiver<Msg>,
+    pool: Sender<Vec<u8>>,
+    reopen: Arc<AtomicBool>,
+    counters: Arc<EveCounters>,
+    dirty: bool,
+    last_flush: Instant,
+}
+
+impl WriterThread {
+    fn run(mut self) {
+        loop {
+            match self.rx.recv_timeout(FLUSH_INTERVAL) {
+                Ok(Msg::Line(buf)) => {
+                    self.write(buf);
+                    if self.last_flush.elapsed() >= FLUSH_INTERVAL {
+                        self.flush();
+                    }
+                }
+                Ok(Msg::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => self.flush(),
+            }
+            if self.reopen.swap(false, Ordering::AcqRel) {
+                self.do_reopen();
+            }
+        }
+        // Drain what is still queued (lines sent before the shutdown).
+        while let Ok(msg) = self.rx.try_recv() {
+            if let Msg::Line(buf) = msg {
+                self.write(buf);
+            }
+        }
+        self.flush();
+    }
+
+    fn write(&mut self, buf: Vec<u8>) {
+        match self.out.write_all(&buf) {
+            Ok(()) => {
+                self.counters.written.fetch_add(1, Ordering::Relaxed);
+                self.dirty = true;
+            }
+            Err(e) => {
+                self.counters.errors.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(path = %self.path.display(), error = %e, "cannot write EVE line");
+            }
+        }
+        if buf.capacity() <= POOL_MAX_BUF {
+            let _ = self.pool.try_send(buf);
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.dirty {
+            self.last_flush = Instant::now();
+            return;
+        }
+        if let Err(e) = self.out.flush() {
+            self.counters.errors.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(path = %self.path.display(), error = %e, "cannot flush EVE log");
+        }
+        self.dirty = false;
+        self.last_flush = Instant::now();
+    }
+
+    fn do_reopen(&mut self) {
+        self.dirty = true;
+        self.flush();
+        match open_log(&self.path) {
+            Ok(file) => {
+                self.out = BufWriter::with_capacity(64 * 1024, file);
+                tracing::info!(path = %self.path.display(), "EVE log reopened");
+            }
+            Err(e) => {
+                // Keep writing to the old (renamed) file: nothing is lost.
+                self.counters.errors.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(error = %e, "EVE log reopen failed; still writing to the old file");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmpdir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("meerkat-eve-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn ev(kind: &str, n: u64) -> Event {
+        Event {
+            timestamp: "2025-03-14T09:26:50.713482+0000".into(),
+            flow_id: Some(n),
+            in_iface: Some("nfq:0".into()),
+            event_type: kind.into(),
+            ..Default::default()
+        }
+    }
+
+    fn lines(p: &Path) -> Vec<String> {
+        std::fs::read_to_string(p)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn missing_dir_is_named() {
+        let p = Path::new("/nonexistent-meerkat-dir/eve.json");
+        let err = EveWriter::open(p, &EveConfig::default()).err().unwrap();
+        assert!(
+            err.to_string().contains("/nonexistent-meerkat-dir"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn writes_all_lines_on_shutdown_with_mode_0640() {
+        let d = tmpdir("shutdown");
+        let p = d.join("eve.json");
+        let w = EveWriter::open(&p, &EveConfig::default()).unwrap();
+        let s = w.sender();
+        for i in 0..10_000 {
+            assert!(s.send(&ev("alert", i)));
+        }
+        w.shutdown();
+        let l = lines(&p);
+        assert_eq!(l.len(), 10_000);
+        let last: Event = serde_json::from_str(&l[9_999]).unwrap();
+        assert_eq!(last.flow_id, Some(9_999));
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode & !0o640, 0, "mode {mode:o}");
+        // Sending after shutdown is counted, not blocked.
+        assert!(!s.send(&ev("alert", 1)));
+        assert_eq!(s.dropped(), 1);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn flushes_when_idle() {
+        let d = tmpdir("idle");
+        let p = d.join("eve.json");
+        let w = EveWriter::open(&p, &EveConfig::default()).unwrap();
+        w.sender().send(&ev("ssh", 7));
+        std::thread::sleep(Duration::from_millis(400));
+        assert_eq!(lines(&p).len(), 1);
+        w.shutdown();
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn reopen_after_rename_loses_nothing() {
+        let d = tmpdir("rotate");
+        let p = d.join("eve.json");
+        let rotated = d.join("eve.json.1");
+        let w = EveWriter::open(&p, &EveConfig::default()).unwrap();
+        let s = w.sender();
+        for i in 0..500 {
+            s.send(&ev("flow", i));
+        }
+        std::fs::rename(&p, &rotated).unwrap();
+        for i in 500..1000 {
+            s.send(&ev("flow", i));
+        }
+        w.reopen_handle().store(true, Ordering::Release);
+        std::thread::sleep(Duration::from_millis(300));
+        for i in 1000..1500 {
+            s.send(&ev("flow", i));
+        }
+        w.shutdown();
+        let old = lines(&rotated);
+        let new = lines(&p);
+        assert_eq!(old.len() + new.len(), 1500);
+        assert!(old.len() >= 500 && !new.is_empty());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn full_queue_drops_without_blocking() {
+        let d = tmpdir("full");
+        let p = d.join("eve.json");
+        let cfg = EveConfig {
+            queue_lines: 1,
+            ..EveConfig::default()
+        };
+        let w = EveWriter::open(&p, &cfg).unwrap();
+        let s = w.sender();
+        let start = Instant::now();
+        let mut ok = 0;
+        for i in 0..100_000 {
+            if s.send(&ev("alert", i)) {
+                ok += 1;
+            }
+        }
+        assert!(start.elapsed() < Duration::from_secs(10));
+        w.shutdown();
+        assert_eq!(lines(&p).len(), ok);
+        assert_eq!(s.dropped() as usize + ok, 100_000);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn disabled_types_and_capture_object() {
+        let d = tmpdir("types");
+        let p = d.join("eve.json");
+        let cfg: EveConfig = toml::from_str(
+            "capture_object = true\nstats_interval = \"8s\"\n[types]\nflow = false\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.stats_interval, Duration::from_secs(8));
+        let w = EveWriter::open(&p, &cfg).unwrap();
+        let s = w.sender();
+        s.send(&ev("flow", 1));
+        s.send(&ev("alert", 2));
+        w.shutdown();
+        let l = lines(&p);
+        assert_eq!(l.len(), 1);
+        let v: serde_json::Value = serde_json::from_str(&l[0]).unwrap();
+        assert_eq!(v["capture"]["mode"], "ips");
+        assert_eq!(v["capture"]["source"], "nfq:0");
+        assert_eq!(v["flow_id"], 2);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn config_rejects_unknown_and_bad_duration() {
+        assert!(toml::from_str::<EveConfig>("bogus = 1").is_err());
+        assert!(toml::from_str::<EveConfig>("stats_interval = \"fast\"").is_err());
+        assert!(toml::from_str::<EveConfig>("stats_interval = \"0s\"").is_err());
+        assert_eq!(
+            toml::from_str::<EveConfig>("").unwrap().stats_interval,
+            Duration::from_secs(30)
+        );
+    }
+}
