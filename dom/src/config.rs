@@ -285,12 +285,14 @@ impl Config {
                 "saved" => StartAt::Saved,
                 "end" => StartAt::End,
                 "beginning" => StartAt::Beginning,
-                other => return Err(src.err(
-                    s.span(),
-                    format!(
+                other => {
+                    return Err(src.err(
+                        s.span(),
+                        format!(
                         "input.start_at: `{other}` is not one of \"saved\", \"end\", \"beginning\""
                     ),
-                )),
+                    ))
+                }
             },
         };
         let max_line = match &raw.input.max_line {

@@ -66,9 +66,15 @@ impl Response {
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
     #[error("cannot connect to the control socket {path}: {source} (is meerkat-dom running? give the socket with --socket or the config with -c)")]
-    Connect { path: PathBuf, source: std::io::Error },
+    Connect {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("control socket {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("control socket {path}: bad response: {why}")]
     BadResponse { path: PathBuf, why: String },
     #[error("control socket {path} is in use by a running meerkat-dom (stop it first)")]
@@ -81,10 +87,11 @@ pub fn request(path: &Path, req: &Request, timeout: Duration) -> Result<Response
         path: path.to_path_buf(),
         source,
     };
-    let mut s = std::os::unix::net::UnixStream::connect(path).map_err(|source| ControlError::Connect {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let mut s =
+        std::os::unix::net::UnixStream::connect(path).map_err(|source| ControlError::Connect {
+            path: path.to_path_buf(),
+            source,
+        })?;
     s.set_read_timeout(Some(timeout)).map_err(io)?;
     s.set_write_timeout(Some(timeout)).map_err(io)?;
     let mut line = serde_json::to_vec(req).map_err(|e| ControlError::BadResponse {
@@ -100,7 +107,11 @@ pub fn request(path: &Path, req: &Request, timeout: Duration) -> Result<Response
         .map_err(io)?;
     serde_json::from_slice(&resp).map_err(|e| ControlError::BadResponse {
         path: path.to_path_buf(),
-        why: if resp.is_empty() { "connection closed without a response".into() } else { e.to_string() },
+        why: if resp.is_empty() {
+            "connection closed without a response".into()
+        } else {
+            e.to_string()
+        },
     })
 }
 
@@ -118,7 +129,9 @@ pub fn bind(path: &Path) -> Result<tokio::net::UnixListener, ControlError> {
     }
     if path.exists() {
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
-            return Err(ControlError::InUse { path: path.to_path_buf() });
+            return Err(ControlError::InUse {
+                path: path.to_path_buf(),
+            });
         }
         std::fs::remove_file(path).map_err(io)?;
     }
@@ -138,7 +151,11 @@ where
     let mut r = tokio::io::BufReader::new(r);
     loop {
         let mut line = Vec::new();
-        let n = match (&mut r).take(MAX_REQUEST as u64 + 1).read_until(b'\n', &mut line).await {
+        let n = match (&mut r)
+            .take(MAX_REQUEST as u64 + 1)
+            .read_until(b'\n', &mut line)
+            .await
+        {
             Ok(n) => n,
             Err(e) => {
                 tracing::debug!(error = %e, "control connection read failed");
@@ -153,7 +170,9 @@ where
         } else {
             match serde_json::from_slice::<Request>(&line) {
                 Ok(req) => handle(req).await,
-                Err(e) => Response::err(format!("bad request: {e} (expected e.g. {{\"cmd\":\"status\"}})")),
+                Err(e) => Response::err(format!(
+                    "bad request: {e} (expected e.g. {{\"cmd\":\"status\"}})"
+                )),
             }
         };
         let mut out = serde_json::to_vec(&resp).unwrap_or_else(|_| b"{\"ok\":false}".to_vec());
@@ -178,7 +197,10 @@ mod tests {
             duration: Some("2h".into()),
             reason: None,
         };
-        assert_eq!(serde_json::to_string(&r).unwrap(), r#"{"cmd":"ban","ip":"198.51.100.7","for":"2h"}"#);
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"cmd":"ban","ip":"198.51.100.7","for":"2h"}"#
+        );
         let back: Request = serde_json::from_str(r#"{"cmd":"unban","ip":"::1"}"#).unwrap();
         assert_eq!(back, Request::Unban { ip: "::1".into() });
         assert!(serde_json::from_str::<Request>(r#"{"cmd":"explode"}"#).is_err());
@@ -207,10 +229,12 @@ mod tests {
             }
         });
         let p2 = path.clone();
-        let resp = tokio::task::spawn_blocking(move || request(&p2, &Request::Status, Duration::from_secs(5)))
-            .await
-            .unwrap()
-            .unwrap();
+        let resp = tokio::task::spawn_blocking(move || {
+            request(&p2, &Request::Status, Duration::from_secs(5))
+        })
+        .await
+        .unwrap()
+        .unwrap();
         assert!(resp.ok);
         assert_eq!(resp.data.unwrap()["x"], 1);
         server.await.unwrap();

@@ -1,7 +1,7 @@
 //! Start-up and supervision: the engine thread, the control socket,
 //! signals (SIGINT/SIGTERM stop, SIGHUP reloads), systemd notifications.
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::Arc;
@@ -99,7 +99,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn handle(req: Request, tx: &SyncSender<Msg>, config_path: &PathBuf) -> Response {
+async fn handle(req: Request, tx: &SyncSender<Msg>, config_path: &Path) -> Response {
     if req == Request::Reload {
         return match reload(tx, config_path).await {
             Ok(s) => Response::ok(serde_json::json!({ "reloaded": s })),
@@ -110,14 +110,15 @@ async fn handle(req: Request, tx: &SyncSender<Msg>, config_path: &PathBuf) -> Re
     if tx.try_send(Msg::Control(req, rtx)).is_err() {
         return Response::err("daemon busy or stopping; retry");
     }
-    rrx.await.unwrap_or_else(|_| Response::err("engine stopped before answering"))
+    rrx.await
+        .unwrap_or_else(|_| Response::err("engine stopped before answering"))
 }
 
 /// Validates the configuration file first; a bad file keeps the running
 /// configuration and says why.
-async fn reload(tx: &SyncSender<Msg>, path: &PathBuf) -> Result<String, String> {
+async fn reload(tx: &SyncSender<Msg>, path: &Path) -> Result<String, String> {
     notify::reloading();
-    let p = path.clone();
+    let p = path.to_path_buf();
     let loaded = tokio::task::spawn_blocking(move || Config::load(&p)).await;
     let result = match loaded {
         Ok(Ok(cfg)) => {
@@ -127,7 +128,9 @@ async fn reload(tx: &SyncSender<Msg>, path: &PathBuf) -> Result<String, String> 
                 Err(_) => Err("daemon busy; retry the reload".into()),
             }
         }
-        Ok(Err(e)) => Err(format!("new configuration rejected, keeping the running one: {e}")),
+        Ok(Err(e)) => Err(format!(
+            "new configuration rejected, keeping the running one: {e}"
+        )),
         Err(e) => Err(format!("reload task failed: {e}")),
     };
     if let Err(e) = &result {

@@ -31,7 +31,10 @@ pub struct Enforcer {
 impl Enforcer {
     /// Builds every backend; a backend that cannot be built fails start-up
     /// (its error says what to install or fix).
-    pub fn build(cfgs: &[BackendConfig], build: impl Fn(&BackendConfig) -> Result<Box<dyn Backend>, BackendError>) -> Result<Enforcer, BackendError> {
+    pub fn build(
+        cfgs: &[BackendConfig],
+        build: impl Fn(&BackendConfig) -> Result<Box<dyn Backend>, BackendError>,
+    ) -> Result<Enforcer, BackendError> {
         let mut e = Enforcer::default();
         for c in cfgs {
             let b = build(c)?;
@@ -61,7 +64,10 @@ impl Enforcer {
     }
 
     pub fn names(&self) -> Vec<String> {
-        self.slots.iter().map(|s| s.backend.name().to_string()).collect()
+        self.slots
+            .iter()
+            .map(|s| s.backend.name().to_string())
+            .collect()
     }
 
     /// Verifies or creates every backend's table and sets. Errors are
@@ -139,7 +145,12 @@ impl Enforcer {
     pub fn list_counts(&mut self) -> Vec<(String, Result<usize, String>)> {
         self.slots
             .iter_mut()
-            .map(|s| (s.backend.name().to_string(), s.backend.list().map(|v| v.len()).map_err(|e| e.to_string())))
+            .map(|s| {
+                (
+                    s.backend.name().to_string(),
+                    s.backend.list().map(|v| v.len()).map_err(|e| e.to_string()),
+                )
+            })
             .collect()
     }
 
@@ -151,19 +162,30 @@ impl Enforcer {
         for s in &mut self.slots {
             let name = s.backend.name().to_string();
             // An `ip` table holds only IPv4, an `ip6` table only IPv6.
-            let family_ok = |ip: &IpAddr| match (s.cfg.kind, s.cfg.family.as_str(), ip) {
-                (BackendKind::Nftables, "ip", IpAddr::V6(_)) => false,
-                (BackendKind::Nftables, "ip6", IpAddr::V4(_)) => false,
-                _ => true,
+            let family_ok = |ip: &IpAddr| {
+                !matches!(
+                    (s.cfg.kind, s.cfg.family.as_str(), ip),
+                    (BackendKind::Nftables, "ip", IpAddr::V6(_))
+                        | (BackendKind::Nftables, "ip6", IpAddr::V4(_))
+                )
             };
-            let active: Vec<(IpAddr, Duration)> = active.iter().filter(|(ip, _)| family_ok(ip)).copied().collect();
-            let present: Result<HashSet<IpAddr>, BackendError> =
-                s.backend.list().map(|v| v.into_iter().map(|(ip, _)| ip).collect());
+            let active: Vec<(IpAddr, Duration)> = active
+                .iter()
+                .filter(|(ip, _)| family_ok(ip))
+                .copied()
+                .collect();
+            let present: Result<HashSet<IpAddr>, BackendError> = s
+                .backend
+                .list()
+                .map(|v| v.into_iter().map(|(ip, _)| ip).collect());
             let missing: Vec<BanEntry> = match present {
                 Ok(set) => active
                     .iter()
                     .filter(|(ip, rem)| *rem > RECONCILE_SLACK && !set.contains(ip))
-                    .map(|(ip, rem)| BanEntry { ip: *ip, timeout: *rem })
+                    .map(|(ip, rem)| BanEntry {
+                        ip: *ip,
+                        timeout: *rem,
+                    })
                     .collect(),
                 Err(e) => {
                     if !s.cfg.manage {
@@ -183,7 +205,10 @@ impl Enforcer {
                     active
                         .iter()
                         .filter(|(_, rem)| *rem > RECONCILE_SLACK)
-                        .map(|(ip, rem)| BanEntry { ip: *ip, timeout: *rem })
+                        .map(|(ip, rem)| BanEntry {
+                            ip: *ip,
+                            timeout: *rem,
+                        })
                         .collect()
                 }
             };
@@ -203,7 +228,11 @@ impl Enforcer {
                 Err(e) => {
                     self.errors += 1;
                     s.failing = true;
-                    let hint = if s.cfg.manage { "will retry" } else { "check the table and sets (manage = false)" };
+                    let hint = if s.cfg.manage {
+                        "will retry"
+                    } else {
+                        "check the table and sets (manage = false)"
+                    };
                     tracing::error!(backend = %name, error = %e, "re-adding missing bans failed; {hint}");
                 }
             }
@@ -290,11 +319,24 @@ mod tests {
         assert_eq!(e.ensure_all(), 1);
         let a: IpAddr = "198.51.100.1".parse().unwrap();
         let b: IpAddr = "2001:db8::2".parse().unwrap();
-        assert_eq!(e.add(&[BanEntry { ip: a, timeout: Duration::from_secs(60) }]), 1);
+        assert_eq!(
+            e.add(&[BanEntry {
+                ip: a,
+                timeout: Duration::from_secs(60)
+            }]),
+            1
+        );
         // One element went missing.
-        let active = vec![(a, Duration::from_secs(50)), (b, Duration::from_secs(40)), ("198.51.100.3".parse().unwrap(), Duration::from_secs(1))];
+        let active = vec![
+            (a, Duration::from_secs(50)),
+            (b, Duration::from_secs(40)),
+            ("198.51.100.3".parse().unwrap(), Duration::from_secs(1)),
+        ];
         e.reconcile(&active);
-        assert_eq!(k.lock().unwrap().elems.get(&b), Some(&Duration::from_secs(40)));
+        assert_eq!(
+            k.lock().unwrap().elems.get(&b),
+            Some(&Duration::from_secs(40))
+        );
         // Nearly expired entries are not re-added.
         assert_eq!(k.lock().unwrap().elems.len(), 2);
         // The whole table vanished.
@@ -318,6 +360,12 @@ mod tests {
         assert!(!k.lock().unwrap().exists);
         assert!(e.errors >= 1);
         // An add to a missing set is an error, not a panic.
-        assert_eq!(e.add(&[BanEntry { ip: "198.51.100.1".parse().unwrap(), timeout: Duration::from_secs(5) }]), 0);
+        assert_eq!(
+            e.add(&[BanEntry {
+                ip: "198.51.100.1".parse().unwrap(),
+                timeout: Duration::from_secs(5)
+            }]),
+            0
+        );
     }
 }

@@ -130,7 +130,9 @@ impl Judge {
             }
         }
         for (i, rule) in self.rules.iter().enumerate() {
-            let Some(hit) = rule.evaluate(&ev, ty) else { continue };
+            let Some(hit) = rule.evaluate(&ev, ty) else {
+                continue;
+            };
             self.counters.matches += 1;
             if let Err(why) = self.guard.check(hit.ip) {
                 self.counters.refused += 1;
@@ -146,14 +148,24 @@ impl Judge {
                     return;
                 }
             }
-            let reason = event::key_fields(&ev, &rule.field, &hit.value);
+            let reason = event::key_fields(&ev);
             self.decide(i, hit.ip, hit.value, reason, store, now);
             return;
         }
     }
 
-    fn decide(&mut self, rule_idx: usize, ip: IpAddr, client: String, reason: String, store: &BanStore, now: u64) {
-        let Some(rule) = self.rules.get(rule_idx) else { return };
+    fn decide(
+        &mut self,
+        rule_idx: usize,
+        ip: IpAddr,
+        client: String,
+        reason: String,
+        store: &BanStore,
+        now: u64,
+    ) {
+        let Some(rule) = self.rules.get(rule_idx) else {
+            return;
+        };
         if let Some(&i) = self.pending_idx.get(&ip) {
             if let Some(p) = self.pending.get_mut(i) {
                 p.record.count += 1;
@@ -223,19 +235,25 @@ pub struct Engine {
 impl Engine {
     /// Loads state, builds and checks backends, restores active bans in
     /// one batch, opens the eve file and starts watching it.
-    pub fn new(cfg: Config, tx: SyncSender<Msg>, heartbeat: Arc<AtomicU64>) -> Result<Engine, EngineError> {
+    pub fn new(
+        cfg: Config,
+        tx: SyncSender<Msg>,
+        heartbeat: Arc<AtomicU64>,
+    ) -> Result<Engine, EngineError> {
         let now = now_ms();
         let mut store = BanStore::open(&cfg.state_dir, cfg.daemon.remember, now)?;
         let mut enforcer = Enforcer::build(&cfg.backends, backend::build)?;
         if enforcer.is_empty() {
-            tracing::warn!("no [[backend]] configured: decisions are logged and kept in state only");
+            tracing::warn!(
+                "no [[backend]] configured: decisions are logged and kept in state only"
+            );
         }
         enforcer.ensure_all();
         let guard = Guard::from_config(&cfg);
         // Restore: filter again by the guard, one batch per backend.
         let refused: Vec<(IpAddr, String)> = store
-            .active()
-            .filter_map(|r| guard.check(r.ip).err().map(|why| (r.ip, why.to_string())))
+            .ips()
+            .filter_map(|ip| guard.check(ip).err().map(|why| (ip, why.to_string())))
             .collect();
         for (ip, why) in refused {
             tracing::warn!(%ip, "dropping a saved ban: {why}");
@@ -244,19 +262,26 @@ impl Engine {
             }
         }
         let entries: Vec<BanEntry> = store
-            .active()
-            .map(|r| BanEntry {
-                ip: r.ip,
-                timeout: r.remaining(now),
-            })
+            .remaining(now)
+            .into_iter()
+            .map(|(ip, timeout)| BanEntry { ip, timeout })
             .collect();
         if !entries.is_empty() {
             let ok = enforcer.add(&entries);
-            tracing::info!(bans = entries.len(), backends = ok, "restored active bans with their remaining time");
+            tracing::info!(
+                bans = entries.len(),
+                backends = ok,
+                "restored active bans with their remaining time"
+            );
         }
         store.sync(now)?;
         let saved = follow::load_position(&cfg.state_dir);
-        let follower = Follower::start(&cfg.input.eve, cfg.input.max_line, cfg.input.start_at, saved.clone());
+        let follower = Follower::start(
+            &cfg.input.eve,
+            cfg.input.max_line,
+            cfg.input.start_at,
+            saved.clone(),
+        );
         let waker = Waker {
             tx,
             pending: Arc::new(AtomicBool::new(false)),
@@ -326,7 +351,10 @@ impl Engine {
         if let Err(e) = self.store.sync(now_ms()) {
             tracing::error!(error = %e, "saving bans at shutdown failed");
         }
-        tracing::info!(active = self.store.len(), "engine stopped; bans stay in the kernel with their timeouts");
+        tracing::info!(
+            active = self.store.len(),
+            "engine stopped; bans stay in the kernel with their timeouts"
+        );
     }
 
     fn next_timeout(&self) -> Duration {
@@ -334,7 +362,11 @@ impl Engine {
         if self.follower.draining_old() {
             t = t.min(Duration::from_millis(200));
         }
-        let rec = self.cfg.daemon.reconcile_interval.saturating_sub(self.last_reconcile.elapsed());
+        let rec = self
+            .cfg
+            .daemon
+            .reconcile_interval
+            .saturating_sub(self.last_reconcile.elapsed());
         t = t.min(rec);
         if let Some(exp) = self.store.next_expiry() {
             t = t.min(Duration::from_millis(exp.saturating_sub(now_ms())));
@@ -351,7 +383,9 @@ impl Engine {
             let max = self.cfg.daemon.batch_max;
             let judge = &mut self.judge;
             let store = &self.store;
-            let n = self.follower.read(max, &mut |line| judge.line(line, store, now, mono));
+            let n = self
+                .follower
+                .read(max, &mut |line| judge.line(line, store, now, mono));
             self.apply_pending(now);
             let pos = self.follower.position();
             if pos != self.saved {
@@ -392,10 +426,24 @@ impl Engine {
             let r = &p.record;
             if p.renewal {
                 self.judge.counters.renewals += 1;
-                tracing::debug!("renew {} for {} rule={:?} client={:?} backends={}", r.ip, format_duration(p.duration), r.rule, r.client.as_deref().unwrap_or(""), ok);
+                tracing::debug!(
+                    "renew {} for {} rule={:?} client={:?} backends={}",
+                    r.ip,
+                    format_duration(p.duration),
+                    r.rule,
+                    r.client.as_deref().unwrap_or(""),
+                    ok
+                );
             } else {
                 self.judge.counters.bans += 1;
-                tracing::info!("ban {} for {} rule={:?} client={:?} backends={}", r.ip, format_duration(p.duration), r.rule, r.client.as_deref().unwrap_or(""), ok);
+                tracing::info!(
+                    "ban {} for {} rule={:?} client={:?} backends={}",
+                    r.ip,
+                    format_duration(p.duration),
+                    r.rule,
+                    r.client.as_deref().unwrap_or(""),
+                    ok
+                );
             }
             if let Err(e) = self.store.put(p.record) {
                 self.judge.counters.state_errors += 1;
@@ -413,12 +461,17 @@ impl Engine {
         for r in self.store.expire(now) {
             self.judge.counters.expired += 1;
             self.judge.counters.unbans += 1;
-            tracing::info!("unban {} expired rule={:?} client={:?}", r.ip, r.rule, r.client.as_deref().unwrap_or(""));
+            tracing::info!(
+                "unban {} expired rule={:?} client={:?}",
+                r.ip,
+                r.rule,
+                r.client.as_deref().unwrap_or("")
+            );
         }
     }
 
     fn active_list(&self, now: u64) -> Vec<(IpAddr, Duration)> {
-        self.store.active().map(|r| (r.ip, r.remaining(now))).collect()
+        self.store.remaining(now)
     }
 
     fn reconcile(&mut self) {
@@ -432,23 +485,30 @@ impl Engine {
         match req {
             Request::Status => Response::ok(self.status()),
             Request::List => {
-                let mut v: Vec<&BanRecord> = self.store.active().collect();
-                v.sort_by_key(|r| (r.expires, r.ip));
-                let list: Vec<Value> = v
+                let list: Vec<Value> = self
+                    .store
+                    .records()
                     .into_iter()
                     .map(|r| {
-                        let mut o = serde_json::to_value(r).unwrap_or(Value::Null);
+                        let mut o = serde_json::to_value(&r).unwrap_or(Value::Null);
                         if let Some(m) = o.as_object_mut() {
                             let rem = r.remaining(now);
                             m.insert("remaining_secs".into(), json!(rem.as_secs()));
-                            m.insert("remaining".into(), json!(format_duration(Duration::from_secs(rem.as_secs()))));
+                            m.insert(
+                                "remaining".into(),
+                                json!(format_duration(Duration::from_secs(rem.as_secs()))),
+                            );
                         }
                         o
                     })
                     .collect();
                 Response::ok(Value::Array(list))
             }
-            Request::Ban { ip, duration, reason } => self.manual_ban(&ip, duration.as_deref(), reason, now),
+            Request::Ban {
+                ip,
+                duration,
+                reason,
+            } => self.manual_ban(&ip, duration.as_deref(), reason, now),
             Request::Unban { ip } => {
                 let ip = match parse_ip(&ip) {
                     Ok(ip) => ip,
@@ -458,11 +518,18 @@ impl Engine {
                 match self.store.remove(ip) {
                     Ok(Some(r)) => {
                         self.judge.counters.unbans += 1;
-                        tracing::info!("unban {} manual rule={:?} client={:?}", ip, r.rule, r.client.as_deref().unwrap_or(""));
+                        tracing::info!(
+                            "unban {} manual rule={:?} client={:?}",
+                            ip,
+                            r.rule,
+                            r.client.as_deref().unwrap_or("")
+                        );
                         let _ = self.store.sync(now);
                         Response::ok(json!({"unbanned": ip.to_string()}))
                     }
-                    Ok(None) => Response::err(format!("{ip} is not banned (removed from the sets anyway)")),
+                    Ok(None) => {
+                        Response::err(format!("{ip} is not banned (removed from the sets anyway)"))
+                    }
                     Err(e) => Response::err(e.to_string()),
                 }
             }
@@ -482,7 +549,13 @@ impl Engine {
         }
     }
 
-    fn manual_ban(&mut self, ip: &str, dur: Option<&str>, reason: Option<String>, now: u64) -> Response {
+    fn manual_ban(
+        &mut self,
+        ip: &str,
+        dur: Option<&str>,
+        reason: Option<String>,
+        now: u64,
+    ) -> Response {
         let ip = match parse_ip(ip) {
             Ok(ip) => ip,
             Err(e) => return Response::err(e.to_string()),
@@ -497,7 +570,7 @@ impl Engine {
         if d.is_zero() {
             return Response::err("ban duration must be longer than 0");
         }
-        let prev = self.store.get(ip).cloned();
+        let prev = self.store.get(ip);
         let rec = BanRecord {
             ip,
             rule: "manual".into(),
@@ -514,7 +587,13 @@ impl Engine {
         };
         let ok = self.enforcer.add(&[BanEntry { ip, timeout: d }]);
         self.judge.counters.bans += 1;
-        tracing::info!("ban {} for {} rule=\"manual\" client=\"\" backends={} reason={:?}", ip, format_duration(d), ok, rec.reason);
+        tracing::info!(
+            "ban {} for {} rule=\"manual\" client=\"\" backends={} reason={:?}",
+            ip,
+            format_duration(d),
+            ok,
+            rec.reason
+        );
         if let Err(e) = self.store.put(rec).and_then(|_| self.store.sync(now)) {
             return Response::err(e.to_string());
         }
@@ -563,7 +642,8 @@ impl Engine {
 
     fn reload(&mut self, new: Config) -> Result<String, String> {
         if new.backends != self.enforcer.configs() {
-            let mut e = Enforcer::build(&new.backends, backend::build).map_err(|e| format!("keeping the running configuration: {e}"))?;
+            let mut e = Enforcer::build(&new.backends, backend::build)
+                .map_err(|e| format!("keeping the running configuration: {e}"))?;
             e.ensure_all();
             let active: Vec<BanEntry> = self
                 .active_list(now_ms())
@@ -581,13 +661,22 @@ impl Engine {
             tracing::warn!("control.socket changed: takes effect after a restart");
         }
         let guard = Guard::from_config(&new);
-        let now_refused: Vec<IpAddr> = self.store.active().filter(|r| guard.check(r.ip).is_err()).map(|r| r.ip).collect();
+        let now_refused: Vec<IpAddr> = self
+            .store
+            .ips()
+            .filter(|ip| guard.check(*ip).is_err())
+            .collect();
         if !now_refused.is_empty() {
             self.enforcer.remove(&now_refused);
             for ip in &now_refused {
                 if let Ok(Some(r)) = self.store.remove(*ip) {
                     self.judge.counters.unbans += 1;
-                    tracing::info!("unban {} now-protected rule={:?} client={:?}", ip, r.rule, r.client.as_deref().unwrap_or(""));
+                    tracing::info!(
+                        "unban {} now-protected rule={:?} client={:?}",
+                        ip,
+                        r.rule,
+                        r.client.as_deref().unwrap_or("")
+                    );
                 }
             }
             let _ = self.store.sync(now_ms());
@@ -597,16 +686,27 @@ impl Engine {
         self.judge.rules = new.rules.clone();
         self.judge.types = rule_types(&new.rules);
         self.judge.guard = guard;
-        let input_changed = new.input.eve != self.cfg.input.eve || new.input.max_line != self.cfg.input.max_line;
+        let input_changed =
+            new.input.eve != self.cfg.input.eve || new.input.max_line != self.cfg.input.max_line;
         let old_path = self.cfg.input.eve.clone();
         self.judge.counters.reloads += 1;
-        let summary = format!("reloaded {}: {} rules, {} backends", new.path.display(), new.rules.len(), new.backends.len());
+        let summary = format!(
+            "reloaded {}: {} rules, {} backends",
+            new.path.display(),
+            new.rules.len(),
+            new.backends.len()
+        );
         self.cfg = new;
         if input_changed {
             self.pump();
             let saved = self.follower.position();
-            let start = if self.cfg.input.eve == old_path { StartAt::Saved } else { self.cfg.input.start_at };
-            self.follower = Follower::start(&self.cfg.input.eve, self.cfg.input.max_line, start, saved);
+            let start = if self.cfg.input.eve == old_path {
+                StartAt::Saved
+            } else {
+                self.cfg.input.start_at
+            };
+            self.follower =
+                Follower::start(&self.cfg.input.eve, self.cfg.input.max_line, start, saved);
             self.start_watch();
         }
         tracing::info!("{summary}");

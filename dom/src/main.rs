@@ -12,7 +12,11 @@ use meerkat_dom::control::{self, Request, Response};
 use serde_json::Value;
 
 #[derive(Parser)]
-#[command(name = "meerkat-dom", version, about = "Deny On Monitoring: bans SSH clients seen in EVE JSON into nftables sets or ipsets")]
+#[command(
+    name = "meerkat-dom",
+    version,
+    about = "Deny On Monitoring: bans SSH clients seen in EVE JSON into nftables sets or ipsets"
+)]
 struct Cli {
     /// Configuration file.
     #[arg(short = 'c', long = "config", global = true, default_value = DEFAULT_CONFIG)]
@@ -79,8 +83,12 @@ fn init_tracing(verbose: u8) {
         1 => "debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -108,7 +116,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Cmd::Status { json }) => (Request::Status, json),
         Some(Cmd::List { json }) => (Request::List, json),
-        Some(Cmd::Ban { ip, duration, reason }) => (Request::Ban { ip, duration, reason }, false),
+        Some(Cmd::Ban {
+            ip,
+            duration,
+            reason,
+        }) => (
+            Request::Ban {
+                ip,
+                duration,
+                reason,
+            },
+            false,
+        ),
         Some(Cmd::Unban { ip }) => (Request::Unban { ip }, false),
         Some(Cmd::Flush) => (Request::Flush, false),
         Some(Cmd::Reload) => (Request::Reload, false),
@@ -118,7 +137,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let is_list = req == Request::List;
     let resp = control::request(&socket, &req, Duration::from_secs(30))?;
     print_response(&resp, json, is_list);
-    Ok(if resp.ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if resp.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn socket_path(explicit: Option<PathBuf>, config: &Path) -> anyhow::Result<PathBuf> {
@@ -137,17 +160,26 @@ fn socket_path(explicit: Option<PathBuf>, config: &Path) -> anyhow::Result<PathB
 
 fn print_response(resp: &Response, json: bool, is_list: bool) {
     if !resp.ok {
-        eprintln!("meerkat-dom: {}", resp.error.as_deref().unwrap_or("request failed"));
+        eprintln!(
+            "meerkat-dom: {}",
+            resp.error.as_deref().unwrap_or("request failed")
+        );
         return;
     }
     let data = resp.data.clone().unwrap_or(Value::Null);
     if json {
-        println!("{}", serde_json::to_string_pretty(&data).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&data).unwrap_or_default()
+        );
         return;
     }
     if is_list {
         let rows = data.as_array().cloned().unwrap_or_default();
-        println!("{:<40} {:>10} {:<24} {:<24} {:>6}", "ADDRESS", "REMAINING", "RULE", "CLIENT", "COUNT");
+        println!(
+            "{:<40} {:>10} {:<24} {:<24} {:>6}",
+            "ADDRESS", "REMAINING", "RULE", "CLIENT", "COUNT"
+        );
         for r in &rows {
             println!(
                 "{:<40} {:>10} {:<24} {:<24} {:>6}",

@@ -7,11 +7,12 @@
 //! rename) at start-up and when it grows much larger than the live set, so
 //! a burst of bans costs one buffered append each, not a full rewrite.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -54,6 +55,36 @@ impl BanRecord {
     }
 }
 
+/// The in-memory form of a ban: names shared through an interner, so
+/// 100,000 bans by a few rules and client versions stay small.
+#[derive(Debug, Clone)]
+struct Ban {
+    rule: Arc<str>,
+    client: Option<Arc<str>>,
+    reason: Box<str>,
+    first_seen: u64,
+    last_seen: u64,
+    expires: u64,
+    count: u64,
+    offence: u32,
+}
+
+impl Ban {
+    fn record(&self, ip: IpAddr) -> BanRecord {
+        BanRecord {
+            ip,
+            rule: self.rule.to_string(),
+            reason: self.reason.to_string(),
+            client: self.client.as_deref().map(str::to_string),
+            first_seen: self.first_seen,
+            last_seen: self.last_seen,
+            count: self.count,
+            offence: self.offence,
+            expires: self.expires,
+        }
+    }
+}
+
 /// A past offender, remembered for escalation after its ban expired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Offence {
@@ -90,9 +121,11 @@ pub enum StateError {
 /// Active bans (by address and by expiry) plus offence history.
 pub struct BanStore {
     dir: PathBuf,
-    active: HashMap<IpAddr, BanRecord>,
+    active: HashMap<IpAddr, Ban>,
     by_expiry: BTreeSet<(u64, IpAddr)>,
+    /// Past offenders that are not banned now.
     offences: HashMap<IpAddr, Offence>,
+    names: HashSet<Arc<str>>,
     journal: Option<BufWriter<File>>,
     journal_lines: usize,
     remember: Duration,
@@ -113,6 +146,7 @@ impl BanStore {
             active: HashMap::new(),
             by_expiry: BTreeSet::new(),
             offences: HashMap::new(),
+            names: HashSet::new(),
             journal: None,
             journal_lines: 0,
             remember,
@@ -153,8 +187,7 @@ impl BanStore {
                 self.remove_mem(ip);
             }
             Op::Flush => {
-                self.active.clear();
-                self.by_expiry.clear();
+                self.clear_mem();
             }
             Op::Offence { ip, bans, last } => {
                 self.offences.insert(ip, Offence { bans, last });
@@ -162,24 +195,59 @@ impl BanStore {
         }
     }
 
-    fn insert(&mut self, r: BanRecord) {
-        let o = self
-            .offences
-            .entry(r.ip)
-            .or_insert(Offence { bans: 0, last: 0 });
-        o.bans = o.bans.max(r.offence);
-        o.last = o.last.max(r.first_seen);
-        if let Some(prev) = self.active.get(&r.ip) {
-            self.by_expiry.remove(&(prev.expires, prev.ip));
+    fn intern(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.names.get(s) {
+            return a.clone();
         }
-        self.by_expiry.insert((r.expires, r.ip));
-        self.active.insert(r.ip, r);
+        let a: Arc<str> = Arc::from(s);
+        self.names.insert(a.clone());
+        a
     }
 
+    fn insert(&mut self, r: BanRecord) {
+        let prior = self.offences.remove(&r.ip).map(|o| o.bans).unwrap_or(0);
+        let ban = Ban {
+            rule: self.intern(&r.rule),
+            client: r.client.as_deref().map(|c| self.intern(c)),
+            reason: r.reason.into_boxed_str(),
+            first_seen: r.first_seen,
+            last_seen: r.last_seen,
+            expires: r.expires,
+            count: r.count,
+            offence: r.offence.max(prior),
+        };
+        if let Some(prev) = self.active.get(&r.ip) {
+            self.by_expiry.remove(&(prev.expires, r.ip));
+        }
+        self.by_expiry.insert((ban.expires, r.ip));
+        self.active.insert(r.ip, ban);
+    }
+
+    /// Forgets an active ban, remembering the address as an offender.
     fn remove_mem(&mut self, ip: IpAddr) -> Option<BanRecord> {
-        let r = self.active.remove(&ip)?;
-        self.by_expiry.remove(&(r.expires, ip));
-        Some(r)
+        let b = self.active.remove(&ip)?;
+        self.by_expiry.remove(&(b.expires, ip));
+        self.offences.insert(
+            ip,
+            Offence {
+                bans: b.offence,
+                last: b.first_seen,
+            },
+        );
+        Some(b.record(ip))
+    }
+
+    fn clear_mem(&mut self) {
+        for (ip, b) in self.active.drain() {
+            self.offences.insert(
+                ip,
+                Offence {
+                    bans: b.offence,
+                    last: b.first_seen,
+                },
+            );
+        }
+        self.by_expiry.clear();
     }
 
     fn append(&mut self, op: &Op) -> Result<(), StateError> {
@@ -216,8 +284,7 @@ impl BanStore {
 
     pub fn clear(&mut self) -> Result<usize, StateError> {
         let n = self.active.len();
-        self.active.clear();
-        self.by_expiry.clear();
+        self.clear_mem();
         self.append(&Op::Flush)?;
         Ok(n)
     }
@@ -229,9 +296,10 @@ impl BanStore {
             if exp > now {
                 break;
             }
-            self.by_expiry.remove(&(exp, ip));
-            if let Some(r) = self.active.remove(&ip) {
+            if let Some(r) = self.remove_mem(ip) {
                 out.push(r);
+            } else {
+                self.by_expiry.remove(&(exp, ip));
             }
         }
         out
@@ -242,21 +310,41 @@ impl BanStore {
         self.by_expiry.first().map(|(e, _)| *e)
     }
 
-    pub fn get(&self, ip: IpAddr) -> Option<&BanRecord> {
-        self.active.get(&ip)
+    pub fn get(&self, ip: IpAddr) -> Option<BanRecord> {
+        self.active.get(&ip).map(|b| b.record(ip))
     }
 
     /// How many times `ip` was banned before (for escalation), forgetting
     /// offences older than `remember`.
     pub fn previous_bans(&self, ip: IpAddr, now: u64) -> u32 {
+        if let Some(b) = self.active.get(&ip) {
+            return b.offence;
+        }
         match self.offences.get(&ip) {
             Some(o) if now.saturating_sub(o.last) <= duration_ms(self.remember) => o.bans,
             _ => 0,
         }
     }
 
-    pub fn active(&self) -> impl Iterator<Item = &BanRecord> {
-        self.active.values()
+    /// Addresses banned now.
+    pub fn ips(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.active.keys().copied()
+    }
+
+    /// Every active ban with its remaining time.
+    pub fn remaining(&self, now: u64) -> Vec<(IpAddr, Duration)> {
+        self.active
+            .iter()
+            .map(|(ip, b)| (*ip, Duration::from_millis(b.expires.saturating_sub(now))))
+            .collect()
+    }
+
+    /// Full records of the active bans, soonest expiry first.
+    pub fn records(&self) -> Vec<BanRecord> {
+        self.by_expiry
+            .iter()
+            .filter_map(|(_, ip)| self.active.get(ip).map(|b| b.record(*ip)))
+            .collect()
     }
 
     pub fn len(&self) -> usize {
@@ -307,8 +395,8 @@ impl BanStore {
                 w.write_all(b"\n")?;
                 n += 1;
             }
-            for r in self.active.values() {
-                serde_json::to_writer(&mut w, &Op::Ban(r.clone()))
+            for (ip, b) in &self.active {
+                serde_json::to_writer(&mut w, &Op::Ban(b.record(*ip)))
                     .map_err(std::io::Error::other)?;
                 w.write_all(b"\n")?;
                 n += 1;

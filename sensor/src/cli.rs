@@ -74,7 +74,9 @@ fn parse_queue_spec(s: &str) -> Result<QueueSpec, String> {
                 return Err(format!("queue range `{s}` is empty: {first} > {last}"));
             }
             if last - first >= 256 {
-                return Err(format!("queue range `{s}` is too large (at most 256 queues)"));
+                return Err(format!(
+                    "queue range `{s}` is too large (at most 256 queues)"
+                ));
             }
             Ok(QueueSpec { first, last })
         }
@@ -84,11 +86,7 @@ fn parse_queue_spec(s: &str) -> Result<QueueSpec, String> {
 impl Cli {
     /// All NFQUEUE queue numbers, ranges expanded, duplicates removed.
     pub fn queue_numbers(&self) -> Vec<u16> {
-        let mut v: Vec<u16> = self
-            .queues
-            .iter()
-            .flat_map(|q| q.first..=q.last)
-            .collect();
+        let mut v: Vec<u16> = self.queues.iter().flat_map(|q| q.first..=q.last).collect();
         v.sort_unstable();
         v.dedup();
         v
@@ -110,7 +108,17 @@ mod tests {
     #[test]
     fn parses_mixed_mode_flags() {
         let cli = Cli::try_parse_from([
-            "meerkat-sensor", "-q", "0", "-q", "2:3", "--nflog", "10", "-S", "a.rules", "-l", "/tmp/x",
+            "meerkat-sensor",
+            "-q",
+            "0",
+            "-q",
+            "2:3",
+            "--nflog",
+            "10",
+            "-S",
+            "a.rules",
+            "-l",
+            "/tmp/x",
         ])
         .unwrap();
         assert_eq!(cli.queue_numbers(), vec![0, 2, 3]);

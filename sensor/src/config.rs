@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::capture::{NfqConfig, NflogConfig};
+use crate::capture::{NflogConfig, NfqConfig};
 use crate::flow::FlowConfig;
 use crate::output::eve::EveConfig;
 use crate::stream::StreamConfig;
@@ -73,8 +73,14 @@ impl Default for VarsConfig {
             ("TEREDO_PORTS", "3544"),
         ];
         VarsConfig {
-            address: address.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            port: port.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            address: address
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            port: port
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         }
     }
 }
@@ -131,10 +137,7 @@ impl SensorConfig {
     /// Parses config text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<SensorConfig, ConfigError> {
         let mut cfg: SensorConfig = toml::from_str(text).map_err(|e| {
-            let (line, col) = e
-                .span()
-                .map(|s| line_col(text, s.start))
-                .unwrap_or((1, 1));
+            let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
             ConfigError::Parse {
                 path: origin.to_string(),
                 line,
@@ -158,7 +161,12 @@ impl SensorConfig {
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let upto = &text[..offset.min(text.len())];
     let line = upto.matches('\n').count() + 1;
-    let col = upto.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    let col = upto
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
     (line, col)
 }
 
@@ -169,17 +177,17 @@ mod tests {
     #[test]
     fn empty_config_has_defaults() {
         let cfg = SensorConfig::parse("", "t").unwrap();
-        assert_eq!(cfg.vars.port.get("SSH_PORTS").map(String::as_str), Some("22"));
+        assert_eq!(
+            cfg.vars.port.get("SSH_PORTS").map(String::as_str),
+            Some("22")
+        );
         assert!(cfg.ips.drop_truncated);
     }
 
     #[test]
     fn file_vars_override_defaults() {
-        let cfg = SensorConfig::parse(
-            "[vars.address]\nHOME_NET = \"[203.0.113.0/24]\"\n",
-            "t",
-        )
-        .unwrap();
+        let cfg =
+            SensorConfig::parse("[vars.address]\nHOME_NET = \"[203.0.113.0/24]\"\n", "t").unwrap();
         assert_eq!(cfg.vars.address["HOME_NET"], "[203.0.113.0/24]");
         assert_eq!(cfg.vars.address["EXTERNAL_NET"], "!$HOME_NET");
     }

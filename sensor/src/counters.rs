@@ -130,7 +130,10 @@ impl PipelineCounters {
     /// Index of a reason in `decoder_errors`; unknown reasons share the
     /// last-but-one slot (`bad_len`).
     pub fn decode_error_index(reason: &str) -> usize {
-        DECODE_REASONS.iter().position(|r| *r == reason).unwrap_or(12)
+        DECODE_REASONS
+            .iter()
+            .position(|r| *r == reason)
+            .unwrap_or(12)
     }
 
     /// Decode failures by reason, non-zero only.

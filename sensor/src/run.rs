@@ -69,7 +69,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         );
     }
     if cli.rules.is_empty() {
-        tracing::warn!("no rules file given (-S): the sensor will log ssh, flow and stats events only");
+        tracing::warn!(
+            "no rules file given (-S): the sensor will log ssh, flow and stats events only"
+        );
     }
 
     let queues = cli.queue_numbers();
@@ -188,7 +190,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     notify::ready();
     notify::status(&format!("capturing from {}", labels.join(", ")));
 
-    let code = supervise(&stop, &hup, &eve, &shared, &all_counters, &detect_stats, &cfg, started, &threads);
+    let code = supervise(
+        &stop,
+        &hup,
+        &eve,
+        &shared,
+        &all_counters,
+        &detect_stats,
+        &cfg,
+        started,
+        &threads,
+    );
     stop.store(true, Ordering::SeqCst);
     notify::stopping();
     let mut failed = code != ExitCode::SUCCESS;
@@ -209,7 +221,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     drop(shared);
     eve.shutdown();
     tracing::info!("meerkat-sensor stopped");
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// The main thread's loop: signals, periodic stats, watchdog. Returns when
@@ -265,7 +281,12 @@ fn thread_counters(source: Source) -> ThreadCounters {
     }
 }
 
-fn write_stats(shared: &Shared, counters: &[ThreadCounters], detect: &DetectStats, started: Timestamp) {
+fn write_stats(
+    shared: &Shared,
+    counters: &[ThreadCounters],
+    detect: &DetectStats,
+    started: Timestamp,
+) {
     if !shared.types.stats {
         return;
     }

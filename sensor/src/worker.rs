@@ -108,7 +108,8 @@ impl Worker {
         if self.shared.types.ssh {
             if let Some(ssh) = flow.ssh.as_ref() {
                 if !ssh.logged && (ssh.client_banner().is_some() || ssh.server_banner().is_some()) {
-                    let ev = build::ssh_event(&view, eve_ssh(ssh), self.source, now, &self.shared.build);
+                    let ev =
+                        build::ssh_event(&view, eve_ssh(ssh), self.source, now, &self.shared.build);
                     self.send(&ev);
                 }
             }
@@ -273,7 +274,8 @@ impl Worker {
                     flow.drop_logged[dir.index()] = true;
                     if shared.types.drop {
                         let view = flow_view(flow);
-                        let ev = build::drop_event(&pv, Some(&view), "flow drop", None, &shared.build);
+                        let ev =
+                            build::drop_event(&pv, Some(&view), "flow drop", None, &shared.build);
                         send(shared, counters, &ev);
                     }
                 }
@@ -286,7 +288,9 @@ impl Worker {
         // Stream reassembly and the app layer.
         inspect.clear();
         if let L4::Tcp(tcp) = pkt.l4 {
-            let session = flow.tcp.get_or_insert_with(|| crate::stream::TcpSession::new(stream));
+            let session = flow
+                .tcp
+                .get_or_insert_with(|| crate::stream::TcpSession::new(stream));
             session.on_packet(dir, &tcp, pkt.payload, mode, inspect);
             inspect.add_to_counters(counters);
             let mut ssh_done = false;
@@ -304,7 +308,8 @@ impl Worker {
             if let Some(obj) = newly_done {
                 inc(&counters.app_tx_ssh);
                 if shared.types.ssh {
-                    let ev = build::ssh_event(&flow_view(flow), obj, *source, cap.ts, &shared.build);
+                    let ev =
+                        build::ssh_event(&flow_view(flow), obj, *source, cap.ts, &shared.build);
                     send(shared, counters, &ev);
                 }
             }
@@ -363,7 +368,13 @@ impl Worker {
                     tx,
                     app_proto,
                 };
-                let ev = build::alert_event(&pv, Some(&view), info, &shared.build);
+                let mut ev = build::alert_event(&pv, Some(&view), info, &shared.build);
+                if hit.dir != dir {
+                    // Matched on the other direction's stream (IDS inspects
+                    // data when the receiver's ACK arrives): orient the
+                    // header like the data, client to server for to_server.
+                    orient(&mut ev, hit.dir);
+                }
                 send(shared, counters, &ev);
             }
         }
@@ -385,7 +396,16 @@ impl Worker {
                 if mode != Mode::Ips {
                     return Verdict::Accept;
                 }
-                block(shared, counters, flow, &pv, &view, fa.flow_scope, dir, first_block)
+                block(
+                    shared,
+                    counters,
+                    flow,
+                    &pv,
+                    &view,
+                    fa.flow_scope,
+                    dir,
+                    first_block,
+                )
             }
             Action::Reject(target) => {
                 inc(&counters.detect_reject);
@@ -394,7 +414,16 @@ impl Worker {
                     return Verdict::Accept;
                 }
                 inc(&counters.ips_rejected);
-                block(shared, counters, flow, &pv, &view, fa.flow_scope, dir, first_block)
+                block(
+                    shared,
+                    counters,
+                    flow,
+                    &pv,
+                    &view,
+                    fa.flow_scope,
+                    dir,
+                    first_block,
+                )
             }
         }
     }
@@ -414,7 +443,9 @@ impl Worker {
         };
         let mut fired = Vec::new();
         self.matches.clear();
-        self.shared.engine.inspect(&input, &mut fired, &mut self.matches);
+        self.shared
+            .engine
+            .inspect(&input, &mut fired, &mut self.matches);
         let pv = PacketView {
             pkt,
             ts: cap.ts,
@@ -529,6 +560,15 @@ fn empty_chunk<'a>() -> StreamChunk<'a> {
         dir: Direction::ToServer,
         window: &[],
         new_from: 0,
+    }
+}
+
+/// Swaps an event's tuple so that it reads in direction `dir`.
+fn orient(ev: &mut meerkat_shared::eve::Event, dir: Direction) {
+    std::mem::swap(&mut ev.src_ip, &mut ev.dest_ip);
+    std::mem::swap(&mut ev.src_port, &mut ev.dest_port);
+    if ev.direction.is_some() {
+        ev.direction = Some(dir.as_str().to_string());
     }
 }
 

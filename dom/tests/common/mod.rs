@@ -86,7 +86,13 @@ impl Daemon {
     pub fn start_with(dir: &Path, cfg_text: &str, wrapper: &[&str]) -> Daemon {
         let cfg = dir.join("dom.toml");
         std::fs::write(&cfg, cfg_text).expect("write config");
-        let log = dir.join(format!("daemon-{}.log", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()));
+        let log = dir.join(format!(
+            "daemon-{}.log",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
         let logf = std::fs::File::create(&log).expect("log file");
         let mut cmd = if wrapper.is_empty() {
             Command::new(BIN)
@@ -95,7 +101,12 @@ impl Daemon {
             c.args(&wrapper[1..]).arg(BIN);
             c
         };
-        cmd.arg("-c").arg(&cfg).arg("run").stdin(Stdio::null()).stdout(Stdio::null()).stderr(logf);
+        cmd.arg("-c")
+            .arg(&cfg)
+            .arg("run")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(logf);
         let child = cmd.spawn().expect("spawn meerkat-dom");
         let d = Daemon {
             child: Some(child),
@@ -119,7 +130,12 @@ impl Daemon {
     }
 
     pub fn cli(&self, args: &[&str]) -> (bool, String, String) {
-        let out = Command::new(BIN).arg("--socket").arg(&self.sock).args(args).output().expect("run cli");
+        let out = Command::new(BIN)
+            .arg("--socket")
+            .arg(&self.sock)
+            .args(args)
+            .output()
+            .expect("run cli");
         (
             out.status.success(),
             String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -136,17 +152,26 @@ impl Daemon {
     }
 
     pub fn status(&self) -> Value {
-        self.try_status().unwrap_or_else(|| panic!("status failed; log:\n{}", self.log_text()))
+        self.try_status()
+            .unwrap_or_else(|| panic!("status failed; log:\n{}", self.log_text()))
     }
 
     pub fn list(&self) -> Vec<Value> {
         let (ok, out, err) = self.cli(&["list", "--json"]);
         assert!(ok, "list failed: {err}");
-        serde_json::from_str::<Value>(&out).expect("list json").as_array().cloned().unwrap_or_default()
+        serde_json::from_str::<Value>(&out)
+            .expect("list json")
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub fn banned_ips(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.list().iter().filter_map(|r| r["ip"].as_str().map(str::to_string)).collect();
+        let mut v: Vec<String> = self
+            .list()
+            .iter()
+            .filter_map(|r| r["ip"].as_str().map(str::to_string))
+            .collect();
         v.sort();
         v
     }
@@ -158,7 +183,10 @@ impl Daemon {
     /// SIGTERM and wait.
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(c.id().to_string())
+                .status();
             let deadline = Instant::now() + Duration::from_secs(10);
             loop {
                 if let Ok(Some(_)) = c.try_wait() {
@@ -176,7 +204,10 @@ impl Daemon {
 
     pub fn signal(&self, sig: &str) {
         if let Some(c) = &self.child {
-            let _ = Command::new("kill").arg(format!("-{sig}")).arg(c.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg(format!("-{sig}"))
+                .arg(c.id().to_string())
+                .status();
         }
     }
 }
@@ -191,7 +222,11 @@ impl Drop for Daemon {
 }
 
 pub fn append(path: &Path, lines: &[String]) {
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).expect("open eve");
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .expect("open eve");
     let mut buf = String::new();
     for l in lines {
         buf.push_str(l);

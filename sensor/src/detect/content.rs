@@ -113,7 +113,9 @@ impl ContentList {
             let finder = memmem::Finder::new(&s.pattern).into_owned();
             items.push(Item::Content(Content { spec: s, finder }));
         }
-        let positive = |i: &Item| i.content().filter(|c| !c.spec.negated);
+        fn positive(i: &Item) -> Option<&Content> {
+            i.content().filter(|c| !c.spec.negated)
+        }
         let fast = items
             .iter()
             .position(|i| positive(i).is_some_and(|c| c.spec.fast_pattern))
@@ -150,7 +152,9 @@ impl ContentList {
 
     /// The contents (not the pcres), in rule order.
     pub fn items(&self) -> impl Iterator<Item = &ContentSpec> {
-        self.items.iter().filter_map(|i| i.content().map(|c| &c.spec))
+        self.items
+            .iter()
+            .filter_map(|i| i.content().map(|c| &c.spec))
     }
 
     /// The fast pattern (lowercase when nocase) and whether it is nocase:

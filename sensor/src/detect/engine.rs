@@ -1,19 +1,30 @@
 //! The loaded rule set and per-packet matching.
 //!
 //! Rules are sorted once by Suricata's action order (pass, drop, reject,
-//! alert), then priority, then sid, so a rule's index is its evaluation
-//! rank. They are grouped by how they are inspected (packet, payload/stream,
-//! SSH transaction), by protocol, and by destination port, so a packet only
-//! looks at the rules that could apply to it.
+//! alert), then flowbits role (setters before readers), then priority,
+//! then sid, so a rule's index is its evaluation rank. They are grouped by
+//! how they are inspected (packet, payload/stream, SSH transaction) and by
+//! protocol. Within a group, candidates for a packet come from
+//! (see [`super::prefilter`]):
+//! - one Aho-Corasick scan of the buffer over the group's fast patterns;
+//! - an address index for content-less rules with long address lists
+//!   (IP reputation lists);
+//! - destination-port buckets plus a catch-all list for the other
+//!   content-less rules.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use super::address;
+use super::flowbits;
 use super::parse::{self, ParseError, Parsed};
 use super::port;
+use super::prefilter::{addr_ranges, AddrIndex, PatternSet, ScanScratch};
 use super::rule::*;
+use super::threshold::ThresholdState;
 use super::{DetectInput, FileReport, RuleError, RuleLoadReport, SshBannerRef, Vars};
 use crate::decode::L4;
 use crate::packet::Direction;
@@ -24,6 +35,13 @@ const PORT_BUCKET_LIMIT: usize = 32;
 /// Views per packet: the packet, two stream chunks, two SSH banners.
 const MAX_VIEWS: usize = 5;
 const MAX_CHUNKS: usize = 2;
+/// A content-less rule whose source or destination lists at least this
+/// many addresses goes into an address index instead of the catch-all.
+const ADDR_INDEX_MIN: usize = 8;
+
+/// Identifies an engine instance (per-thread threshold counters restart
+/// when the engine they count for changes).
+static NEXT_ENGINE_ID: AtomicU64 = AtomicU64::new(1);
 
 /// One matched rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,8 +69,10 @@ pub struct FinalAction {
     pub flow_scope: bool,
 }
 
-/// Results for one packet; reuse one per thread (buffers keep their
-/// capacity, so steady state does not allocate).
+/// Results for one packet, and the calling thread's detection state
+/// (`threshold`/`detection_filter` counters). Keep one per thread and reuse
+/// it for every packet: buffers keep their capacity, so steady state does
+/// not allocate, and the counters must persist across packets.
 #[derive(Debug, Default)]
 pub struct Matches {
     /// Alert-producing matches (alert, drop, reject) in action order.
@@ -62,6 +82,8 @@ pub struct Matches {
     lower: [Vec<u8>; MAX_VIEWS],
     lower_ok: [bool; MAX_VIEWS],
     tx_lower: Vec<u8>,
+    scan: ScanScratch,
+    thresholds: ThresholdState,
 }
 
 impl Matches {
@@ -75,21 +97,69 @@ impl Matches {
         self.cand.clear();
         self.lower_ok = [false; MAX_VIEWS];
     }
+
+    /// This thread's threshold counters.
+    pub fn thresholds(&self) -> &ThresholdState {
+        &self.thresholds
+    }
 }
 
+/// Candidate sources of one rule group (see the module docs).
 #[derive(Debug, Default)]
-struct PortGroup {
+struct RuleSet {
+    /// Content-less rules by destination port (short port lists only).
+    by_dport: HashMap<u16, Vec<u32>>,
+    /// Content-less rules for any port.
+    any: Vec<u32>,
+    /// Rules with a fast pattern.
+    patterns: PatternSet,
+    /// Address-indexed rules, looked up with the source address.
+    by_src: AddrIndex,
+    /// ... and with the destination address.
+    by_dst: AddrIndex,
+    /// Every rule of the group (for checking the prefilter in tests).
+    all: Vec<u32>,
+}
+
+/// A [`RuleSet`] while rules are added.
+#[derive(Debug, Default)]
+struct RuleSetBuilder {
     by_dport: HashMap<u16, Vec<u32>>,
     any: Vec<u32>,
+    patterns: Vec<(u32, Vec<u8>, bool)>,
+    by_src: Vec<(u128, u128, u32)>,
+    by_dst: Vec<(u128, u128, u32)>,
+    all: Vec<u32>,
 }
 
-impl PortGroup {
-    fn add(&mut self, idx: u32, rule: &Rule) {
-        let ports = match rule.dir {
-            RuleDir::Forward => port::small_port_set(&rule.dst_ports, PORT_BUCKET_LIMIT),
-            RuleDir::Both => None,
+impl RuleSetBuilder {
+    /// `ports`: bucket content-less rules by destination port.
+    fn add(&mut self, idx: u32, rule: &Rule, ports: bool) {
+        self.all.push(idx);
+        if rule.kind != Kind::Tx {
+            if let Some((pat, nocase)) = rule.payload.fast_pattern() {
+                self.patterns.push((idx, pat.to_vec(), nocase));
+                return;
+            }
+            let src = addr_ranges(&rule.src, ADDR_INDEX_MIN);
+            let dst = addr_ranges(&rule.dst, ADDR_INDEX_MIN);
+            let tag = |v: Vec<(u128, u128)>| v.into_iter().map(move |(a, b)| (a, b, idx));
+            match (rule.dir, src, dst) {
+                (RuleDir::Forward, Some(s), _) => return self.by_src.extend(tag(s)),
+                (RuleDir::Forward, None, Some(d)) => return self.by_dst.extend(tag(d)),
+                // Either address of the packet may be the keyed side.
+                (RuleDir::Both, Some(k), _) | (RuleDir::Both, None, Some(k)) => {
+                    self.by_src.extend(tag(k.clone()));
+                    return self.by_dst.extend(tag(k));
+                }
+                _ => {}
+            }
+        }
+        let bucket = match (ports, rule.dir) {
+            (true, RuleDir::Forward) => port::small_port_set(&rule.dst_ports, PORT_BUCKET_LIMIT),
+            _ => None,
         };
-        match ports {
+        match bucket {
             Some(ps) => {
                 for p in ps {
                     self.by_dport.entry(p).or_default().push(idx);
@@ -99,45 +169,109 @@ impl PortGroup {
         }
     }
 
-    fn collect(&self, dport: u16, view: u8, out: &mut Vec<(u32, u8)>) {
-        if let Some(v) = self.by_dport.get(&dport) {
-            out.extend(v.iter().map(|&r| (r, view)));
+    fn finish(self) -> RuleSet {
+        let pats: Vec<(u32, &[u8], bool)> = self
+            .patterns
+            .iter()
+            .map(|(r, p, n)| (*r, p.as_slice(), *n))
+            .collect();
+        RuleSet {
+            by_dport: self.by_dport,
+            any: self.any,
+            patterns: PatternSet::build(&pats),
+            by_src: AddrIndex::build(self.by_src),
+            by_dst: AddrIndex::build(self.by_dst),
+            all: self.all,
+        }
+    }
+}
+
+impl RuleSet {
+    /// Adds the candidates for one view: `buf` is the data its content
+    /// is matched on (None: no content inspection in this view).
+    fn collect(
+        &self,
+        t: &Tuple,
+        buf: Option<&[u8]>,
+        view: u8,
+        brute: bool,
+        out: &mut Vec<(u32, u8)>,
+        scan: &mut ScanScratch,
+    ) {
+        if brute {
+            out.extend(self.all.iter().map(|&r| (r, view)));
+            return;
+        }
+        if t.has_ports {
+            if let Some(v) = self.by_dport.get(&t.dp) {
+                out.extend(v.iter().map(|&r| (r, view)));
+            }
         }
         out.extend(self.any.iter().map(|&r| (r, view)));
+        if let Some(buf) = buf {
+            if !self.patterns.is_empty() {
+                self.patterns.scan(buf, scan, |r| out.push((r, view)));
+            }
+        }
+        if !self.by_src.is_empty() {
+            out.extend(self.by_src.lookup(t.src).iter().map(|&r| (r, view)));
+        }
+        if !self.by_dst.is_empty() {
+            out.extend(self.by_dst.lookup(t.dst).iter().map(|&r| (r, view)));
+        }
     }
 }
 
 /// Rules of one inspection kind, by protocol.
 #[derive(Debug, Default)]
 struct Groups {
-    tcp: PortGroup,
-    udp: PortGroup,
-    icmp: Vec<u32>,
-    other: Vec<u32>,
+    tcp: RuleSet,
+    udp: RuleSet,
+    icmp: RuleSet,
+    other: RuleSet,
 }
 
-impl Groups {
+#[derive(Debug, Default)]
+struct GroupsBuilder {
+    tcp: RuleSetBuilder,
+    udp: RuleSetBuilder,
+    icmp: RuleSetBuilder,
+    other: RuleSetBuilder,
+}
+
+impl GroupsBuilder {
     fn add(&mut self, idx: u32, rule: &Rule) {
         if rule.proto.accepts(6) {
-            self.tcp.add(idx, rule);
+            self.tcp.add(idx, rule, true);
         }
         if rule.proto.accepts(17) {
-            self.udp.add(idx, rule);
+            self.udp.add(idx, rule, true);
         }
         if rule.proto.accepts(1) || rule.proto.accepts(58) {
-            self.icmp.push(idx);
+            self.icmp.add(idx, rule, false);
         }
         if rule.proto == RuleProto::Ip {
-            self.other.push(idx);
+            self.other.add(idx, rule, false);
         }
     }
 
-    fn collect(&self, t: &Tuple, l4: &L4, view: u8, out: &mut Vec<(u32, u8)>) {
+    fn finish(self) -> Groups {
+        Groups {
+            tcp: self.tcp.finish(),
+            udp: self.udp.finish(),
+            icmp: self.icmp.finish(),
+            other: self.other.finish(),
+        }
+    }
+}
+
+impl Groups {
+    fn set(&self, l4: &L4) -> &RuleSet {
         match l4 {
-            L4::Tcp(_) => self.tcp.collect(t.dp, view, out),
-            L4::Udp(_) => self.udp.collect(t.dp, view, out),
-            L4::Icmp(_) => out.extend(self.icmp.iter().map(|&r| (r, view))),
-            L4::Other => out.extend(self.other.iter().map(|&r| (r, view))),
+            L4::Tcp(_) => &self.tcp,
+            L4::Udp(_) => &self.udp,
+            L4::Icmp(_) => &self.icmp,
+            L4::Other => &self.other,
         }
     }
 }
@@ -145,11 +279,16 @@ impl Groups {
 /// The loaded rules. Immutable after loading; `Send + Sync`.
 #[derive(Debug, Default)]
 pub struct Engine {
+    id: u64,
     rules: Vec<Rule>,
     metas: Vec<RuleMeta>,
     packet: Groups,
     payload: Groups,
     tx: Groups,
+    /// Flowbit names by id.
+    flowbit_names: Vec<String>,
+    /// Tests: skip the prefilter and evaluate every rule of a group.
+    brute: bool,
 }
 
 /// Addresses and ports oriented for one view.
@@ -227,20 +366,57 @@ impl Engine {
     }
 
     fn build(mut loaded: Vec<(Rule, RuleMeta)>) -> Engine {
-        // Stable: equal keys keep load order.
-        loaded.sort_by_key(|(_, m)| (m.action.order(), m.severity, m.sid));
-        let mut e = Engine::default();
-        for (i, (rule, meta)) in loaded.into_iter().enumerate() {
+        // Stable: equal keys keep load order. Within an action, rules that
+        // set flowbits run before rules that read them (as Suricata).
+        loaded.sort_by_key(|(r, m)| (m.action.order(), flowbit_role(r), m.severity, m.sid));
+        let mut e = Engine {
+            id: NEXT_ENGINE_ID.fetch_add(1, Ordering::Relaxed),
+            ..Engine::default()
+        };
+        let mut bit_ids: HashMap<String, u32> = HashMap::new();
+        let mut packet = GroupsBuilder::default();
+        let mut payload = GroupsBuilder::default();
+        let mut tx = GroupsBuilder::default();
+        for (i, (mut rule, meta)) in loaded.into_iter().enumerate() {
             let idx = i as u32;
-            match rule.kind {
-                Kind::Packet => e.packet.add(idx, &rule),
-                Kind::Payload => e.payload.add(idx, &rule),
-                Kind::Tx => e.tx.add(idx, &rule),
+            for fb in &mut rule.flowbits {
+                fb.ids = fb
+                    .names
+                    .iter()
+                    .map(|n| {
+                        let next = bit_ids.len() as u32;
+                        *bit_ids.entry(n.clone()).or_insert_with(|| {
+                            e.flowbit_names.push(n.clone());
+                            next
+                        })
+                    })
+                    .collect();
             }
+            let g: &mut GroupsBuilder = match rule.kind {
+                Kind::Packet => &mut packet,
+                Kind::Payload => &mut payload,
+                Kind::Tx => &mut tx,
+            };
+            g.add(idx, &rule);
             e.rules.push(rule);
             e.metas.push(meta);
         }
+        e.packet = packet.finish();
+        e.payload = payload.finish();
+        e.tx = tx.finish();
         e
+    }
+
+    /// Tests: evaluate every rule of the packet's groups (no prefilter).
+    #[cfg(test)]
+    pub(crate) fn set_brute_force(&mut self, on: bool) {
+        self.brute = on;
+    }
+
+    /// The name of flowbit `id` (the low bits of a `fired` entry tagged
+    /// with [`super::FLOWBIT_TAG`]).
+    pub fn flowbit_name(&self, id: u32) -> Option<&str> {
+        self.flowbit_names.get(id as usize).map(String::as_str)
     }
 
     pub fn len(&self) -> usize {
@@ -262,14 +438,22 @@ impl Engine {
         self.metas.get(idx as usize)
     }
 
-    /// Matches the rules against one packet. `fired` is the flow's list of
-    /// transaction rules that already fired (updated here). Results go to
-    /// `out`, which is cleared first.
+    /// Matches the rules against one packet. Results go to `out`, which is
+    /// cleared first; `out` also carries this thread's threshold counters,
+    /// so use one `Matches` per thread for all its packets.
+    ///
+    /// `fired` is the flow's detection state, updated here; keep it with
+    /// the flow, start it empty, and pass a fresh empty Vec for packets
+    /// without a flow. It holds two kinds of entries:
+    /// - a rule index: a transaction rule that already fired on the flow;
+    /// - `FLOWBIT_TAG | id` (top bit set): flowbit `id` is set on the flow
+    ///   (see [`super::flowbits`], [`Engine::flowbit_name`]).
     pub fn inspect<'a>(&self, input: &DetectInput<'a>, fired: &mut Vec<u32>, out: &mut Matches) {
         out.clear();
         if self.rules.is_empty() {
             return;
         }
+        out.thresholds.bind(self.id);
         let pkt = input.pkt;
         let (sp, dp, has_ports) = match pkt.ports() {
             Some((s, d)) => (s, d, true),
@@ -330,20 +514,32 @@ impl Engine {
 
         // Content on the packet itself unless the flow's stream carries it.
         let payload_on_packet = !(is_tcp && input.dir.is_some());
+        let brute = self.brute;
         for (vi, v) in views.iter().enumerate() {
             let Some(v) = v else { continue };
             let vi = vi as u8;
+            let (cand, scan) = (&mut out.cand, &mut out.scan);
             match v.kind {
                 ViewKind::Packet => {
-                    self.packet.collect(&v.tuple, &pkt.l4, vi, &mut out.cand);
+                    let buf = Some(pkt.payload);
+                    self.packet
+                        .set(&pkt.l4)
+                        .collect(&v.tuple, buf, vi, brute, cand, scan);
                     if payload_on_packet {
-                        self.payload.collect(&v.tuple, &pkt.l4, vi, &mut out.cand);
+                        self.payload
+                            .set(&pkt.l4)
+                            .collect(&v.tuple, buf, vi, brute, cand, scan);
                     }
                 }
-                ViewKind::Stream { .. } => {
-                    self.payload.collect(&v.tuple, &pkt.l4, vi, &mut out.cand)
+                ViewKind::Stream { buf, .. } => {
+                    self.payload
+                        .set(&pkt.l4)
+                        .collect(&v.tuple, Some(buf), vi, brute, cand, scan)
                 }
-                ViewKind::Tx(_) => self.tx.collect(&v.tuple, &pkt.l4, vi, &mut out.cand),
+                ViewKind::Tx(_) => self
+                    .tx
+                    .set(&pkt.l4)
+                    .collect(&v.tuple, None, vi, brute, cand, scan),
             }
         }
         if out.cand.is_empty() {
@@ -353,6 +549,7 @@ impl Engine {
         out.cand.dedup();
 
         let mut last_hit = u32::MAX;
+        let mut now: Option<Instant> = None;
         let mut i = 0;
         while let Some(&(ri, vi)) = out.cand.get(i) {
             i += 1;
@@ -374,6 +571,7 @@ impl Engine {
                 view,
                 vi as usize,
                 input,
+                fired,
                 &mut out.lower,
                 &mut out.lower_ok,
                 &mut out.tx_lower,
@@ -385,6 +583,18 @@ impl Engine {
             let tx = rule.kind == Kind::Tx;
             if tx {
                 fired.push(ri);
+            }
+            if input.dir.is_some() && !rule.flowbits.is_empty() {
+                flowbits::apply(&rule.flowbits, fired);
+            }
+            if let Some(t) = &rule.threshold {
+                let at = *now.get_or_insert_with(Instant::now);
+                if !out
+                    .thresholds
+                    .allow(ri, t, view.tuple.src, view.tuple.dst, at)
+                {
+                    continue;
+                }
             }
             let flow_scope = match (rule.kind, view.kind) {
                 (Kind::Tx, _) => true,
@@ -401,13 +611,15 @@ impl Engine {
                 });
                 break;
             }
-            out.hits.push(Hit {
-                rule: ri,
-                action,
-                tx,
-                dir: view.dir.unwrap_or(Direction::ToServer),
-                flow_scope,
-            });
+            if !rule.noalert {
+                out.hits.push(Hit {
+                    rule: ri,
+                    action,
+                    tx,
+                    dir: view.dir.unwrap_or(Direction::ToServer),
+                    flow_scope,
+                });
+            }
             if matches!(action, Action::Drop | Action::Reject(_)) && out.action.is_none() {
                 out.action = Some(FinalAction {
                     action,
@@ -425,6 +637,7 @@ impl Engine {
         view: &View,
         vi: usize,
         input: &DetectInput,
+        fired: &[u32],
         lower: &mut [Vec<u8>; MAX_VIEWS],
         lower_ok: &mut [bool; MAX_VIEWS],
         tx_lower: &mut Vec<u8>,
@@ -447,21 +660,14 @@ impl Engine {
                 return false;
             }
         }
-        // The fast-pattern check rejects most content rules; run it before
-        // the address tests.
-        let content_buf = match (rule.kind, view.kind) {
-            (Kind::Packet | Kind::Payload, ViewKind::Packet) => Some(pkt.payload),
-            (Kind::Payload, ViewKind::Stream { buf, .. }) => Some(buf),
-            _ => None,
-        };
-        if let Some(buf) = content_buf {
-            if !rule.payload.is_empty() {
-                let low = lowered(&rule.payload, buf, vi, lower, lower_ok);
-                if !rule.payload.prefilter(buf, low) {
-                    return false;
-                }
+        if !rule.flowbits.is_empty() {
+            // Flowbits need a flow (as in Suricata, also for isnotset).
+            if view.dir.is_none() || !flowbits::check(&rule.flowbits, fired) {
+                return false;
             }
         }
+        // Content is checked last: candidates with content were picked by
+        // their fast pattern already.
         if !tuple_matches(rule, &view.tuple) {
             return false;
         }
@@ -504,6 +710,19 @@ impl Engine {
     }
 }
 
+/// Sort rank by flowbits use: setters first, then setters that also read,
+/// then rules without flowbits, then readers.
+fn flowbit_role(rule: &Rule) -> u8 {
+    let reads = rule.flowbits.iter().any(|f| f.cmd.reads());
+    let writes = rule.flowbits.iter().any(|f| !f.cmd.reads());
+    match (writes, reads) {
+        (true, false) => 0,
+        (true, true) => 1,
+        (false, false) => 2,
+        (false, true) => 3,
+    }
+}
+
 fn tuple_matches(rule: &Rule, t: &Tuple) -> bool {
     let one = |t: &Tuple| {
         address::matches(&rule.src, t.src)
@@ -531,7 +750,7 @@ fn content_on(
     lower_ok: &mut [bool; MAX_VIEWS],
 ) -> bool {
     let low = lowered(list, buf, vi, lower, lower_ok);
-    list.matches(buf, low, min_end)
+    list.matches_prefiltered(buf, low, min_end)
 }
 
 /// The lowercase copy of view `vi`'s buffer (made once per packet), or the

@@ -16,15 +16,21 @@ pub mod classification;
 pub mod content;
 pub mod engine;
 pub mod expr;
+pub mod flowbits;
 pub mod parse;
+pub mod pcre;
 pub mod port;
+pub mod prefilter;
 pub mod rule;
+pub mod threshold;
 
 use std::collections::HashMap;
 
 pub use engine::{Engine, FinalAction, Hit, Matches};
+pub use flowbits::FLOWBIT_TAG;
 pub use parse::ParseError;
 pub use rule::{Action, RejectTarget, RuleMeta};
+pub use threshold::ThresholdState;
 
 use crate::packet::{Direction, Mode};
 

@@ -6,10 +6,13 @@ use std::collections::BTreeMap;
 
 use super::address;
 use super::classification;
-use super::content::{self, ContentList, ContentSpec};
+use super::content::{self, ContentList, ContentSpec, ItemSpec};
 use super::expr::ExprError;
+use super::flowbits::{self, Flowbit};
+use super::pcre::{self, PcreError};
 use super::port;
 use super::rule::*;
+use super::threshold::{self, OptError, Threshold};
 use super::Vars;
 use crate::packet::Direction;
 
@@ -548,11 +551,14 @@ struct Builder {
     icode: Option<NumTest>,
     flags: Option<FlagsTest>,
     buf: Buf,
-    payload: Vec<ContentSpec>,
-    ssh_proto: Vec<ContentSpec>,
-    ssh_software: Vec<ContentSpec>,
+    payload: Vec<ItemSpec>,
+    ssh_proto: Vec<ItemSpec>,
+    ssh_software: Vec<ItemSpec>,
     last: Option<Buf>,
     ssh_legacy: Vec<SshLegacy>,
+    threshold: Option<Threshold>,
+    flowbits: Vec<Flowbit>,
+    noalert: bool,
     /// First unsupported keyword seen.
     unsupported: Option<String>,
 }
@@ -591,6 +597,9 @@ impl Builder {
             ssh_software: Vec::new(),
             last: None,
             ssh_legacy: Vec::new(),
+            threshold: None,
+            flowbits: Vec::new(),
+            noalert: false,
             unsupported: None,
         }
     }
@@ -601,7 +610,7 @@ impl Builder {
         }
     }
 
-    fn list(&mut self, b: Buf) -> &mut Vec<ContentSpec> {
+    fn list(&mut self, b: Buf) -> &mut Vec<ItemSpec> {
         match b {
             Buf::Payload => &mut self.payload,
             Buf::SshProto => &mut self.ssh_proto,
@@ -613,9 +622,10 @@ impl Builder {
         let b = self
             .last
             .ok_or_else(|| ParseError::ModifierWithoutContent(keyword.to_string()))?;
-        self.list(b)
-            .last_mut()
-            .ok_or_else(|| ParseError::ModifierWithoutContent(keyword.to_string()))
+        match self.list(b).last_mut() {
+            Some(ItemSpec::Content(c)) => Ok(c),
+            _ => Err(ParseError::ModifierWithoutContent(keyword.to_string())),
+        }
     }
 
     /// A modifier's number; a non-numeric word is a byte_extract variable
@@ -708,12 +718,48 @@ impl Builder {
                 let s = need(k, v)?;
                 let (pattern, negated) = content::parse_pattern(s).map_err(|why| bad(k, s, why))?;
                 let b = self.buf;
-                self.list(b).push(ContentSpec {
+                self.list(b).push(ItemSpec::Content(ContentSpec {
                     pattern,
                     negated,
                     ..Default::default()
-                });
+                }));
                 self.last = Some(b);
+            }
+            "pcre" => {
+                let s = need(k, v)?;
+                match pcre::parse(s) {
+                    Ok(p) => {
+                        let b = self.buf;
+                        self.list(b).push(ItemSpec::Pcre(p));
+                        self.last = Some(b);
+                    }
+                    Err(PcreError::Invalid(why)) => return Err(bad(k, s, why)),
+                    Err(PcreError::Unsupported(what)) => self.unsupported(&what),
+                }
+            }
+            "threshold" | "detection_filter" => {
+                let s = need(k, v)?;
+                if self.threshold.is_some() {
+                    return Err(bad(
+                        k,
+                        s,
+                        "a rule takes one threshold or detection_filter, not several",
+                    ));
+                }
+                match threshold::parse(s, k == "detection_filter") {
+                    Ok(t) => self.threshold = Some(t),
+                    Err(OptError::Invalid(why)) => return Err(bad(k, s, why)),
+                    Err(OptError::Unsupported(what)) => self.unsupported(&what),
+                }
+            }
+            "flowbits" => {
+                let s = need(k, v)?;
+                match flowbits::parse(s) {
+                    Ok(flowbits::Parsed::Op(f)) => self.flowbits.push(f),
+                    Ok(flowbits::Parsed::NoAlert) => self.noalert = true,
+                    Err(OptError::Invalid(why)) => return Err(bad(k, s, why)),
+                    Err(OptError::Unsupported(what)) => self.unsupported(&what),
+                }
             }
             "nocase" => self.last_content(k)?.nocase = true,
             "rawbytes" => {
@@ -852,15 +898,15 @@ impl Builder {
         } else {
             Kind::Payload
         };
-        let payload = match ContentList::build(std::mem::take(&mut self.payload)) {
+        let payload = match ContentList::build_items(std::mem::take(&mut self.payload)) {
             Ok(l) => l,
             Err(e) => return fail(e),
         };
-        let ssh_proto = match ContentList::build(std::mem::take(&mut self.ssh_proto)) {
+        let ssh_proto = match ContentList::build_items(std::mem::take(&mut self.ssh_proto)) {
             Ok(l) => l,
             Err(e) => return fail(e),
         };
-        let ssh_software = match ContentList::build(std::mem::take(&mut self.ssh_software)) {
+        let ssh_software = match ContentList::build_items(std::mem::take(&mut self.ssh_software)) {
             Ok(l) => l,
             Err(e) => return fail(e),
         };
@@ -868,6 +914,7 @@ impl Builder {
             && kind == Kind::Packet
             && payload.is_empty()
             && !has_header_tests
+            && self.flowbits.is_empty()
             && self.flow == FlowOpts::default();
         let tcp_capable = matches!(
             proto,
@@ -913,6 +960,9 @@ impl Builder {
             ssh_software,
             ssh_legacy: self.ssh_legacy,
             kind,
+            threshold: self.threshold,
+            flowbits: self.flowbits,
+            noalert: self.noalert,
         };
         Parsed::Ok(Box::new(rule), Box::new(meta))
     }
@@ -1069,10 +1119,10 @@ mod tests {
 
     #[test]
     fn unsupported_keyword_skips() {
-        match p("alert tcp any any -> any any (content:\"x\"; pcre:\"/a\\;b/\"; sid:9;)") {
+        match p("alert tcp any any -> any any (content:\"x\"; pcre:\"/a\\;b/U\"; sid:9;)") {
             Parsed::Unsupported { sid, keyword } => {
                 assert_eq!(sid, Some(9));
-                assert_eq!(keyword, "pcre");
+                assert!(keyword.contains("pcre flag `U`"), "{keyword}");
             }
             other => panic!("{other:?}"),
         }

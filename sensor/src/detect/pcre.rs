@@ -47,7 +47,10 @@ pub fn parse(v: &str) -> Result<Pcre, PcreError> {
     let last = body
         .rfind('/')
         .ok_or_else(|| PcreError::Invalid("the regex must end with `/` before its flags".into()))?;
-    let (pattern, flags) = (body.get(..last).unwrap_or(""), body.get(last + 1..).unwrap_or(""));
+    let (pattern, flags) = (
+        body.get(..last).unwrap_or(""),
+        body.get(last + 1..).unwrap_or(""),
+    );
     // Rule-level escapes of the option syntax.
     let pattern = pattern.replace("\\;", ";").replace("\\\"", "\"");
     let mut relative = false;
@@ -82,9 +85,12 @@ pub fn parse(v: &str) -> Result<Pcre, PcreError> {
         .multi_line(flags.contains('m'))
         .ignore_whitespace(flags.contains('x'))
         .swap_greed(flags.contains('G'));
-    let re = b
-        .build()
-        .map_err(|e| PcreError::Unsupported(format!("pcre syntax not supported: {}", first_line(&e.to_string()))))?;
+    let re = b.build().map_err(|e| {
+        PcreError::Unsupported(format!(
+            "pcre syntax not supported: {}",
+            first_line(&e.to_string())
+        ))
+    })?;
     Ok(Pcre {
         re,
         negated,

@@ -227,6 +227,13 @@ pub struct Rule {
     pub ssh_software: ContentList,
     pub ssh_legacy: Vec<SshLegacy>,
     pub kind: Kind,
+    /// `threshold` or `detection_filter`.
+    pub threshold: Option<super::threshold::Threshold>,
+    /// `flowbits` operations and conditions, in rule order.
+    pub flowbits: Vec<super::flowbits::Flowbit>,
+    /// `flowbits:noalert`: a match gives no alert record (its action
+    /// still applies).
+    pub noalert: bool,
 }
 
 /// What EVE and the worker need to know about a rule.

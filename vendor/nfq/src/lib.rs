@@ -119,6 +119,10 @@ mod nla {
 
 struct AttrStream<'a> {
     buf: &'a [u32],
+    /// Meerkat patch: bytes of attributes left. The last attribute (the
+    /// payload) is not padded by the kernel, so the message length need not
+    /// be a multiple of 4: `buf` is rounded up and this is exact.
+    bytes: usize,
     /// Meerkat patch: set when a truncated or zero-length attribute ended the stream early.
     malformed: bool,
 }
@@ -127,7 +131,7 @@ impl<'a> Iterator for AttrStream<'a> {
     type Item = *const nlattr;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let buf_left = self.buf.len() * 4;
+        let buf_left = self.bytes.min(self.buf.len() * 4);
 
         // Not enough space for an attribute header
         if buf_left < std::mem::size_of::<libc::nlattr>() {
@@ -142,10 +146,13 @@ impl<'a> Iterator for AttrStream<'a> {
         if nla_len < std::mem::size_of::<libc::nlattr>() || buf_left < nla_len {
             self.malformed = true;
             self.buf = &[];
+            self.bytes = 0;
             return None;
         }
 
-        self.buf = self.buf.get((nla_len + 3) / 4..).unwrap_or(&[]);
+        let step = (nla_len + 3) / 4;
+        self.buf = self.buf.get(step..).unwrap_or(&[]);
+        self.bytes = self.bytes.saturating_sub(step * 4);
         Some(attr)
     }
 }
@@ -579,6 +586,7 @@ unsafe fn parse_attr(attr: *const nlattr, message: &mut Message) -> Result<()> {
                     nla::get_payload(attr),
                     (nla::get_payload_len(attr) + 3) / 4,
                 ),
+                bytes: nla::get_payload_len(attr),
                 malformed: false,
             };
             for attr in &mut stream {
@@ -635,22 +643,33 @@ unsafe fn parse_msg(nlh: *const nlmsghdr, queue: &mut Queue) -> Result<()> {
         verdict: Verdict::Accept,
     };
 
-    // The message length is not necessarily a multiple of 4: only whole words that lie inside it.
+    // The message length is not necessarily a multiple of 4 (the payload
+    // attribute is not padded): cover the last partial word too. The receive
+    // buffer is a Vec<u32>, so that word lies inside it.
     let mut stream = AttrStream {
-        buf: std::slice::from_raw_parts(attr_start, attr_len / 4),
+        buf: std::slice::from_raw_parts(attr_start, attr_len.div_ceil(4)),
+        bytes: attr_len,
         malformed: false,
     };
+    let mut attr_error = None;
     for attr in &mut stream {
-        parse_attr(attr, &mut message)?;
+        if let Err(e) = parse_attr(attr, &mut message) {
+            attr_error = Some(e);
+            break;
+        }
+    }
+    if message.hdr.is_null() {
+        return Err(attr_error.unwrap_or_else(|| malformed("no NFQA_PACKET_HDR")));
+    }
+    // Meerkat patch: a packet whose id is known is always returned, so it
+    // still gets a verdict; the error is reported after it.
+    queue.queue.push_back(message);
+    if let Some(e) = attr_error {
+        return Err(e);
     }
     if stream.malformed {
         return Err(malformed("truncated attribute"));
     }
-    if message.hdr.is_null() {
-        return Err(malformed("no NFQA_PACKET_HDR"));
-    }
-
-    queue.queue.push_back(message);
     Ok(())
 }
 

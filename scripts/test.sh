@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# The README's test command: everything CI checks, in order.
+#
+#   build     cargo build --release --workspace
+#   fmt       cargo fmt --all -- --check
+#   clippy    cargo clippy --workspace --all-targets -- -D warnings
+#   unit      cargo test --workspace --release   (unit + root e2e tests)
+#   systemd   tests/systemd-check.sh             (verify + security exposure)
+#   firewall  tests/firewall-paths.sh            (example rulesets, IPS/IDS paths)
+#   demo-nftables, demo-iptables   examples/fake-ssh-agent/run.sh, unattended
+#   eve       ../shared/tools/check-eve on the demos' eve.json files
+#
+# usage: scripts/test.sh [--skip STAGE]... [--only STAGE]...
+# Every stage runs even when an earlier one failed (stages that need the
+# binaries are skipped when the build failed). The last line is
+#   test: N passed, M failed
+# Exit status 0 only when no stage failed.
+set -uo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO" || exit 2
+SKIP=" "
+ONLY=" "
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+    --skip) SKIP+="${2:?--skip needs a stage} "; shift 2 ;;
+    --only) ONLY+="${2:?--only needs a stage} "; shift 2 ;;
+    -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
+    *) echo "test.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+    esac
+done
+
+if ! command -v cargo >/dev/null 2>&1 && [[ -x $HOME/.cargo/bin/cargo ]]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+fi
+ROOT="$(git rev-parse --show-toplevel 2>/dev/null || echo "$REPO")"
+CHECK_EVE="$ROOT/../shared/tools/check-eve"
+ART="$(mktemp -d /tmp/meerkat-test.XXXXXX)"
+trap 'rm -rf "$ART"' EXIT
+
+PASSED=0
+FAILED=0
+SKIPPED=()
+FAILED_NAMES=()
+BUILD_OK=1
+T0=$SECONDS
+
+wanted() {
+    [[ $SKIP == *" $1 "* ]] && return 1
+    [[ $ONLY == " " || $ONLY == *" $1 "* ]]
+}
+
+# stage NAME TIMEOUT_S COMMAND...
+stage() {
+    local name="$1" limit="$2" t=$SECONDS rc
+    shift 2
+    if ! wanted "$name"; then
+        SKIPPED+=("$name")
+        return 0
+    fi
+    printf '\n===== %s: %s\n' "$name" "$*"
+    timeout --kill-after=10 "$limit" "$@"
+    rc=$?
+    if [[ $rc -eq 0 ]]; then
+        PASSED=$((PASSED + 1))
+        printf '===== %s: passed (%ds)\n' "$name" $((SECONDS - t))
+    else
+        FAILED=$((FAILED + 1))
+        FAILED_NAMES+=("$name")
+        [[ $rc -eq 124 ]] && printf '===== %s: timed out after %ss\n' "$name" "$limit"
+        printf '===== %s: FAILED (exit %d, %ds)\n' "$name" "$rc" $((SECONDS - t))
+    fi
+    return "$rc"
+}
+
+needs_binaries() {
+    if [[ $BUILD_OK -eq 0 ]]; then
+        wanted "$1" && { SKIPPED+=("$1 (build failed)"); FAILED=$((FAILED + 1)); FAILED_NAMES+=("$1"); }
+        return 1
+    fi
+    return 0
+}
+
+stage build 1800 cargo build --release --workspace || { wanted build && BUILD_OK=0; }
+stage fmt 300 cargo fmt --all -- --check
+stage clippy 1800 cargo clippy --workspace --all-targets -- -D warnings
+stage unit 2400 cargo test --workspace --release
+needs_binaries systemd && stage systemd 120 tests/systemd-check.sh
+stage firewall 180 tests/firewall-paths.sh
+for fw in nftables iptables; do
+    needs_binaries "demo-$fw" &&
+        stage "demo-$fw" 180 examples/fake-ssh-agent/run.sh --firewall "$fw" --logdir "$ART/demo-$fw"
+done
+
+check_demo_eve() {
+    if [[ ! -x $CHECK_EVE ]]; then
+        echo "check-eve not found at $CHECK_EVE (expected next to the repository, in ../shared/tools)"
+        return 1
+    fi
+    local f found=0 rc=0
+    for f in "$ART"/demo-*/eve.json; do
+        [[ -s $f ]] || continue
+        found=1
+        echo "--- $f"
+        "$CHECK_EVE" "$f" || rc=1
+    done
+    if [[ $found -eq 0 ]]; then
+        echo "no demo eve.json to check (did the demo stages run?)"
+        return 1
+    fi
+    return "$rc"
+}
+export -f check_demo_eve
+export CHECK_EVE ART
+needs_binaries eve && stage eve 120 bash -c check_demo_eve
+
+echo
+[[ ${#SKIPPED[@]} -gt 0 ]] && echo "skipped: ${SKIPPED[*]}"
+[[ ${#FAILED_NAMES[@]} -gt 0 ]] && echo "failed stages: ${FAILED_NAMES[*]}"
+echo "total time: $((SECONDS - T0))s"
+echo "test: $PASSED passed, $FAILED failed"
+[[ $FAILED -eq 0 ]]
