@@ -16,13 +16,13 @@
 //! * [`daemon`]: start-up, signals, reload, shutdown.
 pub mod backend;
 pub mod config;
-pub mod event;
-pub mod follow;
-pub mod guard;
-pub mod rules;
-pub mod state;
 pub mod control;
 pub mod daemon;
 pub mod enforce;
 pub mod engine;
+pub mod event;
+pub mod follow;
+pub mod guard;
 pub mod metrics;
+pub mod rules;
+pub mod state;

@@ -16,7 +16,7 @@ struct NetNs(String);
 
 impl NetNs {
     fn new(tag: &str) -> Option<NetNs> {
-        // SAFETY-free root check: `id -u`.
+        // Root check without unsafe code: `id -u`.
         let uid = Command::new("id").arg("-u").output().ok()?;
         if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
             eprintln!("note: not root; skipping {tag}");

@@ -413,6 +413,22 @@ impl Engine {
         self.brute = on;
     }
 
+    #[cfg(test)]
+    pub(crate) fn debug_stats(&self) {
+        for (name, g) in [("packet", &self.packet), ("payload", &self.payload), ("tx", &self.tx)] {
+            for (p, rs) in [("tcp", &g.tcp), ("udp", &g.udp), ("icmp", &g.icmp), ("other", &g.other)] {
+                let pats: Vec<usize> = rs.all.iter().filter_map(|&r| self.rules[r as usize].payload.fast_pattern().map(|f| f.0.len())).collect();
+                let short = pats.iter().filter(|&&l| l <= 2).count();
+                let mut any_kinds = std::collections::BTreeMap::new();
+                for &r in &rs.any { *any_kinds.entry(format!("{:?}", self.rules[r as usize].proto)).or_insert(0) += 1; }
+                eprintln!("{name}/{p}: all {} any {} dport-buckets {} pats {} (<=2: {short}) any-kinds {any_kinds:?}", rs.all.len(), rs.any.len(), rs.by_dport.len(), pats.len());
+            }
+        }
+        for &r in &self.tx.tcp.any { let _ = r; }
+        let g = &self.packet.tcp;
+        for &r in g.any.iter().take(15) { eprintln!("  any: {}", self.metas[r as usize].raw.chars().take(200).collect::<String>()); }
+    }
+
     /// The name of flowbit `id` (the low bits of a `fired` entry tagged
     /// with [`super::FLOWBIT_TAG`]).
     pub fn flowbit_name(&self, id: u32) -> Option<&str> {

@@ -462,3 +462,13 @@ fn inspect_reuses_buffers() {
     }
     assert_eq!(m.hits.capacity(), cap);
 }
+
+#[test]
+#[ignore]
+fn tmp_stats() {
+    let dir = std::path::Path::new("/work/shared/reference/etopen");
+    let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let (e, _) = Engine::load_files(&files, &Vars::default());
+    e.debug_stats();
+}

@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Input, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, Input, MatchKind};
 use meerkat_shared::net::fold_mapped;
 
 use super::address::{AddrExpr, AddrLeaf};
@@ -94,6 +94,7 @@ impl PatternSet {
         let built = AhoCorasickBuilder::new()
             .match_kind(MatchKind::Standard)
             .ascii_case_insensitive(true)
+            .kind(Some(AhoCorasickKind::DFA))
             .build(by_pat.iter().map(|(p, _, _)| *p));
         let ac = match built {
             Ok(ac) => ac,
