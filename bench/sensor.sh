@@ -67,8 +67,14 @@ for l in "$NS_C eth0" "$NS_G veth-c" "$NS_G veth-s" "$NS_S eth0"; do
     ip -n "$n" link set "$i" gso_max_size 65536 2>/dev/null || true
 done
 
-bench_bg "$T/iperf3-server.log" ip netns exec "$NS_S" iperf3 -s -B "$SERVER_IP"
-bench_wait 10 ip netns exec "$NS_S" ss -Hltn "sport = :5201" || bench_die "iperf3 -s did not start in $NS_S"
+# (Re)starts iperf3 -s; after a stalled test the old server may stay busy.
+start_iperf_server() {
+    [[ -n ${IPERF_PID:-} ]] && bench_stop "$IPERF_PID"
+    bench_bg "$T/iperf3-server.log" ip netns exec "$NS_S" iperf3 -s -B "$SERVER_IP"
+    IPERF_PID=$BENCH_LAST_PID
+    bench_wait 10 ip netns exec "$NS_S" ss -Hltn "sport = :5201" || bench_die "iperf3 -s did not start in $NS_S"
+}
+start_iperf_server
 # Warm-up run, which also proves the path works.
 ip netns exec "$NS_C" iperf3 -c "$SERVER_IP" -t 1 >"$T/warmup.log" 2>&1 ||
     bench_die "iperf3 from $NS_C cannot reach $SERVER_IP through $NS_G: $(tail -3 "$T/warmup.log")"
@@ -152,13 +158,17 @@ run_one() {
     fi
     mkdir -p "$dir"
     t0=$(date +%s%N)
-    ip netns exec "$NS_C" iperf3 -c "$SERVER_IP" -t "$SECS" -J >"$dir/iperf3.json" 2>"$dir/iperf3.err" || true
+    # Bounded: a consumer that stops giving verdicts stalls the flow, and
+    # iperf3 would wait for it forever.
+    timeout -k 2 $((SECS + 15)) ip netns exec "$NS_C" iperf3 -c "$SERVER_IP" -t "$SECS" -J --connect-timeout 5000 \
+        >"$dir/iperf3.json" 2>"$dir/iperf3.err" || echo "iperf3 failed or timed out (exit $?)" >>"$dir/iperf3.err"
     t1=$(date +%s%N)
     gbit=$(jq -r '(.end.sum_received.bits_per_second // empty) / 1e9 | . * 1000 | round / 1000' "$dir/iperf3.json" 2>/dev/null || true)
     retr=$(jq -r '.end.sum_sent.retransmits // "nan"' "$dir/iperf3.json" 2>/dev/null || echo nan)
     [[ -n $gbit ]] || {
         gbit=nan
-        status="invalid:iperf3($(head -c 80 "$dir/iperf3.err" | tr ' \n' '_'))"
+        status="invalid:iperf3($(tail -c 80 "$dir/iperf3.err" | tr ' \n' '_'))"
+        start_iperf_server
     }
     if [[ $tool != kernel ]]; then
         c1=$(bench_cpu_ticks "$pid")
@@ -279,4 +289,4 @@ for v in "${variants[@]}"; do
     echo "| $(date -u +%F) | $m | $t | $g | $(bench_ratio "$g" "$FWD") | $xs | $sp | $cpu | n=$(col "$m" "$t" 4 | wc -l) |"
 done
 echo
-echo "Per-run data: $T/runs.tsv (kept with BENCH_KEEP=1)"
+echo "Per-run data: $T/runs.tsv (only kept with BENCH_KEEP=1)"

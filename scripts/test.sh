@@ -6,6 +6,7 @@
 #   clippy    cargo clippy --workspace --all-targets -- -D warnings
 #   unit      cargo test --workspace --release   (unit + root e2e tests)
 #   systemd   tests/systemd-check.sh             (verify + security exposure)
+#   examples  tests/examples-check.sh            (configs, rules, rulesets, install)
 #   firewall  tests/firewall-paths.sh            (example rulesets, IPS/IDS paths)
 #   demo-nftables, demo-iptables   examples/fake-ssh-agent/run.sh, unattended
 #   eve       ../shared/tools/check-eve on the demos' eve.json files
@@ -86,6 +87,7 @@ stage fmt 300 cargo fmt --all -- --check
 stage clippy 1800 cargo clippy --workspace --all-targets -- -D warnings
 stage unit 2400 cargo test --workspace --release
 needs_binaries systemd && stage systemd 120 tests/systemd-check.sh
+needs_binaries examples && stage examples 120 tests/examples-check.sh
 stage firewall 180 tests/firewall-paths.sh
 for fw in nftables iptables; do
     needs_binaries "demo-$fw" &&

@@ -17,6 +17,7 @@
 #               temporary directory, deleted at exit)
 #   --bin-dir   where meerkat-sensor and meerkat-dom are (default:
 #               target/release of this repository)
+#   --quiet     narrate the steps without the EVE lines and rule listings
 # Needs root, iproute2, nftables or iptables+ipset, openssh-server/-client,
 # python3-paramiko and jq. Exit status 0 only when every step did what it
 # should; everything it created is removed at exit, also on Ctrl-C.
@@ -37,7 +38,7 @@ while [[ $# -gt 0 ]]; do
     --logdir) LOGDIR="${2:?--logdir needs a directory}"; shift 2 ;;
     --bin-dir) BIN_DIR="${2:?--bin-dir needs a directory}"; shift 2 ;;
     --quiet) QUIET=1; shift ;;
-    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -358,6 +359,11 @@ done
 if [[ $events_seen -gt 0 ]]; then
     agent_ver="$(eve_select "select(.event_type==\"ssh\" and .src_ip==\"$NETNS_ATTACKER_IP\") | .ssh.client.software_version" | head -n1 | tr -d '"')"
     [[ $agent_ver == paramiko* ]] && pass "ssh event: client software $agent_ver" || fail "ssh event has client software '$agent_ver', expected paramiko_*"
+fi
+allowed_q="select(.event_type==\"alert\" and .alert.action==\"allowed\" and (.src_ip==\"$NETNS_ATTACKER_IP\" or .dest_ip==\"$NETNS_ATTACKER_IP\"))"
+if eve_has "$allowed_q"; then
+    say "on the IDS path the IPS drop rule can only alert (action \"allowed\"):"
+    eve_show "$allowed_q" 1
 fi
 if [[ $banned -eq 1 ]]; then
     pass "meerkat-dom banned $NETNS_ATTACKER_IP after $events_seen ssh event(s)"

@@ -111,12 +111,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         ips: cfg.ips.clone(),
     });
     // One memory budget for TCP reassembly across all threads.
-    let stream = StreamContext::new(cfg.stream.clone());
+    let stream = StreamContext::new(cfg.stream);
     let new_worker = |source: Source, tc: &ThreadCounters| {
         Worker::new(
             source,
             shared.clone(),
-            FlowTable::new(cfg.flow.clone()),
+            FlowTable::new(cfg.flow),
             stream.clone(),
             tc.pipeline.clone(),
             tc.source_counters.clone(),

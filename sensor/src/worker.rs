@@ -297,6 +297,14 @@ impl Worker {
             for chunk in inspect.chunks() {
                 let up = app::on_stream_data(flow, chunk.dir, chunk.new_bytes(), counters);
                 ssh_done |= up.both_done;
+                if (up.invalid_banner || up.long_banner) && shared.types.anomaly {
+                    let event = if up.invalid_banner { "INVALID_BANNER" } else { "LONG_BANNER" };
+                    let mut ev = build::anomaly_event(&pv, &flow_view(flow), "ssh", event, &shared.build);
+                    if chunk.dir != dir {
+                        orient(&mut ev, chunk.dir);
+                    }
+                    send(shared, counters, &ev);
+                }
             }
             let newly_done = match flow.ssh.as_mut() {
                 Some(ssh) if ssh_done && !ssh.logged => {

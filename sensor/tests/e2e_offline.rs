@@ -126,7 +126,7 @@ fn pcap_offline() {
     let pid = topo.spawn(
         &topo.gateway,
         &[
-            "tcpdump", "-i", "eth-srv", "-U", "-n", "-Z", "root", "-w", &pcap.to_string_lossy(),
+            "tcpdump", "-i", "eth-srv", "-U", "--immediate-mode", "-n", "-Z", "root", "-w", &pcap.to_string_lossy(),
             "tcp", "port", "22",
         ],
         &tcpdump_log,

@@ -48,6 +48,8 @@ pub struct Event {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drop: Option<Drop>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub anomaly: Option<Anomaly>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub alert: Option<Alert>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ssh: Option<Ssh>,
@@ -192,6 +194,22 @@ pub struct Drop {
     pub icmp_seq: Option<u16>,
     /// `"rules"`, `"flow drop"`, `"decode error"`, ...
     pub reason: String,
+}
+
+/// `anomaly` object: a protocol violation seen by a parser.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct Anomaly {
+    /// `"applayer"`, `"decode"` or `"stream"`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_proto: Option<String>,
+    /// Event name, e.g. `"INVALID_BANNER"`.
+    pub event: String,
+    /// `"proto_parser"` for app-layer parser events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layer: Option<String>,
 }
 
 /// `verdict` object (only when verdict logging is on).

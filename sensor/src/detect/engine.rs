@@ -35,9 +35,10 @@ const PORT_BUCKET_LIMIT: usize = 32;
 /// Views per packet: the packet, two stream chunks, two SSH banners.
 const MAX_VIEWS: usize = 5;
 const MAX_CHUNKS: usize = 2;
-/// A content-less rule whose source or destination lists at least this
-/// many addresses goes into an address index instead of the catch-all.
-const ADDR_INDEX_MIN: usize = 8;
+/// A content-less rule whose source or destination is a plain address
+/// list goes into an address index (keyed on the narrower side) instead of
+/// the catch-all.
+const ADDR_INDEX_MIN: usize = 1;
 
 /// Identifies an engine instance (per-thread threshold counters restart
 /// when the engine they count for changes).
@@ -141,8 +142,19 @@ impl RuleSetBuilder {
                 self.patterns.push((idx, pat.to_vec(), nocase));
                 return;
             }
-            let src = addr_ranges(&rule.src, ADDR_INDEX_MIN);
-            let dst = addr_ranges(&rule.dst, ADDR_INDEX_MIN);
+            let mut src = addr_ranges(&rule.src, ADDR_INDEX_MIN);
+            let mut dst = addr_ranges(&rule.dst, ADDR_INDEX_MIN);
+            // Key on the side that covers fewer addresses.
+            let cover = |v: &Vec<(u128, u128)>| {
+                v.iter().fold(0u128, |acc, (lo, hi)| {
+                    acc.saturating_add(hi.saturating_sub(*lo))
+                })
+            };
+            match (&src, &dst) {
+                (Some(s), Some(d)) if cover(d) < cover(s) => src = None,
+                (Some(_), Some(_)) => dst = None,
+                _ => {}
+            }
             let tag = |v: Vec<(u128, u128)>| v.into_iter().map(move |(a, b)| (a, b, idx));
             match (rule.dir, src, dst) {
                 (RuleDir::Forward, Some(s), _) => return self.by_src.extend(tag(s)),
@@ -413,20 +425,13 @@ impl Engine {
         self.brute = on;
     }
 
+    /// Tests: every content pattern of the loaded rules.
     #[cfg(test)]
-    pub(crate) fn debug_stats(&self) {
-        for (name, g) in [("packet", &self.packet), ("payload", &self.payload), ("tx", &self.tx)] {
-            for (p, rs) in [("tcp", &g.tcp), ("udp", &g.udp), ("icmp", &g.icmp), ("other", &g.other)] {
-                let pats: Vec<usize> = rs.all.iter().filter_map(|&r| self.rules[r as usize].payload.fast_pattern().map(|f| f.0.len())).collect();
-                let short = pats.iter().filter(|&&l| l <= 2).count();
-                let mut any_kinds = std::collections::BTreeMap::new();
-                for &r in &rs.any { *any_kinds.entry(format!("{:?}", self.rules[r as usize].proto)).or_insert(0) += 1; }
-                eprintln!("{name}/{p}: all {} any {} dport-buckets {} pats {} (<=2: {short}) any-kinds {any_kinds:?}", rs.all.len(), rs.any.len(), rs.by_dport.len(), pats.len());
-            }
-        }
-        for &r in &self.tx.tcp.any { let _ = r; }
-        let g = &self.packet.tcp;
-        for &r in g.any.iter().take(15) { eprintln!("  any: {}", self.metas[r as usize].raw.chars().take(200).collect::<String>()); }
+    pub(crate) fn content_patterns(&self) -> Vec<Vec<u8>> {
+        self.rules
+            .iter()
+            .flat_map(|r| r.payload.items().map(|c| c.pattern.clone()))
+            .collect()
     }
 
     /// The name of flowbit `id` (the low bits of a `fired` entry tagged

@@ -18,6 +18,9 @@ use meerkat_shared::net::fold_mapped;
 
 use super::address::{AddrExpr, AddrLeaf};
 
+/// Patterns are cut to this many bytes in the automaton.
+const MAX_PATTERN_LEN: usize = 8;
+
 /// Per-thread scratch for [`PatternSet::scan`]: which patterns were seen
 /// in the current scan. Reused, so steady state does not allocate.
 #[derive(Debug, Default)]
@@ -83,6 +86,9 @@ impl PatternSet {
         let mut ids: HashMap<(&[u8], bool), usize> = HashMap::new();
         let mut by_pat: Vec<(&[u8], bool, Vec<u32>)> = Vec::new();
         for &(rule, pat, nocase) in entries {
+            // A prefix of the fast pattern is also a necessary condition;
+            // short patterns keep the automaton small and cache-friendly.
+            let pat = pat.get(..MAX_PATTERN_LEN).unwrap_or(pat);
             let id = *ids.entry((pat, nocase)).or_insert_with(|| {
                 by_pat.push((pat, nocase, Vec::new()));
                 by_pat.len() - 1

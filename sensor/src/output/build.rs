@@ -268,6 +268,26 @@ pub fn alert_event(
     ev
 }
 
+/// An app-layer `anomaly` event (e.g. an SSH flow whose other side sent
+/// garbage instead of a banner), for the packet `pv` of flow `flow`.
+pub fn anomaly_event(
+    pv: &PacketView<'_>,
+    flow: &FlowView,
+    app_proto: &str,
+    event: &str,
+    opts: &BuildOpts,
+) -> Event {
+    let mut ev = packet_header("anomaly", pv, Some(flow), opts);
+    ev.tx_id = Some(0);
+    ev.anomaly = Some(meerkat_shared::eve::Anomaly {
+        kind: "applayer".to_string(),
+        app_proto: Some(app_proto.to_string()),
+        event: event.to_string(),
+        layer: Some("proto_parser".to_string()),
+    });
+    ev
+}
+
 /// A `drop` event: only for IPS packets (the caller checks the mode).
 /// `reason` is Suricata's drop reason string (`"rules"`, `"flow drop"`,
 /// `"decode error"`, ...). The alert, if any, is written without metadata.

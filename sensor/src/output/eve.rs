@@ -391,7 +391,11 @@ impl WriterThread {
             match self.rx.recv_timeout(FLUSH_INTERVAL) {
                 Ok(Msg::Line(buf)) => {
                     self.write(buf);
-                    if self.last_flush.elapsed() >= FLUSH_INTERVAL {
+                    // Flush as soon as the queue is empty, so readers such
+                    // as meerkat-dom see an event within microseconds; under
+                    // load the queue is rarely empty and lines are batched,
+                    // with a flush at least every FLUSH_INTERVAL.
+                    if self.rx.is_empty() || self.last_flush.elapsed() >= FLUSH_INTERVAL {
                         self.flush();
                     }
                 }
