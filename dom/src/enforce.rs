@@ -2,7 +2,6 @@
 //! per backend per read cycle. Reconciliation compares what the kernel
 //! holds with the active bans and repairs the difference.
 
-use std::collections::HashSet;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -146,19 +145,20 @@ impl Enforcer {
         self.slots
             .iter_mut()
             .map(|s| {
-                (
-                    s.backend.name().to_string(),
-                    s.backend.list().map(|v| v.len()).map_err(|e| e.to_string()),
-                )
+                let mut n = 0usize;
+                let r = s.backend.list_each(&mut |_, _| n += 1);
+                (s.backend.name().to_string(), r.map(|()| n).map_err(|e| e.to_string()))
             })
             .collect()
     }
 
-    /// Makes every backend hold every active ban. `active` gives each
-    /// address with its remaining time. When a backend cannot be listed
-    /// (table or set gone) and it is managed, it is recreated and refilled;
-    /// unmanaged backends get an error logged on every pass.
-    pub fn reconcile(&mut self, active: &[(IpAddr, Duration)]) {
+    /// Makes every backend hold every active ban. The kernel's elements are
+    /// streamed into marks on `active` (no copy of 100,000 elements is
+    /// built); the unmarked bans are re-added with their remaining time.
+    /// When a backend cannot be listed (table or set gone) and it is
+    /// managed, it is recreated and refilled; unmanaged backends get an
+    /// error logged on every pass.
+    pub fn reconcile(&mut self, active: &mut dyn ActiveBans, now: u64) {
         for s in &mut self.slots {
             let name = s.backend.name().to_string();
             // An `ip` table holds only IPv4, an `ip6` table only IPv6.
@@ -169,49 +169,32 @@ impl Enforcer {
                         | (BackendKind::Nftables, "ip6", IpAddr::V4(_))
                 )
             };
-            let active: Vec<(IpAddr, Duration)> = active
-                .iter()
-                .filter(|(ip, _)| family_ok(ip))
-                .copied()
-                .collect();
-            let present: Result<HashSet<IpAddr>, BackendError> = s
-                .backend
-                .list()
-                .map(|v| v.into_iter().map(|(ip, _)| ip).collect());
-            let missing: Vec<BanEntry> = match present {
-                Ok(set) => active
-                    .iter()
-                    .filter(|(ip, rem)| *rem > RECONCILE_SLACK && !set.contains(ip))
-                    .map(|(ip, rem)| BanEntry {
-                        ip: *ip,
-                        timeout: *rem,
-                    })
-                    .collect(),
-                Err(e) => {
-                    if !s.cfg.manage {
-                        self.errors += 1;
-                        s.failing = true;
-                        tracing::error!(backend = %name, error = %e, "cannot read the sets and manage = false: bans are kept in state but not enforced; recreate the table/sets or set manage = true");
-                        continue;
-                    }
-                    tracing::warn!(backend = %name, error = %e, "sets missing; recreating them");
-                    if let Err(e) = s.backend.ensure() {
-                        self.errors += 1;
-                        s.failing = true;
-                        tracing::error!(backend = %name, error = %e, "recreating the sets failed; will retry");
-                        continue;
-                    }
-                    self.recreated += 1;
-                    active
-                        .iter()
-                        .filter(|(_, rem)| *rem > RECONCILE_SLACK)
-                        .map(|(ip, rem)| BanEntry {
-                            ip: *ip,
-                            timeout: *rem,
-                        })
-                        .collect()
+            active.clear_marks();
+            let listed = s.backend.list_each(&mut |ip, _| active.mark(ip));
+            if let Err(e) = listed {
+                if !s.cfg.manage {
+                    self.errors += 1;
+                    s.failing = true;
+                    tracing::error!(backend = %name, error = %e, "cannot read the sets and manage = false: bans are kept in state but not enforced; recreate the table/sets or set manage = true");
+                    continue;
                 }
-            };
+                tracing::warn!(backend = %name, error = %e, "sets missing; recreating them");
+                if let Err(e) = s.backend.ensure() {
+                    self.errors += 1;
+                    s.failing = true;
+                    tracing::error!(backend = %name, error = %e, "recreating the sets failed; will retry");
+                    continue;
+                }
+                self.recreated += 1;
+                // Nothing is in the new sets: everything is missing.
+                active.clear_marks();
+            }
+            let mut missing: Vec<BanEntry> = Vec::new();
+            active.for_each_unmarked(now, &mut |ip, rem| {
+                if rem > RECONCILE_SLACK && family_ok(&ip) {
+                    missing.push(BanEntry { ip, timeout: rem });
+                }
+            });
             if missing.is_empty() {
                 if s.failing {
                     tracing::info!(backend = %name, "backend healthy again");
@@ -240,11 +223,48 @@ impl Enforcer {
     }
 }
 
+/// The active bans as reconciliation sees them: a mark per ban, set for
+/// every address the kernel reports.
+pub trait ActiveBans {
+    /// Clears every mark.
+    fn clear_marks(&mut self);
+    /// The kernel holds `ip` (addresses that are not banned are ignored).
+    fn mark(&mut self, ip: IpAddr);
+    /// Calls `f` with every unmarked ban and its remaining time at `now`
+    /// (Unix milliseconds).
+    fn for_each_unmarked(&self, now: u64, f: &mut dyn FnMut(IpAddr, Duration));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex};
+
+    /// Active bans for the tests: address -> (remaining at 0, mark).
+    struct Active(HashMap<IpAddr, (Duration, bool)>);
+    impl Active {
+        fn new(v: &[(IpAddr, Duration)]) -> Active {
+            Active(v.iter().map(|(ip, d)| (*ip, (*d, false))).collect())
+        }
+    }
+    impl ActiveBans for Active {
+        fn clear_marks(&mut self) {
+            self.0.values_mut().for_each(|v| v.1 = false);
+        }
+        fn mark(&mut self, ip: IpAddr) {
+            if let Some(v) = self.0.get_mut(&ip) {
+                v.1 = true;
+            }
+        }
+        fn for_each_unmarked(&self, now: u64, f: &mut dyn FnMut(IpAddr, Duration)) {
+            for (ip, (d, m)) in &self.0 {
+                if !m {
+                    f(*ip, d.saturating_sub(Duration::from_millis(now)));
+                }
+            }
+        }
+    }
 
     /// A fake backend whose "kernel" can vanish like after `nft flush ruleset`.
     #[derive(Default)]
@@ -327,12 +347,12 @@ mod tests {
             1
         );
         // One element went missing.
-        let active = vec![
+        let mut active = Active::new(&[
             (a, Duration::from_secs(50)),
             (b, Duration::from_secs(40)),
             ("198.51.100.3".parse().unwrap(), Duration::from_secs(1)),
-        ];
-        e.reconcile(&active);
+        ]);
+        e.reconcile(&mut active, 0);
         assert_eq!(
             k.lock().unwrap().elems.get(&b),
             Some(&Duration::from_secs(40))
@@ -345,7 +365,7 @@ mod tests {
             g.exists = false;
             g.elems.clear();
         }
-        e.reconcile(&active);
+        e.reconcile(&mut active, 0);
         assert!(k.lock().unwrap().exists);
         assert_eq!(k.lock().unwrap().elems.len(), 2);
         assert_eq!(e.recreated, 1);
@@ -356,7 +376,10 @@ mod tests {
         let k = Arc::new(Mutex::new(Kernel::default()));
         let mut e = Enforcer::default();
         e.push(cfg(false), Box::new(Fake(k.clone())));
-        e.reconcile(&[("198.51.100.1".parse().unwrap(), Duration::from_secs(50))]);
+        e.reconcile(
+            &mut Active::new(&[("198.51.100.1".parse().unwrap(), Duration::from_secs(50))]),
+            0,
+        );
         assert!(!k.lock().unwrap().exists);
         assert!(e.errors >= 1);
         // An add to a missing set is an error, not a panic.

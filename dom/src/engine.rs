@@ -411,6 +411,8 @@ impl Engine {
         }
         let pending = std::mem::take(&mut self.judge.pending);
         self.judge.pending_idx.clear();
+        // A burst grew the index to the batch size; do not keep that.
+        self.judge.pending_idx.shrink_to(256);
         let entries: Vec<BanEntry> = pending
             .iter()
             .map(|p| BanEntry {
@@ -476,8 +478,7 @@ impl Engine {
 
     fn reconcile(&mut self) {
         self.last_reconcile = Instant::now();
-        let active = self.active_list(now_ms());
-        self.enforcer.reconcile(&active);
+        self.enforcer.reconcile(&mut self.store, now_ms());
     }
 
     fn control(&mut self, req: Request) -> Response {

@@ -7,7 +7,7 @@
 //! rename) at start-up and when it grows much larger than the live set, so
 //! a burst of bans costs one buffered append each, not a full rewrite.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::net::IpAddr;
@@ -55,42 +55,155 @@ impl BanRecord {
     }
 }
 
-/// The in-memory form of a ban: names shared through an interner, so
-/// 100,000 bans by a few rules and client versions stay small.
-#[derive(Debug, Clone)]
-struct Ban {
-    rule: Arc<str>,
-    client: Option<Arc<str>>,
-    reason: Box<str>,
-    first_seen: u64,
-    last_seen: u64,
-    expires: u64,
-    count: u64,
-    offence: u32,
+/// Index into [`Names`]; `NO_NAME` = absent.
+type NameId = u32;
+const NO_NAME: NameId = NameId::MAX;
+
+/// Interned texts (rule names, client versions, reason prefixes): each
+/// distinct text is stored once; bans hold 4-byte indices.
+#[derive(Default)]
+struct Names {
+    texts: Vec<Arc<str>>,
+    index: HashMap<Arc<str>, NameId>,
 }
 
-impl Ban {
-    fn record(&self, ip: IpAddr) -> BanRecord {
-        BanRecord {
-            ip,
-            rule: self.rule.to_string(),
-            reason: self.reason.to_string(),
-            client: self.client.as_deref().map(str::to_string),
-            first_seen: self.first_seen,
-            last_seen: self.last_seen,
-            count: self.count,
-            offence: self.offence,
-            expires: self.expires,
+impl Names {
+    fn intern(&mut self, s: &str) -> NameId {
+        if let Some(&i) = self.index.get(s) {
+            return i;
         }
+        let Ok(i) = NameId::try_from(self.texts.len()) else {
+            return NO_NAME;
+        };
+        if i == NO_NAME {
+            return NO_NAME;
+        }
+        let a: Arc<str> = Arc::from(s);
+        self.texts.push(a.clone());
+        self.index.insert(a, i);
+        i
+    }
+
+    fn get(&self, i: NameId) -> Option<&str> {
+        self.texts.get(i as usize).map(|a| &**a)
+    }
+
+    fn len(&self) -> usize {
+        self.texts.len()
     }
 }
 
-/// A past offender, remembered for escalation after its ban expired.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Offence {
-    pub bans: u32,
-    /// Unix milliseconds of the last ban.
-    pub last: u64,
+const HAS_SID: u8 = 1;
+const HAS_FLOW: u8 = 2;
+/// Reconciliation: the kernel reported this address in the pass running now.
+const MARK: u8 = 4;
+
+/// The in-memory form of a ban: 48 bytes, no heap allocation of its own.
+/// Times are whole Unix seconds (expiry rounded up); texts are interned;
+/// the reason is split into an interned prefix (`dest=192.0.2.1:22`) and
+/// the per-event numbers (`sid=`, `flow_id=`) kept as integers.
+#[derive(Debug, Clone, Copy)]
+struct Ban {
+    expires: u32,
+    first_seen: u32,
+    last_seen: u32,
+    count: u32,
+    offence: u32,
+    rule: NameId,
+    client: NameId,
+    reason: NameId,
+    sid: u32,
+    flow_lo: u32,
+    flow_hi: u32,
+    flags: u8,
+}
+
+/// Whole seconds of a Unix millisecond time (saturating at 2106).
+fn secs_floor(ms: u64) -> u32 {
+    u32::try_from(ms / 1000).unwrap_or(u32::MAX)
+}
+
+fn secs_ceil(ms: u64) -> u32 {
+    u32::try_from(ms.div_ceil(1000)).unwrap_or(u32::MAX)
+}
+
+fn ms_of(s: u32) -> u64 {
+    u64::from(s) * 1000
+}
+
+/// A trailing `key=<number>` word of `s` (at the start or after a space):
+/// the text before it (without the space) and the number.
+fn take_number<'a, T: std::str::FromStr>(s: &'a str, key: &str) -> (&'a str, Option<T>) {
+    let Some(pos) = s.rfind(key) else {
+        return (s, None);
+    };
+    let before = s.get(..pos).unwrap_or("");
+    let prefix = match before.strip_suffix(' ') {
+        Some(p) => p,
+        None if before.is_empty() => "",
+        None => return (s, None),
+    };
+    match s.get(pos + key.len()..).and_then(|n| n.parse::<T>().ok()) {
+        Some(n) => (prefix, Some(n)),
+        None => (s, None),
+    }
+}
+
+fn render_reason(prefix: &str, sid: Option<u32>, flow: Option<u64>) -> String {
+    let mut out = String::with_capacity(prefix.len() + 32);
+    out.push_str(prefix);
+    for (key, v) in [("sid=", sid.map(u64::from)), ("flow_id=", flow)] {
+        if let Some(v) = v {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(key);
+            out.push_str(&v.to_string());
+        }
+    }
+    out
+}
+
+/// Splits `dest=… sid=N flow_id=M` into the shared prefix and the
+/// numbers; any text that would not render back identically is kept whole.
+fn split_reason(s: &str) -> (&str, Option<u32>, Option<u64>) {
+    let (rest, flow) = take_number::<u64>(s, "flow_id=");
+    let (rest, sid) = take_number::<u32>(rest, "sid=");
+    if (sid.is_some() || flow.is_some()) && render_reason(rest, sid, flow) == s {
+        (rest, sid, flow)
+    } else {
+        (s, None, None)
+    }
+}
+
+impl Ban {
+    fn record(&self, ip: IpAddr, names: &Names) -> BanRecord {
+        let sid = (self.flags & HAS_SID != 0).then_some(self.sid);
+        let flow = (self.flags & HAS_FLOW != 0)
+            .then_some(u64::from(self.flow_hi) << 32 | u64::from(self.flow_lo));
+        BanRecord {
+            ip,
+            rule: names.get(self.rule).unwrap_or("").to_string(),
+            reason: render_reason(names.get(self.reason).unwrap_or(""), sid, flow),
+            client: names.get(self.client).map(str::to_string),
+            first_seen: ms_of(self.first_seen),
+            last_seen: ms_of(self.last_seen),
+            count: u64::from(self.count),
+            offence: self.offence,
+            expires: ms_of(self.expires),
+        }
+    }
+
+    fn expires_ms(&self) -> u64 {
+        ms_of(self.expires)
+    }
+}
+
+/// Past offender in memory: ban count and last ban in Unix seconds.
+#[derive(Debug, Clone, Copy)]
+struct Offender {
+    bans: u32,
+    last: u32,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -118,14 +231,19 @@ pub enum StateError {
     },
 }
 
-/// Active bans (by address and by expiry) plus offence history.
+/// Active bans plus offence history.
+///
+/// Memory: one 68-byte hash map slot per active ban (address + [`Ban`]),
+/// no per-ban heap allocation and no second index: the earliest expiry is
+/// cached and expiry scans the map (at most once per second of expiries).
 pub struct BanStore {
     dir: PathBuf,
     active: HashMap<IpAddr, Ban>,
-    by_expiry: BTreeSet<(u64, IpAddr)>,
+    /// A lower bound of the earliest expiry (Unix seconds) of `active`.
+    min_expiry: Option<u32>,
     /// Past offenders that are not banned now.
-    offences: HashMap<IpAddr, Offence>,
-    names: HashSet<Arc<str>>,
+    offences: HashMap<IpAddr, Offender>,
+    names: Names,
     journal: Option<BufWriter<File>>,
     journal_lines: usize,
     remember: Duration,
@@ -144,9 +262,9 @@ impl BanStore {
         let mut s = BanStore {
             dir: dir.to_path_buf(),
             active: HashMap::new(),
-            by_expiry: BTreeSet::new(),
+            min_expiry: None,
             offences: HashMap::new(),
-            names: HashSet::new(),
+            names: Names::default(),
             journal: None,
             journal_lines: 0,
             remember,
@@ -182,7 +300,7 @@ impl BanStore {
 
     fn apply(&mut self, op: Op) {
         match op {
-            Op::Ban(r) => self.insert(r),
+            Op::Ban(r) => self.insert(&r),
             Op::Unban { ip } => {
                 self.remove_mem(ip);
             }
@@ -190,64 +308,90 @@ impl BanStore {
                 self.clear_mem();
             }
             Op::Offence { ip, bans, last } => {
-                self.offences.insert(ip, Offence { bans, last });
+                self.offences.insert(
+                    ip,
+                    Offender {
+                        bans,
+                        last: secs_floor(last),
+                    },
+                );
             }
         }
     }
 
-    fn intern(&mut self, s: &str) -> Arc<str> {
-        if let Some(a) = self.names.get(s) {
-            return a.clone();
+    fn compact_ban(&mut self, r: &BanRecord, prior: u32) -> Ban {
+        let (prefix, sid, flow) = split_reason(&r.reason);
+        let mut flags = 0;
+        if sid.is_some() {
+            flags |= HAS_SID;
         }
-        let a: Arc<str> = Arc::from(s);
-        self.names.insert(a.clone());
-        a
+        if flow.is_some() {
+            flags |= HAS_FLOW;
+        }
+        let flow = flow.unwrap_or(0);
+        Ban {
+            expires: secs_ceil(r.expires),
+            first_seen: secs_floor(r.first_seen),
+            last_seen: secs_floor(r.last_seen),
+            count: u32::try_from(r.count).unwrap_or(u32::MAX),
+            offence: r.offence.max(prior),
+            rule: self.names.intern(&r.rule),
+            client: r
+                .client
+                .as_deref()
+                .map_or(NO_NAME, |c| self.names.intern(c)),
+            reason: self.names.intern(prefix),
+            sid: sid.unwrap_or(0),
+            flow_lo: flow as u32,
+            flow_hi: (flow >> 32) as u32,
+            flags,
+        }
     }
 
-    fn insert(&mut self, r: BanRecord) {
+    fn insert(&mut self, r: &BanRecord) {
         let prior = self.offences.remove(&r.ip).map(|o| o.bans).unwrap_or(0);
-        let ban = Ban {
-            rule: self.intern(&r.rule),
-            client: r.client.as_deref().map(|c| self.intern(c)),
-            reason: r.reason.into_boxed_str(),
-            first_seen: r.first_seen,
-            last_seen: r.last_seen,
-            expires: r.expires,
-            count: r.count,
-            offence: r.offence.max(prior),
-        };
-        if let Some(prev) = self.active.get(&r.ip) {
-            self.by_expiry.remove(&(prev.expires, r.ip));
-        }
-        self.by_expiry.insert((ban.expires, r.ip));
+        let ban = self.compact_ban(r, prior);
+        self.min_expiry = Some(self.min_expiry.map_or(ban.expires, |m| m.min(ban.expires)));
         self.active.insert(r.ip, ban);
     }
 
     /// Forgets an active ban, remembering the address as an offender.
     fn remove_mem(&mut self, ip: IpAddr) -> Option<BanRecord> {
         let b = self.active.remove(&ip)?;
-        self.by_expiry.remove(&(b.expires, ip));
         self.offences.insert(
             ip,
-            Offence {
+            Offender {
                 bans: b.offence,
                 last: b.first_seen,
             },
         );
-        Some(b.record(ip))
+        let r = b.record(ip, &self.names);
+        self.shrink();
+        Some(r)
     }
 
     fn clear_mem(&mut self) {
         for (ip, b) in self.active.drain() {
             self.offences.insert(
                 ip,
-                Offence {
+                Offender {
                     bans: b.offence,
                     last: b.first_seen,
                 },
             );
         }
-        self.by_expiry.clear();
+        self.min_expiry = None;
+        self.shrink();
+    }
+
+    /// Gives memory back after a burst of bans has expired or was lifted.
+    fn shrink(&mut self) {
+        if self.active.capacity() > 1024 && self.active.capacity() > 4 * self.active.len() {
+            self.active.shrink_to_fit();
+        }
+        if self.offences.capacity() > 1024 && self.offences.capacity() > 4 * self.offences.len() {
+            self.offences.shrink_to_fit();
+        }
     }
 
     fn append(&mut self, op: &Op) -> Result<(), StateError> {
@@ -269,8 +413,11 @@ impl BanStore {
 
     /// Records a new or renewed ban (journaled; call [`BanStore::sync`]).
     pub fn put(&mut self, r: BanRecord) -> Result<(), StateError> {
-        let res = self.append(&Op::Ban(r.clone()));
-        self.insert(r);
+        let op = Op::Ban(r);
+        let res = self.append(&op);
+        if let Op::Ban(r) = &op {
+            self.insert(r);
+        }
         res
     }
 
@@ -289,29 +436,53 @@ impl BanStore {
         Ok(n)
     }
 
-    /// Removes and returns bans whose expiry is at or before `now`.
+    /// Removes and returns bans whose expiry is at or before `now`, soonest
+    /// first. Scans the bans only when the cached earliest expiry is due.
     pub fn expire(&mut self, now: u64) -> Vec<BanRecord> {
-        let mut out = Vec::new();
-        while let Some(&(exp, ip)) = self.by_expiry.first() {
-            if exp > now {
-                break;
-            }
-            if let Some(r) = self.remove_mem(ip) {
-                out.push(r);
-            } else {
-                self.by_expiry.remove(&(exp, ip));
-            }
+        let due = match self.min_expiry {
+            Some(m) => ms_of(m) <= now,
+            None => false,
+        };
+        if !due {
+            return Vec::new();
         }
+        let mut gone: Vec<(IpAddr, Ban)> = Vec::new();
+        let mut min: Option<u32> = None;
+        let offences = &mut self.offences;
+        self.active.retain(|ip, b| {
+            if b.expires_ms() <= now {
+                offences.insert(
+                    *ip,
+                    Offender {
+                        bans: b.offence,
+                        last: b.first_seen,
+                    },
+                );
+                gone.push((*ip, *b));
+                false
+            } else {
+                min = Some(min.map_or(b.expires, |m| m.min(b.expires)));
+                true
+            }
+        });
+        self.min_expiry = min;
+        gone.sort_by_key(|(ip, b)| (b.expires, *ip));
+        let out = gone
+            .iter()
+            .map(|(ip, b)| b.record(*ip, &self.names))
+            .collect();
+        self.shrink();
         out
     }
 
-    /// Unix ms of the next expiry.
+    /// Unix ms of the next expiry (may be early after a ban was lifted by
+    /// hand; [`BanStore::expire`] then refreshes it).
     pub fn next_expiry(&self) -> Option<u64> {
-        self.by_expiry.first().map(|(e, _)| *e)
+        self.min_expiry.map(ms_of)
     }
 
     pub fn get(&self, ip: IpAddr) -> Option<BanRecord> {
-        self.active.get(&ip).map(|b| b.record(ip))
+        self.active.get(&ip).map(|b| b.record(ip, &self.names))
     }
 
     /// How many times `ip` was banned before (for escalation), forgetting
@@ -321,7 +492,7 @@ impl BanStore {
             return b.offence;
         }
         match self.offences.get(&ip) {
-            Some(o) if now.saturating_sub(o.last) <= duration_ms(self.remember) => o.bans,
+            Some(o) if now.saturating_sub(ms_of(o.last)) <= duration_ms(self.remember) => o.bans,
             _ => 0,
         }
     }
@@ -335,16 +506,15 @@ impl BanStore {
     pub fn remaining(&self, now: u64) -> Vec<(IpAddr, Duration)> {
         self.active
             .iter()
-            .map(|(ip, b)| (*ip, Duration::from_millis(b.expires.saturating_sub(now))))
+            .map(|(ip, b)| (*ip, remaining_of(b, now)))
             .collect()
     }
 
     /// Full records of the active bans, soonest expiry first.
     pub fn records(&self) -> Vec<BanRecord> {
-        self.by_expiry
-            .iter()
-            .filter_map(|(_, ip)| self.active.get(ip).map(|b| b.record(*ip)))
-            .collect()
+        let mut v: Vec<(IpAddr, Ban)> = self.active.iter().map(|(ip, b)| (*ip, *b)).collect();
+        v.sort_by_key(|(ip, b)| (b.expires, *ip));
+        v.iter().map(|(ip, b)| b.record(*ip, &self.names)).collect()
     }
 
     pub fn len(&self) -> usize {
@@ -372,13 +542,34 @@ impl BanStore {
         Ok(())
     }
 
+    /// Rebuilds the interned texts from the live bans, so client versions
+    /// of long-gone bans do not accumulate.
+    fn collect_names(&mut self) {
+        if self.names.len() <= 64 {
+            return;
+        }
+        let old = std::mem::take(&mut self.names);
+        let names = &mut self.names;
+        let mut remap = |i: NameId| match old.get(i) {
+            Some(t) => names.intern(t),
+            None => NO_NAME,
+        };
+        for b in self.active.values_mut() {
+            b.rule = remap(b.rule);
+            b.client = remap(b.client);
+            b.reason = remap(b.reason);
+        }
+    }
+
     /// Rewrites the journal with only live records (tmp file + rename).
     pub fn compact(&mut self, now: u64) -> Result<(), StateError> {
         let path = self.dir.join(JOURNAL);
         let tmp = self.dir.join(".bans.jsonl.tmp");
         let keep = duration_ms(self.remember);
         self.offences
-            .retain(|_, o| now.saturating_sub(o.last) <= keep);
+            .retain(|_, o| now.saturating_sub(ms_of(o.last)) <= keep);
+        self.shrink();
+        self.collect_names();
         let res = (|| -> std::io::Result<usize> {
             let mut w = BufWriter::new(File::create(&tmp)?);
             let mut n = 0;
@@ -388,7 +579,7 @@ impl BanStore {
                     &Op::Offence {
                         ip: *ip,
                         bans: o.bans,
-                        last: o.last,
+                        last: ms_of(o.last),
                     },
                 )
                 .map_err(std::io::Error::other)?;
@@ -396,7 +587,7 @@ impl BanStore {
                 n += 1;
             }
             for (ip, b) in &self.active {
-                serde_json::to_writer(&mut w, &Op::Ban(b.record(*ip)))
+                serde_json::to_writer(&mut w, &Op::Ban(b.record(*ip, &self.names)))
                     .map_err(std::io::Error::other)?;
                 w.write_all(b"\n")?;
                 n += 1;
@@ -414,6 +605,35 @@ impl BanStore {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+}
+
+fn remaining_of(b: &Ban, now: u64) -> Duration {
+    Duration::from_millis(b.expires_ms().saturating_sub(now))
+}
+
+/// Reconciliation walks the kernel's elements without building a copy of
+/// them: every address the kernel reports is marked here, then the
+/// unmarked bans are the missing ones.
+impl crate::enforce::ActiveBans for BanStore {
+    fn clear_marks(&mut self) {
+        for b in self.active.values_mut() {
+            b.flags &= !MARK;
+        }
+    }
+
+    fn mark(&mut self, ip: IpAddr) {
+        if let Some(b) = self.active.get_mut(&ip) {
+            b.flags |= MARK;
+        }
+    }
+
+    fn for_each_unmarked(&self, now: u64, f: &mut dyn FnMut(IpAddr, Duration)) {
+        for (ip, b) in &self.active {
+            if b.flags & MARK == 0 {
+                f(*ip, remaining_of(b, now));
+            }
+        }
     }
 }
 
@@ -492,6 +712,101 @@ mod tests {
         drop(s);
         let s = BanStore::open(&d, Duration::from_secs(60), now).unwrap();
         assert!(s.is_empty());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn reasons_split_into_prefix_and_numbers_and_render_back() {
+        for text in [
+            "dest=203.0.113.5:22 sid=2006546 flow_id=7",
+            "dest=[2001:db8::1]:22 flow_id=18446744073709551615",
+            "sid=1",
+            "flow_id=0",
+            "manual ban",
+            "",
+            "dest=x sid=007",
+            "flow_id=12x",
+            "nosid=5",
+        ] {
+            let (p, sid, flow) = split_reason(text);
+            assert_eq!(render_reason(p, sid, flow), text, "{text}");
+        }
+        assert_eq!(
+            split_reason("dest=203.0.113.5:22 sid=2006546 flow_id=7"),
+            ("dest=203.0.113.5:22", Some(2006546), Some(7))
+        );
+        assert_eq!(split_reason("nosid=5"), ("nosid=5", None, None));
+        assert_eq!(split_reason("dest=x sid=007"), ("dest=x sid=007", None, None));
+    }
+
+    #[test]
+    fn compact_form_round_trips_records() {
+        let d = tmp("compact");
+        let now = 1_700_000_000_000;
+        let mut s = BanStore::open(&d, Duration::from_secs(60), now).unwrap();
+        let mut r = rec("2001:db8::7", now, 600, 3);
+        r.reason = "dest=[2001:db8::1]:22 sid=2006546 flow_id=1234567890123".into();
+        r.count = 9;
+        s.put(r.clone()).unwrap();
+        assert_eq!(s.get(r.ip).unwrap(), r);
+        let mut manual = rec("192.0.2.9", now, 60, 1);
+        manual.client = None;
+        manual.reason = "seen in the web log".into();
+        s.put(manual.clone()).unwrap();
+        assert_eq!(s.get(manual.ip).unwrap(), manual);
+        // Sub-second parts are dropped, expiry rounded up.
+        let mut odd = rec("192.0.2.10", now + 250, 10, 1);
+        odd.expires = now + 10_250;
+        s.put(odd.clone()).unwrap();
+        let got = s.get(odd.ip).unwrap();
+        assert_eq!((got.first_seen, got.expires), (now, now + 11_000));
+        // One small fixed-size slot per ban, no heap of its own.
+        assert!(std::mem::size_of::<Ban>() <= 48);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn expiry_scan_refreshes_its_bound_after_manual_removal() {
+        let d = tmp("scan");
+        let now = 9_000_000;
+        let mut s = BanStore::open(&d, Duration::from_secs(60), now).unwrap();
+        s.put(rec("198.51.100.1", now, 10, 1)).unwrap();
+        s.put(rec("198.51.100.2", now, 20, 1)).unwrap();
+        s.put(rec("198.51.100.3", now, 5, 1)).unwrap();
+        s.remove("198.51.100.3".parse().unwrap()).unwrap();
+        // The bound is still the removed ban's; a scan finds nothing due.
+        assert_eq!(s.next_expiry(), Some(now + 5_000));
+        assert!(s.expire(now + 6_000).is_empty());
+        assert_eq!(s.next_expiry(), Some(now + 10_000));
+        let gone = s.expire(now + 30_000);
+        let ips: Vec<String> = gone.iter().map(|r| r.ip.to_string()).collect();
+        assert_eq!(ips, vec!["198.51.100.1", "198.51.100.2"]);
+        assert_eq!(s.next_expiry(), None);
+        assert!(s.is_empty());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn reconcile_marks_find_the_missing_bans() {
+        use crate::enforce::ActiveBans;
+        let d = tmp("marks");
+        let now = 9_000_000;
+        let mut s = BanStore::open(&d, Duration::from_secs(60), now).unwrap();
+        s.put(rec("198.51.100.1", now, 10, 1)).unwrap();
+        s.put(rec("198.51.100.2", now, 20, 1)).unwrap();
+        s.clear_marks();
+        s.mark("198.51.100.1".parse().unwrap());
+        s.mark("203.0.113.99".parse().unwrap());
+        let mut missing = Vec::new();
+        s.for_each_unmarked(now, &mut |ip, rem| missing.push((ip, rem)));
+        assert_eq!(
+            missing,
+            vec![("198.51.100.2".parse().unwrap(), Duration::from_secs(20))]
+        );
+        s.clear_marks();
+        let mut n = 0;
+        s.for_each_unmarked(now, &mut |_, _| n += 1);
+        assert_eq!(n, 2);
         let _ = std::fs::remove_dir_all(&d);
     }
 

@@ -134,8 +134,8 @@ fn reject_sends_reset() {
 fn last_stats(eve: &std::path::Path) -> Value {
     read_eve(eve)
         .into_iter()
-        .filter(|v| v["event_type"] == "stats")
-        .last()
+        .rev()
+        .find(|v| v["event_type"] == "stats")
         .unwrap_or_else(|| panic!("no stats event in {}", eve.display()))
 }
 
@@ -187,7 +187,10 @@ fn shutdown_under_traffic() {
     let stats = last_stats(&sensor.eve);
     let nfq = &stats["stats"]["capture"][IPS_IFACE];
     let n = |k: &str| nfq[k].as_u64().unwrap_or(u64::MAX);
-    assert!(n("packets") > 100, "too little traffic went through NFQUEUE: {nfq}");
+    assert!(
+        n("packets") > 100,
+        "too little traffic went through NFQUEUE: {nfq}"
+    );
     assert_eq!(
         n("packets"),
         n("accepted") + n("dropped"),

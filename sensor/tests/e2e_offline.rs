@@ -51,7 +51,11 @@ fn garbage_rules_file() {
     let g = garbage.to_string_lossy();
     let out = sensor(&["-T", "-S", &g]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "-T must fail on garbage: {}", show(&out));
+    assert!(
+        !out.status.success(),
+        "-T must fail on garbage: {}",
+        show(&out)
+    );
     for line in [2, 3, 4] {
         assert!(
             stderr.contains(&format!("{g}:{line}")),
@@ -75,7 +79,10 @@ fn garbage_rules_file() {
         "-T on binary garbage must exit 1 (not crash): {}",
         show(&out)
     );
-    assert!(stderr.contains(&format!("{b}:")), "stderr should name {b}: {stderr}");
+    assert!(
+        stderr.contains(&format!("{b}:")),
+        "stderr should name {b}: {stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
 
     // Without -T the sensor refuses to start on a file with no valid rule.
@@ -84,13 +91,20 @@ fn garbage_rules_file() {
     let out = sensor(&["-r", "/dev/null", "-S", &b, "-l", &logs.to_string_lossy()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "start-up must fail: {}", show(&out));
-    assert!(stderr.contains(b.as_ref()), "stderr should name {b}: {stderr}");
+    assert!(
+        stderr.contains(b.as_ref()),
+        "stderr should name {b}: {stderr}"
+    );
 
     // A missing rules file is named too.
     let missing = dir.join("missing.rules");
     let m = missing.to_string_lossy();
     let out = sensor(&["-T", "-S", &m]);
-    assert!(!out.status.success(), "-T on a missing file: {}", show(&out));
+    assert!(
+        !out.status.success(),
+        "-T on a missing file: {}",
+        show(&out)
+    );
     assert!(
         String::from_utf8_lossy(&out.stderr).contains(m.as_ref()),
         "stderr should name {m}: {}",
@@ -100,7 +114,12 @@ fn garbage_rules_file() {
     // The shipped example rules check clean.
     let good = fake_agent_rules();
     let out = sensor(&["-T", "-S", &good.to_string_lossy()]);
-    assert!(out.status.success(), "-T on {}: {}", good.display(), show(&out));
+    assert!(
+        out.status.success(),
+        "-T on {}: {}",
+        good.display(),
+        show(&out)
+    );
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("3 loaded"),
         "{}",
@@ -126,8 +145,19 @@ fn pcap_offline() {
     let pid = topo.spawn(
         &topo.gateway,
         &[
-            "tcpdump", "-i", "eth-srv", "-U", "--immediate-mode", "-n", "-Z", "root", "-w", &pcap.to_string_lossy(),
-            "tcp", "port", "22",
+            "tcpdump",
+            "-i",
+            "eth-srv",
+            "-U",
+            "--immediate-mode",
+            "-n",
+            "-Z",
+            "root",
+            "-w",
+            &pcap.to_string_lossy(),
+            "tcp",
+            "port",
+            "22",
         ],
         &tcpdump_log,
     );
@@ -160,7 +190,11 @@ fn pcap_offline() {
         "-l",
         &logs.to_string_lossy(),
     ]);
-    assert!(out.status.success(), "meerkat-sensor -r failed: {}", show(&out));
+    assert!(
+        out.status.success(),
+        "meerkat-sensor -r failed: {}",
+        show(&out)
+    );
     let eve = logs.join("eve.json");
     let events = read_eve(&eve);
     let ssh = events

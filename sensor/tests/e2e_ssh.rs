@@ -101,9 +101,7 @@ fn drop_ips_vs_ids() {
     // Both fake agents at once: the blocked one waits for its timeout.
     let agent = fake_agent_script();
     let agent = agent.to_string_lossy();
-    let args = [
-        "timeout", "20", PYTHON, &agent, SERVER_IP, "--timeout", "3",
-    ];
+    let args = ["timeout", "20", PYTHON, &agent, SERVER_IP, "--timeout", "3"];
     let spawn = |ns: &str| {
         topo.command(ns, &args)
             .stdin(Stdio::null())
@@ -112,8 +110,12 @@ fn drop_ips_vs_ids() {
     };
     let ips_child = spawn(&topo.attacker);
     let ids_child = spawn(&topo.client);
-    let ids = ids_child.wait_with_output().expect("wait for fake agent (IDS)");
-    let ips = ips_child.wait_with_output().expect("wait for fake agent (IPS)");
+    let ids = ids_child
+        .wait_with_output()
+        .expect("wait for fake agent (IDS)");
+    let ips = ips_child
+        .wait_with_output()
+        .expect("wait for fake agent (IPS)");
 
     // IDS: the copy cannot be dropped; the handshake completes and the
     // alert says "allowed".

@@ -28,6 +28,9 @@ impl DryRunBackend {
 
     fn expire(&mut self, now: Instant) {
         self.elements.retain(|_, until| *until > now);
+        if self.elements.capacity() > 1024 && self.elements.capacity() > 4 * self.elements.len() {
+            self.elements.shrink_to_fit();
+        }
     }
 }
 
@@ -72,6 +75,18 @@ impl Backend for DryRunBackend {
             .iter()
             .map(|(ip, until)| (*ip, Some(until.saturating_duration_since(now))))
             .collect())
+    }
+
+    fn list_each(
+        &mut self,
+        f: &mut dyn FnMut(IpAddr, Option<Duration>),
+    ) -> Result<(), BackendError> {
+        let now = Instant::now();
+        self.expire(now);
+        for (ip, until) in &self.elements {
+            f(*ip, Some(until.saturating_duration_since(now)));
+        }
+        Ok(())
     }
 
     fn flush(&mut self) -> Result<(), BackendError> {

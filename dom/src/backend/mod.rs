@@ -224,6 +224,19 @@ pub trait Backend: Send {
     /// Current elements with remaining timeout (`None` = no timeout), read
     /// from the kernel.
     fn list(&mut self) -> Result<Vec<(IpAddr, Option<Duration>)>, BackendError>;
+    /// Like [`Backend::list`], but hands each element to `f` as it is
+    /// parsed, so listing 100,000 elements does not build a 100,000-entry
+    /// vector. A dump interrupted by a concurrent change and retried may
+    /// report an element twice.
+    fn list_each(
+        &mut self,
+        f: &mut dyn FnMut(IpAddr, Option<Duration>),
+    ) -> Result<(), BackendError> {
+        for (ip, t) in self.list()? {
+            f(ip, t);
+        }
+        Ok(())
+    }
     /// Remove all elements of our sets (not the sets themselves).
     fn flush(&mut self) -> Result<(), BackendError>;
 }

@@ -311,11 +311,13 @@ impl NftBackend {
     fn dump_set(
         &mut self,
         spec: &SetSpec,
-    ) -> Result<Vec<(IpAddr, Option<Duration>)>, BackendError> {
+        f: &mut dyn FnMut(IpAddr, Option<Duration>),
+    ) -> Result<(), BackendError> {
         let (family, table) = (self.family, self.table.clone());
+        // Elements of one netlink message at a time (at most a few hundred).
+        let mut out = Vec::new();
         for _attempt in 0..3 {
             let sock = self.socket()?;
-            let mut out = Vec::new();
             let result = (|| {
                 let seq = sock.next_seq();
                 let mut b = MsgBuf::new();
@@ -330,12 +332,16 @@ impl NftBackend {
                 b.attr_strz(NFTA_SET_ELEM_LIST_SET, &spec.name)?;
                 b.end();
                 sock.dump(b.as_bytes(), seq, |m| {
+                    out.clear();
                     parse_elements(m, spec.v6, &mut out);
+                    for (ip, t) in out.drain(..) {
+                        f(ip, t);
+                    }
                     Ok(())
                 })
             })();
             match result.map_err(|e| self.io_fail(e))? {
-                Ok(false) => return Ok(out),
+                Ok(false) => return Ok(()),
                 Ok(true) => debug!(set = %spec.name, "nft set dump interrupted, retrying"),
                 Err(ke) => {
                     return Err(self.kernel_err(
@@ -431,8 +437,10 @@ impl NftBackend {
         for _attempt in 0..2 {
             let mut present_by_set = Vec::new();
             for (spec, entries) in &groups {
-                let present: std::collections::HashSet<IpAddr> =
-                    self.dump_set(spec)?.into_iter().map(|(ip, _)| ip).collect();
+                let mut present = std::collections::HashSet::new();
+                self.dump_set(spec, &mut |ip, _| {
+                    present.insert(ip);
+                })?;
                 let del: Vec<_> = entries
                     .iter()
                     .filter(|e| present.contains(&e.ip))
@@ -490,8 +498,10 @@ impl NftBackend {
         for _attempt in 0..2 {
             let mut present_keys = Vec::new();
             for (spec, keys) in &groups {
-                let present: std::collections::HashSet<IpAddr> =
-                    self.dump_set(spec)?.into_iter().map(|(ip, _)| ip).collect();
+                let mut present = std::collections::HashSet::new();
+                self.dump_set(spec, &mut |ip, _| {
+                    present.insert(ip);
+                })?;
                 present_keys.push(
                     keys.iter()
                         .filter(|(ip, _)| present.contains(ip))
@@ -613,12 +623,20 @@ impl Backend for NftBackend {
     }
 
     fn list(&mut self) -> Result<Vec<(IpAddr, Option<Duration>)>, BackendError> {
-        let specs: Vec<SetSpec> = self.sets().cloned().collect();
         let mut out = Vec::new();
-        for spec in &specs {
-            out.extend(self.dump_set(spec)?);
-        }
+        self.list_each(&mut |ip, t| out.push((ip, t)))?;
         Ok(out)
+    }
+
+    fn list_each(
+        &mut self,
+        f: &mut dyn FnMut(IpAddr, Option<Duration>),
+    ) -> Result<(), BackendError> {
+        let specs: Vec<SetSpec> = self.sets().cloned().collect();
+        for spec in &specs {
+            self.dump_set(spec, f)?;
+        }
+        Ok(())
     }
 
     fn flush(&mut self) -> Result<(), BackendError> {

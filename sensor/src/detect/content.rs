@@ -42,13 +42,15 @@ impl Content {
 #[derive(Debug, Clone)]
 pub enum ItemSpec {
     Content(ContentSpec),
-    Pcre(Pcre),
+    Pcre(Box<Pcre>),
 }
 
+// Contents are the common, hot case: keep them inline in the Vec.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 enum Item {
     Content(Content),
-    Pcre(Pcre),
+    Pcre(Box<Pcre>),
 }
 
 impl Item {

@@ -597,7 +597,8 @@ fn prefilter_gives_the_same_results_as_brute_force() {
             opts.push_str(&format!("content:{neg}{};", rng.pick(&words)));
             let m = *rng.pick(&mods);
             if i > 0 && rng.below(2) == 0 {
-                opts.push_str(*rng.pick(&rel[..]));
+                let r: &&str = rng.pick(&rel);
+                opts.push_str(r);
                 if m.contains("nocase") {
                     opts.push_str(" nocase;");
                 }

@@ -730,7 +730,7 @@ impl Builder {
                 match pcre::parse(s) {
                     Ok(p) => {
                         let b = self.buf;
-                        self.list(b).push(ItemSpec::Pcre(p));
+                        self.list(b).push(ItemSpec::Pcre(Box::new(p)));
                         self.last = Some(b);
                     }
                     Err(PcreError::Invalid(why)) => return Err(bad(k, s, why)),

@@ -108,9 +108,10 @@ impl PatternSet {
                 // Only reachable with absurd pattern sets; fall back to
                 // treating the rules as always-candidates.
                 tracing::warn!(error = %e, "fast-pattern automaton not built; rules are checked one by one");
-                let mut set = PatternSet::default();
-                set.rules = entries.iter().map(|e| e.0).collect();
-                return set;
+                return PatternSet {
+                    rules: entries.iter().map(|e| e.0).collect(),
+                    ..PatternSet::default()
+                };
             }
         };
         let mut set = PatternSet {

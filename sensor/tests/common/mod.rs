@@ -75,7 +75,9 @@ pub fn fake_agent_script() -> PathBuf {
 /// false otherwise (the caller then returns: the test is skipped).
 pub fn can_run_netns(test: &str) -> bool {
     // /proc/self belongs to the effective uid.
-    let uid = fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(u32::MAX);
+    let uid = fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(u32::MAX);
     if uid != 0 {
         eprintln!("note: skipping {test}: network namespaces need root (euid {uid})");
         return false;
@@ -225,15 +227,27 @@ impl Topology {
         run_ok("ip", &["-n", gw, "addr", "add", &outside, "dev", "br0"]);
         self.link(att, &format!("{ATTACKER_IP}/24"), "veth-att");
         self.link(cli, &format!("{CLIENT_IP}/24"), "veth-cli");
-        run_ok("ip", &["-n", gw, "link", "set", "veth-att", "master", "br0"]);
-        run_ok("ip", &["-n", gw, "link", "set", "veth-cli", "master", "br0"]);
+        run_ok(
+            "ip",
+            &["-n", gw, "link", "set", "veth-att", "master", "br0"],
+        );
+        run_ok(
+            "ip",
+            &["-n", gw, "link", "set", "veth-cli", "master", "br0"],
+        );
         self.link(srv, &format!("{SERVER_IP}/24"), "eth-srv");
         let inside = format!("{GW_INSIDE_IP}/24");
         run_ok("ip", &["-n", gw, "addr", "add", &inside, "dev", "eth-srv"]);
         for ns in [att, cli] {
-            run_ok("ip", &["-n", ns, "route", "add", "default", "via", GW_OUTSIDE_IP]);
+            run_ok(
+                "ip",
+                &["-n", ns, "route", "add", "default", "via", GW_OUTSIDE_IP],
+            );
         }
-        run_ok("ip", &["-n", srv, "route", "add", "default", "via", GW_INSIDE_IP]);
+        run_ok(
+            "ip",
+            &["-n", srv, "route", "add", "default", "via", GW_INSIDE_IP],
+        );
         self.exec_ok(gw, &["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
         // With br_netfilter loaded, bridged frames would also cross FORWARD.
         for k in ["bridge-nf-call-iptables", "bridge-nf-call-ip6tables"] {
@@ -251,14 +265,30 @@ impl Topology {
             self.exec_ok(
                 &self.gateway,
                 &[
-                    "iptables", "-A", "FORWARD", dir, ATTACKER_IP, "-j", "NFQUEUE",
-                    "--queue-num", &q, "--queue-bypass",
+                    "iptables",
+                    "-A",
+                    "FORWARD",
+                    dir,
+                    ATTACKER_IP,
+                    "-j",
+                    "NFQUEUE",
+                    "--queue-num",
+                    &q,
+                    "--queue-bypass",
                 ],
             );
         }
         self.exec_ok(
             &self.gateway,
-            &["iptables", "-A", "FORWARD", "-j", "NFLOG", "--nflog-group", &g],
+            &[
+                "iptables",
+                "-A",
+                "FORWARD",
+                "-j",
+                "NFLOG",
+                "--nflog-group",
+                &g,
+            ],
         );
     }
 
@@ -609,7 +639,17 @@ impl Sshd {
         for (k, c) in [(&host, "meerkat-e2e-host"), (&key, "meerkat-e2e-client")] {
             run_ok(
                 "ssh-keygen",
-                &["-q", "-t", "ed25519", "-N", "", "-C", c, "-f", &k.to_string_lossy()],
+                &[
+                    "-q",
+                    "-t",
+                    "ed25519",
+                    "-N",
+                    "",
+                    "-C",
+                    c,
+                    "-f",
+                    &k.to_string_lossy(),
+                ],
             );
         }
         let auth = dir.join("authorized_keys");
@@ -647,10 +687,27 @@ impl Sshd {
         topo.exec(
             ns,
             &[
-                "timeout", "15", "ssh", "-F", "/dev/null", "-i", &key, "-o", "BatchMode=yes",
-                "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no", "-o",
-                "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR",
-                &dest, cmd,
+                "timeout",
+                "15",
+                "ssh",
+                "-F",
+                "/dev/null",
+                "-i",
+                &key,
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "IdentitiesOnly=yes",
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "ConnectTimeout=5",
+                "-o",
+                "LogLevel=ERROR",
+                &dest,
+                cmd,
             ],
         )
     }
