@@ -147,7 +147,10 @@ impl Enforcer {
             .map(|s| {
                 let mut n = 0usize;
                 let r = s.backend.list_each(&mut |_, _| n += 1);
-                (s.backend.name().to_string(), r.map(|()| n).map_err(|e| e.to_string()))
+                (
+                    s.backend.name().to_string(),
+                    r.map(|()| n).map_err(|e| e.to_string()),
+                )
             })
             .collect()
     }

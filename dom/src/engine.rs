@@ -226,6 +226,8 @@ pub struct Engine {
     enforcer: Enforcer,
     waker: Waker,
     watcher: Option<notify::RecommendedWatcher>,
+    /// (device, inode) of the directory `watcher` watches.
+    watch_dir: Option<(u64, u64)>,
     saved: Option<Position>,
     last_reconcile: Instant,
     started: Instant,
@@ -302,6 +304,7 @@ impl Engine {
             enforcer,
             waker,
             watcher: None,
+            watch_dir: None,
             saved,
             last_reconcile: Instant::now(),
             started: Instant::now(),
@@ -312,6 +315,12 @@ impl Engine {
     }
 
     fn start_watch(&mut self) {
+        self.watcher = None;
+        self.watch_dir = follow::dir_identity(&self.cfg.input.eve);
+        if self.watch_dir.is_none() {
+            tracing::warn!(path = %self.cfg.input.eve.display(), poll = %format_duration(self.cfg.input.poll_interval), "the eve file's directory does not exist yet; polling, and watching it once it appears");
+            return;
+        }
         let w = self.waker.clone();
         self.watcher = match follow::watch(&self.cfg.input.eve, move || w.wake()) {
             Ok(w) => Some(w),
@@ -320,6 +329,17 @@ impl Engine {
                 None
             }
         };
+    }
+
+    /// Re-arms inotify when the eve file's directory appeared after
+    /// start-up or was replaced (removed and created again).
+    fn rearm_watch(&mut self) {
+        let now = follow::dir_identity(&self.cfg.input.eve);
+        if now.is_some() && now != self.watch_dir {
+            tracing::info!(path = %self.cfg.input.eve.display(), "the eve file's directory appeared or was replaced; watching it");
+            self.start_watch();
+            self.pump();
+        }
     }
 
     /// Runs until [`Msg::Shutdown`] (or every sender is gone).
@@ -342,6 +362,7 @@ impl Engine {
                 Ok(Msg::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
             }
             self.pump();
+            self.rearm_watch();
             self.expire();
             if self.last_reconcile.elapsed() >= self.cfg.daemon.reconcile_interval {
                 self.reconcile();

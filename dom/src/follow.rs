@@ -1,12 +1,28 @@
 //! Following eve.json: complete lines only, across rotation and truncation,
 //! with a saved position so a restart neither replays nor skips.
 //!
-//! * Identity of a file = (device, inode). When the path names a different
-//!   file than the one open (rename-and-create rotation), the old file is
-//!   read to its end (and kept a few seconds for late writes), then the new
-//!   one is read from offset 0.
-//! * When the open file is shorter than the read offset (copytruncate or
-//!   truncation), reading restarts at 0.
+//! * Identity of a file = (device, inode) plus a fingerprint: its first
+//!   [`HEAD_LEN`] bytes (an EVE line starts with its microsecond timestamp,
+//!   so two files practically never share them). When the path names a
+//!   different file than the one open (rename-and-create rotation), the old
+//!   file is read to its end (and kept a few seconds for late writes), then
+//!   the new one is read from offset 0.
+//! * When the open file is shorter than the read offset, or its first bytes
+//!   changed (copytruncate followed by more writes than we had read, or a
+//!   file replaced in place with a reused inode), reading restarts at 0. At
+//!   start-up a saved position whose fingerprint no longer matches is not
+//!   trusted either.
+//! * When neither the file nor its directory exists yet, the path is polled
+//!   (the caller re-arms inotify once the directory appears). If the file
+//!   was created and rotated away before we could open it, the newest
+//!   rotated sibling written since we started waiting (`eve.json.1`,
+//!   `eve.json-20250314`, not compressed ones) is read first.
+//! * Inherent limit of copytruncate (for every tail-based reader, fail2ban
+//!   included): lines written after the reader's last read and before the
+//!   copy is truncated exist only in the copy; the reader only sees the
+//!   original shrink and cannot tell which bytes of the copy it missed, so
+//!   those lines are lost. Prefer rename-and-create rotation (Suricata
+//!   reopens its files on SIGHUP) for eve.json.
 //! * A line without its newline waits for it. Lines longer than `max_line`
 //!   are skipped (to their newline) and counted.
 //! * Wake-ups come from inotify on the file's directory (so renames and
@@ -14,9 +30,9 @@
 
 use std::fs::File;
 use std::io::{ErrorKind, Read, Seek, SeekFrom};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +41,8 @@ use crate::config::StartAt;
 /// How long a rotated-away file is still read for late writes.
 const OLD_FILE_GRACE: Duration = Duration::from_secs(5);
 const CHUNK: usize = 64 * 1024;
+/// Bytes at the start of a file kept as its fingerprint.
+pub const HEAD_LEN: usize = 64;
 const POSITION_FILE: &str = "position.json";
 
 /// The saved read position: which file (path and identity) and how far.
@@ -34,6 +52,44 @@ pub struct Position {
     pub dev: u64,
     pub ino: u64,
     pub offset: u64,
+    /// Hex of the file's first bytes (up to [`HEAD_LEN`]) when saved.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub head: String,
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// The first bytes of `file` (fewer when it is shorter).
+fn read_head(file: &File) -> Vec<u8> {
+    let mut buf = [0u8; HEAD_LEN];
+    let mut got = 0;
+    while got < HEAD_LEN {
+        match file.read_at(buf.get_mut(got..).unwrap_or(&mut []), got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        }
+    }
+    buf.get(..got).unwrap_or(&[]).to_vec()
+}
+
+/// Does a file whose first bytes are now `now` still look like the one
+/// fingerprinted as `then`? (A file only grows at its end.)
+fn same_head(then: &[u8], now: &[u8]) -> bool {
+    now.starts_with(then)
 }
 
 /// Counters kept by the follower.
@@ -73,6 +129,8 @@ struct OpenFile {
     partial: Vec<u8>,
     /// Inside an over-long line: drop bytes until its newline.
     skipping: bool,
+    /// Fingerprint: the first bytes seen (grows until [`HEAD_LEN`]).
+    head: Vec<u8>,
 }
 
 impl OpenFile {
@@ -81,6 +139,7 @@ impl OpenFile {
         let md = file.metadata()?;
         let pos = offset.min(md.len());
         file.seek(SeekFrom::Start(pos))?;
+        let head = read_head(&file);
         Ok(OpenFile {
             file,
             dev: md.dev(),
@@ -88,7 +147,30 @@ impl OpenFile {
             pos,
             partial: Vec::new(),
             skipping: false,
+            head,
         })
+    }
+
+    /// Re-reads the first bytes: `false` when they are no longer those of
+    /// the fingerprint (the file was truncated and rewritten, or replaced).
+    fn check_head(&mut self) -> bool {
+        let now = read_head(&self.file);
+        if !same_head(&self.head, &now) {
+            return false;
+        }
+        if now.len() > self.head.len() {
+            self.head = now;
+        }
+        true
+    }
+
+    fn restart(&mut self) {
+        if self.file.seek(SeekFrom::Start(0)).is_ok() {
+            self.pos = 0;
+        }
+        self.partial = Vec::new();
+        self.skipping = false;
+        self.head = read_head(&self.file);
     }
 
     /// Offset just after the last complete line handed out.
@@ -109,6 +191,8 @@ pub struct Follower {
     old: Option<(OpenFile, Instant)>,
     chunk: Vec<u8>,
     stats: FollowStats,
+    /// Since when the file has been missing (never opened yet).
+    missing_since: Option<SystemTime>,
 }
 
 impl Follower {
@@ -126,6 +210,7 @@ impl Follower {
             old: None,
             chunk: vec![0u8; CHUNK],
             stats: FollowStats::default(),
+            missing_since: None,
         };
         let md = std::fs::metadata(path).ok();
         match start_at {
@@ -134,9 +219,16 @@ impl Follower {
             StartAt::Saved => match saved.filter(|p| p.path == f.path) {
                 None => f.cur = OpenFile::open(path, u64::MAX).ok(),
                 Some(p) => {
-                    let same = md
+                    let mut same = md
                         .as_ref()
                         .is_some_and(|m| m.dev() == p.dev && m.ino() == p.ino);
+                    if same && !p.head.is_empty() {
+                        let now = File::open(path).map(|f| read_head(&f)).unwrap_or_default();
+                        if !unhex(&p.head).is_some_and(|then| same_head(&then, &now)) {
+                            tracing::warn!(path = %path.display(), "eve file was replaced while stopped (same inode, different first bytes); reading it from its start");
+                            same = false;
+                        }
+                    }
                     if same {
                         let len = md.as_ref().map(|m| m.len()).unwrap_or(0);
                         let at = if len >= p.offset {
@@ -151,7 +243,9 @@ impl Follower {
                         // Rotated while we were stopped: finish the old file
                         // if it is still in the directory, then the new one
                         // from its start.
-                        if let Some(old_path) = find_by_identity(path, p.dev, p.ino) {
+                        if let Some(old_path) =
+                            find_by_identity(path, p.dev, p.ino).filter(|o| o != path)
+                        {
                             if let Ok(o) = OpenFile::open(&old_path, p.offset) {
                                 tracing::info!(old = %old_path.display(), offset = p.offset, "resuming the rotated eve file before the new one");
                                 f.old = Some((o, Instant::now()));
@@ -166,7 +260,15 @@ impl Follower {
             },
         }
         if f.cur.is_none() {
-            tracing::warn!(path = %path.display(), "eve file does not exist yet; it will be read from its start once created");
+            f.missing_since = Some(SystemTime::now());
+            let dir_exists = path
+                .parent()
+                .is_none_or(|d| d.as_os_str().is_empty() || d.is_dir());
+            if dir_exists {
+                tracing::warn!(path = %path.display(), "eve file does not exist yet; it will be read from its start once created");
+            } else {
+                tracing::warn!(path = %path.display(), "neither the eve file nor its directory exists yet; polling until they appear, then reading the file from its start");
+            }
         }
         f
     }
@@ -187,6 +289,7 @@ impl Follower {
             dev: c.dev,
             ino: c.ino,
             offset: c.committed(),
+            head: hex(&c.head),
         })
     }
 
@@ -214,7 +317,29 @@ impl Follower {
                 match OpenFile::open(&self.path, 0) {
                     Ok(o) => {
                         tracing::info!(path = %self.path.display(), "eve file appeared; reading from its start");
+                        let since = self.missing_since.take();
+                        if let Some(prev) =
+                            since.and_then(|t| find_rotated_since(&self.path, t, o.dev, o.ino))
+                        {
+                            if let Ok(mut old) = OpenFile::open(&prev, 0) {
+                                tracing::info!(old = %prev.display(), "the eve file was rotated before it could be opened; reading the rotated file first");
+                                self.stats.rotations += 1;
+                                let (got, _) = read_lines(
+                                    &mut old,
+                                    max - n,
+                                    max_line,
+                                    &mut self.chunk,
+                                    &mut self.stats,
+                                    f,
+                                );
+                                n += got;
+                                self.old = Some((old, Instant::now() + OLD_FILE_GRACE));
+                            }
+                        }
                         self.cur = Some(o);
+                        if n >= max {
+                            return n;
+                        }
                     }
                     Err(_) => return n,
                 }
@@ -226,11 +351,11 @@ impl Follower {
                 if md.len() < cur.pos {
                     tracing::info!(path = %self.path.display(), was = cur.pos, now = md.len(), "eve file truncated (copytruncate?); reading from 0");
                     self.stats.truncations += 1;
-                    if cur.file.seek(SeekFrom::Start(0)).is_ok() {
-                        cur.pos = 0;
-                    }
-                    cur.partial.clear();
-                    cur.skipping = false;
+                    cur.restart();
+                } else if !cur.check_head() {
+                    tracing::info!(path = %self.path.display(), was = cur.pos, now = md.len(), "eve file's first bytes changed (truncated and rewritten, or replaced in place); reading from 0");
+                    self.stats.truncations += 1;
+                    cur.restart();
                 }
             }
             let (got, eof) =
@@ -318,6 +443,10 @@ fn read_lines(
                         o.partial.extend_from_slice(seg);
                         f(&o.partial);
                         o.partial.clear();
+                        if o.partial.capacity() > CHUNK {
+                            // One long line must not pin its buffer.
+                            o.partial = Vec::new();
+                        }
                     }
                 }
                 None => {
@@ -356,6 +485,46 @@ fn find_by_identity(path: &Path, dev: u64, ino: u64) -> Option<PathBuf> {
         })
 }
 
+/// The newest rotated sibling of `path` (`eve.json.1`, `eve.json-2025…`;
+/// compressed ones excluded) modified at or after `since` and not the file
+/// `(dev, ino)` now at `path`.
+fn find_rotated_since(path: &Path, since: SystemTime, dev: u64, ino: u64) -> Option<PathBuf> {
+    let name = path.file_name()?.to_str()?.to_string();
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut best: Option<(SystemTime, PathBuf)> = None;
+    for e in std::fs::read_dir(dir).ok()?.flatten() {
+        let fname = e.file_name();
+        let Some(f) = fname.to_str() else { continue };
+        let Some(rest) = f.strip_prefix(name.as_str()) else {
+            continue;
+        };
+        if !(rest.starts_with('.') || rest.starts_with('-')) {
+            continue;
+        }
+        if [".gz", ".xz", ".bz2", ".zst", ".lz4"]
+            .iter()
+            .any(|x| rest.ends_with(x))
+        {
+            continue;
+        }
+        let Ok(md) = e.metadata() else { continue };
+        if !md.is_file() || (md.dev() == dev && md.ino() == ino) {
+            continue;
+        }
+        let Ok(mtime) = md.modified() else { continue };
+        if mtime < since {
+            continue;
+        }
+        if best.as_ref().is_none_or(|(t, _)| mtime > *t) {
+            best = Some((mtime, e.path()));
+        }
+    }
+    best.map(|(_, p)| p)
+}
+
 /// Loads the saved position; a missing or unreadable file gives `None`
 /// (with a warning when it exists but is damaged).
 pub fn load_position(state_dir: &Path) -> Option<Position> {
@@ -378,6 +547,18 @@ pub fn save_position(state_dir: &Path, pos: &Position) -> Result<(), FollowError
     std::fs::write(&tmp, body)
         .and_then(|_| std::fs::rename(&tmp, &path))
         .map_err(|source| FollowError::Save { path, source })
+}
+
+/// (device, inode) of the directory holding `path`, if it exists.
+pub fn dir_identity(path: &Path) -> Option<(u64, u64)> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::metadata(dir)
+        .ok()
+        .filter(|m| m.is_dir())
+        .map(|m| (m.dev(), m.ino()))
 }
 
 /// Watches the eve file's directory; `wake` is called (from notify's
@@ -419,6 +600,7 @@ pub fn watch(
 mod tests {
     use super::*;
     use std::io::Write;
+    use std::os::unix::fs::FileExt;
 
     struct TmpDir(PathBuf);
     impl TmpDir {
@@ -551,6 +733,70 @@ mod tests {
         assert!(read_all(&mut f).is_empty());
         append(&p, "first\n");
         assert_eq!(read_all(&mut f), vec!["first"]);
+    }
+
+    #[test]
+    fn missing_directory_is_polled_until_it_appears() {
+        let d = TmpDir::new("nodir");
+        let p = d.0.join("later").join("eve.json");
+        let mut f = Follower::start(&p, 1024, StartAt::Saved, None);
+        assert!(read_all(&mut f).is_empty());
+        assert!(dir_identity(&p).is_none());
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        assert!(dir_identity(&p).is_some());
+        append(&p, "one\n");
+        assert_eq!(read_all(&mut f), vec!["one"]);
+    }
+
+    #[test]
+    fn rewritten_past_the_offset_is_seen_by_fingerprint() {
+        let d = TmpDir::new("fp");
+        let p = d.0.join("eve.json");
+        append(&p, "{\"timestamp\":\"1\"}\n");
+        let mut f = Follower::start(&p, 1024, StartAt::Beginning, None);
+        assert_eq!(read_all(&mut f).len(), 1);
+        // Truncated and rewritten with more bytes than were read.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        append(&p, "{\"timestamp\":\"2\"}\n{\"timestamp\":\"3\"}\n");
+        assert_eq!(
+            read_all(&mut f),
+            vec!["{\"timestamp\":\"2\"}", "{\"timestamp\":\"3\"}"]
+        );
+        assert_eq!(f.stats().truncations, 1);
+        // A saved position whose first bytes no longer match (file
+        // replaced in place, same inode) is not trusted.
+        let pos = f.position().unwrap();
+        assert_eq!(
+            unhex(&pos.head).unwrap(),
+            b"{\"timestamp\":\"2\"}\n{\"timestamp\":\"3\"}\n"
+        );
+        drop(f);
+        let f2 = std::fs::OpenOptions::new().write(true).open(&p).unwrap();
+        f2.write_all_at(b"{\"timestamp\":\"4\"}\n", 0).unwrap();
+        let mut g = Follower::start(&p, 1024, StartAt::Saved, Some(pos.clone()));
+        assert_eq!(read_all(&mut g)[0], "{\"timestamp\":\"4\"}");
+        // Unchanged file: resumes at the saved offset.
+        let mut h = Follower::start(&p, 1024, StartAt::Saved, g.position());
+        assert!(read_all(&mut h).is_empty());
+    }
+
+    #[test]
+    fn created_and_rotated_before_first_open() {
+        let d = TmpDir::new("early-rot");
+        let p = d.0.join("eve.json");
+        let mut f = Follower::start(&p, 1024, StartAt::Saved, None);
+        assert!(read_all(&mut f).is_empty());
+        append(&p, "a\nb\n");
+        std::fs::rename(&p, d.0.join("eve.json.1")).unwrap();
+        append(&d.0.join("eve.json.2.gz"), "zz\n");
+        append(&p, "c\n");
+        assert_eq!(read_all(&mut f), vec!["a", "b", "c"]);
+        assert_eq!(f.stats().rotations, 1);
     }
 
     #[test]

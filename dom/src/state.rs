@@ -703,6 +703,9 @@ mod tests {
         s.put(rec("198.51.100.2", now, 10, 1)).unwrap();
         // Renewal moves the expiry.
         s.put(rec("198.51.100.2", now, 50, 1)).unwrap();
+        // The cached bound may be early after a renewal; a scan fixes it.
+        assert!(s.next_expiry() <= Some(now + 30_000));
+        assert!(s.expire(now + 20_000).is_empty());
         assert_eq!(s.next_expiry(), Some(now + 30_000));
         let gone = s.expire(now + 40_000);
         assert_eq!(gone.len(), 1);
@@ -736,7 +739,10 @@ mod tests {
             ("dest=203.0.113.5:22", Some(2006546), Some(7))
         );
         assert_eq!(split_reason("nosid=5"), ("nosid=5", None, None));
-        assert_eq!(split_reason("dest=x sid=007"), ("dest=x sid=007", None, None));
+        assert_eq!(
+            split_reason("dest=x sid=007"),
+            ("dest=x sid=007", None, None)
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use backend_common as common;
-use meerkat_dom::backend::{build, Backend, BackendConfig, BackendKind, BanEntry};
+use meerkat_dom::backend::{build, BackendConfig, BackendKind, BanEntry};
 
 macro_rules! netns_test {
     ($outer:ident, $inner:ident, $body:block) => {

@@ -60,7 +60,11 @@ fn measure(label: &str, backend: &str, wrapper: &[&str]) -> u64 {
         d.try_status()
             .is_some_and(|s| s["active_bans"].as_u64() == Some(u64::from(n)))
     });
-    assert!(ok, "bans not all applied; log tail:\n{}", tail(&d.log_text()));
+    assert!(
+        ok,
+        "bans not all applied; log tail:\n{}",
+        tail(&d.log_text())
+    );
     // Let a few reconcile passes (interval 1 s) run over the full set.
     std::thread::sleep(Duration::from_secs(4));
     let s = d.status();
@@ -123,7 +127,8 @@ fn rss_with_100k_bans_nftables() {
     let Some(ns) = NetNs::new("mem") else {
         return;
     };
-    let backend = "[[backend]]\nkind = \"nftables\"\nfamily = \"inet\"\ntable = \"memtest\"\nmanage = true\n";
+    let backend =
+        "[[backend]]\nkind = \"nftables\"\nfamily = \"inet\"\ntable = \"memtest\"\nmanage = true\n";
     let rss = measure("nftables", backend, &["ip", "netns", "exec", &ns.0]);
     if bans() == 100_000 {
         assert!(rss < LIMIT_KIB, "VmRSS {rss} KiB >= 30 MiB");

@@ -41,46 +41,12 @@ pub struct VarsConfig {
 }
 
 impl Default for VarsConfig {
+    /// Suricata's default address and port groups.
     fn default() -> Self {
-        let address = [
-            ("HOME_NET", "[192.168.0.0/16,10.0.0.0/8,172.16.0.0/12]"),
-            ("EXTERNAL_NET", "!$HOME_NET"),
-            ("HTTP_SERVERS", "$HOME_NET"),
-            ("SMTP_SERVERS", "$HOME_NET"),
-            ("SQL_SERVERS", "$HOME_NET"),
-            ("DNS_SERVERS", "$HOME_NET"),
-            ("TELNET_SERVERS", "$HOME_NET"),
-            ("AIM_SERVERS", "$EXTERNAL_NET"),
-            ("DC_SERVERS", "$HOME_NET"),
-            ("DNP3_SERVER", "$HOME_NET"),
-            ("DNP3_CLIENT", "$HOME_NET"),
-            ("MODBUS_CLIENT", "$HOME_NET"),
-            ("MODBUS_SERVER", "$HOME_NET"),
-            ("ENIP_CLIENT", "$HOME_NET"),
-            ("ENIP_SERVER", "$HOME_NET"),
-        ];
-        let port = [
-            ("HTTP_PORTS", "80"),
-            ("SHELLCODE_PORTS", "!80"),
-            ("ORACLE_PORTS", "1521"),
-            ("SSH_PORTS", "22"),
-            ("DNP3_PORTS", "20000"),
-            ("MODBUS_PORTS", "502"),
-            ("FILE_DATA_PORTS", "[$HTTP_PORTS,110,143]"),
-            ("FTP_PORTS", "21"),
-            ("GENEVE_PORTS", "6081"),
-            ("VXLAN_PORTS", "4789"),
-            ("TEREDO_PORTS", "3544"),
-        ];
+        let d = crate::detect::Vars::default();
         VarsConfig {
-            address: address
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            port: port
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            address: d.address.into_iter().collect(),
+            port: d.port.into_iter().collect(),
         }
     }
 }
@@ -137,7 +103,7 @@ impl SensorConfig {
     /// Parses config text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<SensorConfig, ConfigError> {
         let mut cfg: SensorConfig = toml::from_str(text).map_err(|e| {
-            let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
+            let (line, col) = e.span().map(|s| meerkat_shared::text::line_col(text, s.start)).unwrap_or((1, 1));
             ConfigError::Parse {
                 path: origin.to_string(),
                 line,
@@ -155,19 +121,6 @@ impl SensorConfig {
         }
         Ok(cfg)
     }
-}
-
-/// 1-based line and column of a byte offset.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let upto = &text[..offset.min(text.len())];
-    let line = upto.matches('\n').count() + 1;
-    let col = upto
-        .rsplit('\n')
-        .next()
-        .map(|l| l.chars().count())
-        .unwrap_or(0)
-        + 1;
-    (line, col)
 }
 
 #[cfg(test)]

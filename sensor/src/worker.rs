@@ -352,41 +352,7 @@ impl Worker {
         }
 
         let view = flow_view(flow);
-        let app_proto = app_proto_name(flow.app_proto);
-        let mut first_block: Option<(Alert, RuleAction, Option<u64>)> = None;
-        for hit in &matches.hits {
-            let Some(meta) = shared.engine.get(hit.rule) else {
-                continue;
-            };
-            let ra = rule_action(hit.action);
-            let alert = eve_alert(meta, mode, ra);
-            inc(&counters.detect_alert);
-            flow.alerted = true;
-            if first_block.is_none() && matches!(hit.action, Action::Drop | Action::Reject(_)) {
-                first_block = Some((alert.clone(), ra, hit.tx.then_some(0)));
-            }
-            if shared.types.alert {
-                let tx = hit.tx.then(|| TxMatch {
-                    tx_id: 0,
-                    ssh: flow.ssh.as_ref().map(eve_ssh),
-                });
-                let info = AlertInfo {
-                    alert,
-                    action: ra,
-                    tx,
-                    app_proto,
-                };
-                let mut ev = build::alert_event(&pv, Some(&view), info, &shared.build);
-                if hit.dir != dir {
-                    // Matched on the other direction's stream (IDS inspects
-                    // data when the receiver's ACK arrives): orient the
-                    // header like the data, client to server for to_server.
-                    orient(&mut ev, hit.dir);
-                }
-                send(shared, counters, &ev);
-            }
-        }
-
+        let first_block = report_hits(shared, counters, matches, &pv, Some(flow));
         let Some(fa) = matches.action else {
             return Verdict::Accept;
         };
@@ -462,23 +428,7 @@ impl Worker {
         };
         let shared = &*self.shared;
         let counters = &*self.counters;
-        for hit in &self.matches.hits {
-            let Some(meta) = shared.engine.get(hit.rule) else {
-                continue;
-            };
-            let ra = rule_action(hit.action);
-            inc(&counters.detect_alert);
-            if shared.types.alert {
-                let info = AlertInfo {
-                    alert: eve_alert(meta, mode, ra),
-                    action: ra,
-                    tx: None,
-                    app_proto: None,
-                };
-                let ev = build::alert_event(&pv, None, info, &shared.build);
-                send(shared, counters, &ev);
-            }
-        }
+        report_hits(shared, counters, &self.matches, &pv, None);
         match self.matches.action.map(|a| a.action) {
             Some(Action::Reject(t)) => {
                 send_reject(shared, counters, &self.source_counters, cap, pkt, t);
@@ -492,6 +442,58 @@ impl Worker {
             _ => Verdict::Accept,
         }
     }
+}
+
+/// Writes one alert event per hit (flow counters, the ssh object for
+/// transaction matches) and marks the flow alerted. Returns the first drop
+/// or reject alert, for the drop event.
+fn report_hits(
+    shared: &Shared,
+    counters: &PipelineCounters,
+    matches: &Matches,
+    pv: &PacketView<'_>,
+    mut flow: Option<&mut Flow>,
+) -> Option<(Alert, RuleAction, Option<u64>)> {
+    let mode = pv.source.mode();
+    let view = flow.as_deref().map(flow_view);
+    let app_proto = flow.as_deref().and_then(|f| app_proto_name(f.app_proto));
+    let mut first_block = None;
+    for hit in &matches.hits {
+        let Some(meta) = shared.engine.get(hit.rule) else {
+            continue;
+        };
+        let ra = rule_action(hit.action);
+        let alert = eve_alert(meta, mode, ra);
+        inc(&counters.detect_alert);
+        if let Some(f) = flow.as_deref_mut() {
+            f.alerted = true;
+        }
+        if first_block.is_none() && matches!(hit.action, Action::Drop | Action::Reject(_)) {
+            first_block = Some((alert.clone(), ra, hit.tx.then_some(0)));
+        }
+        if !shared.types.alert {
+            continue;
+        }
+        let tx = hit.tx.then(|| TxMatch {
+            tx_id: 0,
+            ssh: flow.as_deref().and_then(|f| f.ssh.as_ref()).map(eve_ssh),
+        });
+        let info = AlertInfo {
+            alert,
+            action: ra,
+            tx,
+            app_proto,
+        };
+        let mut ev = build::alert_event(pv, view.as_ref(), info, &shared.build);
+        if pv.dir.is_some_and(|d| d != hit.dir) {
+            // Matched on the other direction's stream (IDS inspects data
+            // when the receiver's ACK arrives): orient the header like the
+            // data, client to server for to_server.
+            orient(&mut ev, hit.dir);
+        }
+        send(shared, counters, &ev);
+    }
+    first_block
 }
 
 /// Drops an IPS packet by rule, and the flow with it when the match was

@@ -6,9 +6,11 @@
 //! * [`duration`]: human durations such as `30m`, `1h30m`, `7d`.
 //! * [`time`]: Suricata's EVE timestamp format.
 //! * [`notify`]: systemd `sd_notify` readiness and watchdog messages.
+//! * [`text`]: line and column of a byte offset, for config errors.
 
 pub mod duration;
 pub mod eve;
 pub mod net;
 pub mod notify;
+pub mod text;
 pub mod time;
