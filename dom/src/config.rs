@@ -205,7 +205,7 @@ struct Src<'a> {
 
 impl Src<'_> {
     fn err(&self, span: Range<usize>, msg: String) -> ConfigError {
-        let (line, col) = line_col(self.text, span.start);
+        let (line, col) = meerkat_shared::text::line_col(self.text, span.start);
         ConfigError::At {
             path: self.path.to_path_buf(),
             line,
@@ -224,23 +224,6 @@ impl Src<'_> {
             },
         }
     }
-}
-
-/// 1-based line and column of a byte offset.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let mut off = offset.min(text.len());
-    while off > 0 && !text.is_char_boundary(off) {
-        off -= 1;
-    }
-    let before = text.get(..off).unwrap_or("");
-    let line = before.matches('\n').count() + 1;
-    let col = before
-        .rsplit('\n')
-        .next()
-        .map(|l| l.chars().count())
-        .unwrap_or(0)
-        + 1;
-    (line, col)
 }
 
 fn duration_at(src: &Src, v: &Spanned<String>, what: &str) -> Result<Duration, ConfigError> {
@@ -704,11 +687,5 @@ ban = "10m"
         assert_eq!(c.input.eve, PathBuf::from(DEFAULT_EVE));
         assert_eq!(c.daemon.reconcile_interval, Duration::from_secs(2));
         assert!(c.backends.is_empty());
-    }
-
-    #[test]
-    fn line_col_counts_chars() {
-        assert_eq!(line_col("ab\ncd", 4), (2, 2));
-        assert_eq!(line_col("", 10), (1, 1));
     }
 }

@@ -103,7 +103,10 @@ impl SensorConfig {
     /// Parses config text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<SensorConfig, ConfigError> {
         let mut cfg: SensorConfig = toml::from_str(text).map_err(|e| {
-            let (line, col) = e.span().map(|s| meerkat_shared::text::line_col(text, s.start)).unwrap_or((1, 1));
+            let (line, col) = e
+                .span()
+                .map(|s| meerkat_shared::text::line_col(text, s.start))
+                .unwrap_or((1, 1));
             ConfigError::Parse {
                 path: origin.to_string(),
                 line,

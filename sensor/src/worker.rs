@@ -298,8 +298,13 @@ impl Worker {
                 let up = app::on_stream_data(flow, chunk.dir, chunk.new_bytes(), counters);
                 ssh_done |= up.both_done;
                 if (up.invalid_banner || up.long_banner) && shared.types.anomaly {
-                    let event = if up.invalid_banner { "INVALID_BANNER" } else { "LONG_BANNER" };
-                    let mut ev = build::anomaly_event(&pv, &flow_view(flow), "ssh", event, &shared.build);
+                    let event = if up.invalid_banner {
+                        "INVALID_BANNER"
+                    } else {
+                        "LONG_BANNER"
+                    };
+                    let mut ev =
+                        build::anomaly_event(&pv, &flow_view(flow), "ssh", event, &shared.build);
                     if chunk.dir != dir {
                         orient(&mut ev, chunk.dir);
                     }

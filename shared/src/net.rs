@@ -21,7 +21,10 @@ pub enum NetError {
 pub fn parse_ip(s: &str) -> Result<IpAddr, NetError> {
     let t = s.trim();
     // Accept bracketed IPv6 as some tools write it.
-    let t = t.strip_prefix('[').and_then(|x| x.strip_suffix(']')).unwrap_or(t);
+    let t = t
+        .strip_prefix('[')
+        .and_then(|x| x.strip_suffix(']'))
+        .unwrap_or(t);
     t.parse::<IpAddr>()
         .map(fold_mapped)
         .map_err(|_| NetError::BadAddress(s.to_string()))
@@ -97,12 +100,20 @@ fn mask(addr: IpAddr, prefix: u8) -> IpAddr {
     match addr {
         IpAddr::V4(a) => {
             let bits = u32::from(a);
-            let m = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix as u32) };
+            let m = if prefix == 0 {
+                0
+            } else {
+                u32::MAX << (32 - prefix as u32)
+            };
             IpAddr::V4(Ipv4Addr::from(bits & m))
         }
         IpAddr::V6(a) => {
             let bits = u128::from(a);
-            let m = if prefix == 0 { 0 } else { u128::MAX << (128 - prefix as u32) };
+            let m = if prefix == 0 {
+                0
+            } else {
+                u128::MAX << (128 - prefix as u32)
+            };
             IpAddr::V6(Ipv6Addr::from(bits & m))
         }
     }
@@ -213,11 +224,23 @@ mod tests {
 
     #[test]
     fn rejects_bad_input() {
-        assert!(matches!("300.1.1.1".parse::<IpNet>(), Err(NetError::BadAddress(_))));
-        assert!(matches!("192.0.2.0/33".parse::<IpNet>(), Err(NetError::BadPrefix(_, 32))));
-        assert!(matches!("192.0.2.0/x".parse::<IpNet>(), Err(NetError::BadPrefix(_, 32))));
+        assert!(matches!(
+            "300.1.1.1".parse::<IpNet>(),
+            Err(NetError::BadAddress(_))
+        ));
+        assert!(matches!(
+            "192.0.2.0/33".parse::<IpNet>(),
+            Err(NetError::BadPrefix(_, 32))
+        ));
+        assert!(matches!(
+            "192.0.2.0/x".parse::<IpNet>(),
+            Err(NetError::BadPrefix(_, 32))
+        ));
         assert!(parse_ip("not-an-ip").is_err());
-        assert_eq!(parse_ip(" [2001:db8::1] ").unwrap(), "2001:db8::1".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            parse_ip(" [2001:db8::1] ").unwrap(),
+            "2001:db8::1".parse::<IpAddr>().unwrap()
+        );
     }
 
     #[test]
