@@ -388,6 +388,20 @@ impl Worker {
             }
             Action::Reject(target) => {
                 inc(&counters.detect_reject);
+                // `reject` names sides relative to the matched data. On the
+                // IDS path a stream match arrives with the receiver's ACK,
+                // which travels the other way: swap the sides so the RST
+                // still reaches the sender of the data.
+                let matched_dir = matches
+                    .hits
+                    .iter()
+                    .find(|h| h.rule == fa.rule)
+                    .map_or(dir, |h| h.dir);
+                let target = if matched_dir == dir {
+                    target
+                } else {
+                    swap_sides(target)
+                };
                 send_reject(shared, counters, source_counters, cap, pkt, target);
                 if mode != Mode::Ips {
                     return Verdict::Accept;
@@ -527,6 +541,14 @@ fn block(
         send(shared, counters, &ev);
     }
     Verdict::Drop
+}
+
+fn swap_sides(t: detect::RejectTarget) -> detect::RejectTarget {
+    match t {
+        detect::RejectTarget::Src => detect::RejectTarget::Dst,
+        detect::RejectTarget::Dst => detect::RejectTarget::Src,
+        detect::RejectTarget::Both => detect::RejectTarget::Both,
+    }
 }
 
 fn send_reject(
