@@ -85,7 +85,7 @@ needs_binaries() {
 stage build 1800 cargo build --release --workspace || { wanted build && BUILD_OK=0; }
 stage fmt 300 cargo fmt --all -- --check
 stage clippy 1800 cargo clippy --workspace --all-targets -- -D warnings
-stage unit 2400 cargo test --workspace --release
+stage unit 2400 cargo test --workspace --release --no-fail-fast
 needs_binaries systemd && stage systemd 120 tests/systemd-check.sh
 needs_binaries examples && stage examples 120 tests/examples-check.sh
 stage firewall 180 tests/firewall-paths.sh

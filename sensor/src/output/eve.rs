@@ -545,6 +545,12 @@ mod tests {
         for i in 0..500 {
             s.send(&ev("flow", i));
         }
+        // Like logrotate, rotate once these lines are on disk (the writer
+        // flushes when its queue runs empty).
+        let t0 = std::time::Instant::now();
+        while lines(&p).len() < 500 && t0.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         std::fs::rename(&p, &rotated).unwrap();
         for i in 500..1000 {
             s.send(&ev("flow", i));
