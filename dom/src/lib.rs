@@ -14,6 +14,8 @@
 //! * [`engine`]: the single thread that owns all of the above.
 //! * [`control`]: the Unix control socket protocol, server and client.
 //! * [`daemon`]: start-up, signals, reload, shutdown.
+#![deny(unsafe_code)]
+
 pub mod backend;
 pub mod config;
 pub mod control;

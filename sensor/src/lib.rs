@@ -7,6 +7,8 @@
 //! [`app`], [`detect`], [`respond`] (reject packets), [`output`] (EVE and
 //! stats). [`worker`] strings them together per capture thread.
 
+#![deny(unsafe_code)]
+
 pub mod app;
 pub mod capture;
 pub mod cli;
@@ -20,5 +22,7 @@ pub mod packet;
 pub mod respond;
 pub mod run;
 pub mod stream;
+// The one module with `unsafe`: socket options and setns.
+#[allow(unsafe_code)]
 pub mod sys;
 pub mod worker;
