@@ -1,5 +1,6 @@
-//! Resident memory of the daemon with 100,000 active bans (target: VmRSS
-//! under 30 MiB). Ignored by default because it writes 33 MB of eve lines
+//! Resident memory of the daemon with 100,000 active bans: a measurement
+//! that prints VmRSS next to the 30 MiB target (a benchmark, not a pass/fail
+//! check; `bench/dom.sh` reports the same figure). Ignored by default because it writes 33 MB of eve lines
 //! and needs a release build to be meaningful:
 //!
 //! ```text
@@ -17,7 +18,17 @@ use std::time::Duration;
 
 use common::*;
 
-const LIMIT_KIB: u64 = 30 * 1024;
+const TARGET_KIB: u64 = 30 * 1024;
+
+/// Prints the figure against the target.
+fn report(backend: &str, rss: u64) {
+    let verdict = if rss < TARGET_KIB { "under" } else { "OVER" };
+    eprintln!(
+        "{backend}: VmRSS {:.1} MiB with {} bans ({verdict} the 30 MiB target)",
+        rss as f64 / 1024.0,
+        bans()
+    );
+}
 
 fn bans() -> u32 {
     std::env::var("MEM_BANS")
@@ -89,9 +100,7 @@ fn tail(s: &str) -> String {
 #[ignore = "writes 33 MB; run in release with --ignored --nocapture"]
 fn rss_with_100k_bans_dry_run() {
     let rss = measure("dry-run", &dry_run_backend(), &[]);
-    if bans() == 100_000 {
-        assert!(rss < LIMIT_KIB, "VmRSS {rss} KiB >= 30 MiB");
-    }
+    report("dry-run", rss);
 }
 
 struct NetNs(String);
@@ -130,7 +139,5 @@ fn rss_with_100k_bans_nftables() {
     let backend =
         "[[backend]]\nkind = \"nftables\"\nfamily = \"inet\"\ntable = \"memtest\"\nmanage = true\n";
     let rss = measure("nftables", backend, &["ip", "netns", "exec", &ns.0]);
-    if bans() == 100_000 {
-        assert!(rss < LIMIT_KIB, "VmRSS {rss} KiB >= 30 MiB");
-    }
+    report("nftables", rss);
 }
