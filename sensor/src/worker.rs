@@ -57,6 +57,9 @@ pub struct Worker {
     counters: Arc<PipelineCounters>,
     source_counters: Arc<SourceCounters>,
     last_expire: i64,
+    /// IPS packets dropped because their copy was truncated (for
+    /// rate-limiting the warning).
+    truncated_drops: u64,
 }
 
 impl Worker {
@@ -79,6 +82,7 @@ impl Worker {
             counters,
             source_counters,
             last_expire: 0,
+            truncated_drops: 0,
         }
     }
 
@@ -194,7 +198,14 @@ impl PacketHandler for Worker {
         if mode == Mode::Ips && cap.truncated() && self.shared.ips.drop_truncated {
             // The kernel would forward bytes we never saw: fail closed.
             inc(&self.counters.ips_blocked);
+            self.truncated_drops += 1;
+            // Logged at the 1st, 2nd, 4th, 8th, ... occurrence: a BIG TCP
+            // path would otherwise log every packet.
+            if !self.truncated_drops.is_power_of_two() {
+                return Verdict::Drop;
+            }
             tracing::warn!(
+                drops = self.truncated_drops,
                 source = %self.source,
                 copied = cap.data.len(),
                 original = cap.orig_len,
@@ -235,7 +246,7 @@ impl Worker {
         let (fid, dir) = match self.flows.lookup(pkt, cap.ts) {
             Ok((fid, dir, _new)) => (fid, dir),
             Err(e) => {
-                inc(&self.counters.flow_memcap);
+                // Counted by the flow table (`flow.memcap` in stats).
                 tracing::debug!(source = %self.source, error = %e, "no flow for packet");
                 if mode == Mode::Ips && !self.shared.ips.accept_on_flow_memcap {
                     return Verdict::Drop;
@@ -331,12 +342,8 @@ impl Worker {
         // Detection.
         let mut chunks: [StreamChunk<'_>; 2] = [empty_chunk(), empty_chunk()];
         let mut n = 0;
-        for c in inspect.chunks().take(2) {
-            chunks[n] = StreamChunk {
-                dir: c.dir,
-                window: c.window,
-                new_from: c.new_from,
-            };
+        for (slot, c) in chunks.iter_mut().zip(inspect.chunks()) {
+            *slot = c;
             n += 1;
         }
         let ssh = flow.ssh.as_ref();

@@ -117,15 +117,10 @@ pub struct DetectInput<'a> {
     pub app_is_ssh: bool,
 }
 
-/// Reassembled data of one direction. Only matches that end at or after
-/// `new_from` count, so old data does not alert again.
-#[derive(Debug, Clone, Copy)]
-pub struct StreamChunk<'a> {
-    /// Direction of the data (to_server: sent by the client).
-    pub dir: Direction,
-    pub window: &'a [u8],
-    pub new_from: usize,
-}
+/// Reassembled data of one direction, as the stream stage hands it over.
+/// Only matches that end at or after `new_from` count, so old data does not
+/// alert again.
+pub use crate::stream::Chunk as StreamChunk;
 
 /// The parts of an SSH banner the `ssh.*` keywords read.
 #[derive(Debug, Clone, Copy)]
