@@ -12,7 +12,6 @@ fn main() -> ExitCode {
     match meerkat_sensor::run::run(cli) {
         Ok(code) => code,
         Err(err) => {
-            tracing::error!("{err:#}");
             eprintln!("meerkat-sensor: error: {err:#}");
             ExitCode::from(1)
         }

@@ -56,11 +56,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     let started = Timestamp::now();
     let (engine, report) = Engine::load_files(&cli.rules, &vars);
-    log_report(&report);
-
     if cli.test {
         return Ok(check_only(&cli, &report));
     }
+    log_report(&report);
     if let Some(f) = report.fatal_files().next() {
         bail!(
             "rules file {} has {} error(s) and no valid rule (see the errors above); fix it or check with -T",

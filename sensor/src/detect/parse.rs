@@ -241,6 +241,24 @@ fn quotes_balanced(s: &str) -> bool {
 }
 
 /// Unquotes and unescapes a string value (`msg`).
+/// True when a quoted value has an unescaped `"` inside its quotes, as in
+/// `msg:"a" content:"b"` (a forgotten `;`).
+fn has_stray_quote(v: &str) -> bool {
+    let v = v.trim();
+    let Some(inner) = v.strip_prefix('"').and_then(|x| x.strip_suffix('"')) else {
+        return false;
+    };
+    let mut escaped = false;
+    for c in inner.chars() {
+        match c {
+            '\\' if !escaped => escaped = true,
+            '"' if !escaped => return true,
+            _ => escaped = false,
+        }
+    }
+    false
+}
+
 fn unquote(v: &str) -> String {
     let v = v.trim();
     let inner = v
@@ -655,7 +673,17 @@ impl Builder {
                 .ok_or_else(|| bad(k, "", "value missing"))
         }
         match k {
-            "msg" => self.msg = unquote(need(k, v)?),
+            "msg" => {
+                let raw = need(k, v)?;
+                if has_stray_quote(raw) {
+                    return Err(bad(
+                        k,
+                        raw,
+                        "text after the closing quote (a missing `;` before the next option?)",
+                    ));
+                }
+                self.msg = unquote(raw);
+            }
             "sid" => {
                 let s = need(k, v)?;
                 let n: u32 = s
@@ -970,6 +998,13 @@ impl Builder {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn stray_quote_in_msg_is_a_missing_semicolon() {
+        assert!(super::has_stray_quote(r#""y" content:"|zz|""#));
+        assert!(!super::has_stray_quote(r#""say \"hi\"""#));
+        assert!(!super::has_stray_quote("\"plain\""));
+    }
+
     use super::*;
 
     fn p(text: &str) -> Parsed {
