@@ -11,7 +11,10 @@
 #   demo-nftables, demo-iptables   examples/fake-ssh-agent/run.sh, unattended
 #   eve       ../shared/tools/check-eve on the demos' eve.json files
 #
-# usage: scripts/test.sh [--skip STAGE]... [--only STAGE]...
+# usage: scripts/test.sh [--no-install] [--skip STAGE]... [--only STAGE]...
+# As root it first installs the Debian packages the tests need (apt-get;
+# scripts/lib/deps.sh) unless --no-install is given, so it works on a fresh
+# Debian 12 machine.
 # Every stage runs even when an earlier one failed (stages that need the
 # binaries are skipped when the build failed). The last line is
 #   test: N passed, M failed
@@ -22,8 +25,10 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO" || exit 2
 SKIP=" "
 ONLY=" "
+INSTALL=1
 while [[ $# -gt 0 ]]; do
     case "$1" in
+    --no-install) INSTALL=0; shift ;;
     --skip) SKIP+="${2:?--skip needs a stage} "; shift 2 ;;
     --only) ONLY+="${2:?--only needs a stage} "; shift 2 ;;
     -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
@@ -31,9 +36,16 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 
-if ! command -v cargo >/dev/null 2>&1 && [[ -x $HOME/.cargo/bin/cargo ]]; then
-    export PATH="$HOME/.cargo/bin:$PATH"
+# shellcheck source=lib/deps.sh
+source "$REPO/scripts/lib/deps.sh"
+if [[ $INSTALL -eq 1 ]]; then
+    if [[ $(id -u) -eq 0 ]]; then
+        install_system_packages || { echo "test.sh: package installation failed" >&2; exit 2; }
+    else
+        echo "test.sh: not root: skipping package installation (the netns tests need root anyway)" >&2
+    fi
 fi
+ensure_cargo >/dev/null || { echo "test.sh: no cargo" >&2; exit 2; }
 ROOT="$(git rev-parse --show-toplevel 2>/dev/null || echo "$REPO")"
 CHECK_EVE="$ROOT/../shared/tools/check-eve"
 ART="$(mktemp -d /tmp/meerkat-test.XXXXXX)"
