@@ -34,6 +34,14 @@ pub const GW_OUTSIDE_IP: &str = "198.51.100.1";
 pub const GW_INSIDE_IP: &str = "203.0.113.1";
 pub const SERVER_IP: &str = "203.0.113.22";
 
+/// The IPv6-only variant of the same layout ([`Topology::new_ipv6`]):
+/// outside 2001:db8:1::/64, inside 2001:db8:2::/64.
+pub const ATTACKER_IP6: &str = "2001:db8:1::66";
+pub const CLIENT_IP6: &str = "2001:db8:1::10";
+pub const GW_OUTSIDE_IP6: &str = "2001:db8:1::1";
+pub const GW_INSIDE_IP6: &str = "2001:db8:2::1";
+pub const SERVER_IP6: &str = "2001:db8:2::22";
+
 /// The NFQUEUE queue (IPS) and NFLOG group (IDS) the mixed-mode gateway
 /// uses. Netfilter queues and log groups are per network namespace, and
 /// every test has its own gateway namespace, so they never collide.
@@ -171,21 +179,34 @@ impl Topology {
     /// on a machine that should support it; whatever was created is
     /// removed again.
     pub fn new(name: &str) -> Option<Topology> {
+        let topo = Topology::empty(name)?;
+        topo.build();
+        Some(topo)
+    }
+
+    /// Like [`Topology::new`], but IPv6 only: the same namespaces and links
+    /// with the `*_IP6` addresses (no DAD, so they are usable at once) and
+    /// no IPv4 address at all.
+    pub fn new_ipv6(name: &str) -> Option<Topology> {
+        let topo = Topology::empty(name)?;
+        topo.build_ipv6();
+        Some(topo)
+    }
+
+    fn empty(name: &str) -> Option<Topology> {
         if !can_run_netns(name) {
             return None;
         }
         let pid = std::process::id();
         let ns = |role: &str| format!("mke2e-{name}-{role}-{pid}");
-        let topo = Topology {
+        Some(Topology {
             attacker: ns("att"),
             client: ns("cli"),
             gateway: ns("gw"),
             server: ns("srv"),
             created: RefCell::new(Vec::new()),
             children: RefCell::new(Vec::new()),
-        };
-        topo.build();
-        Some(topo)
+        })
     }
 
     fn add_ns(&self, ns: &str) {
@@ -209,6 +230,89 @@ impl Topology {
         run_ok("ip", &["-n", ns, "addr", "add", addr, "dev", "eth0"]);
         run_ok("ip", &["-n", ns, "link", "set", "eth0", "up"]);
         run_ok("ip", &["-n", gw, "link", "set", gw_if, "up"]);
+    }
+
+    /// The veth of [`Topology::link`] with an IPv6 address added `nodad`.
+    fn link6(&self, ns: &str, addr: &str, gw_if: &str) {
+        let gw = self.gateway.as_str();
+        run_ok(
+            "ip",
+            &[
+                "-n", gw, "link", "add", gw_if, "type", "veth", "peer", "name", "eth0", "netns", ns,
+            ],
+        );
+        run_ok(
+            "ip",
+            &["-n", ns, "-6", "addr", "add", addr, "dev", "eth0", "nodad"],
+        );
+        run_ok("ip", &["-n", ns, "link", "set", "eth0", "up"]);
+        run_ok("ip", &["-n", gw, "link", "set", gw_if, "up"]);
+    }
+
+    fn build_ipv6(&self) {
+        let (gw, att, cli, srv) = (
+            self.gateway.as_str(),
+            self.attacker.as_str(),
+            self.client.as_str(),
+            self.server.as_str(),
+        );
+        for ns in [gw, att, cli, srv] {
+            self.add_ns(ns);
+        }
+        run_ok("ip", &["-n", gw, "link", "add", "br0", "type", "bridge"]);
+        run_ok("ip", &["-n", gw, "link", "set", "br0", "up"]);
+        let outside = format!("{GW_OUTSIDE_IP6}/64");
+        run_ok(
+            "ip",
+            &[
+                "-n", gw, "-6", "addr", "add", &outside, "dev", "br0", "nodad",
+            ],
+        );
+        self.link6(att, &format!("{ATTACKER_IP6}/64"), "veth-att");
+        self.link6(cli, &format!("{CLIENT_IP6}/64"), "veth-cli");
+        for port in ["veth-att", "veth-cli"] {
+            run_ok("ip", &["-n", gw, "link", "set", port, "master", "br0"]);
+        }
+        self.link6(srv, &format!("{SERVER_IP6}/64"), "eth-srv");
+        let inside = format!("{GW_INSIDE_IP6}/64");
+        run_ok(
+            "ip",
+            &[
+                "-n", gw, "-6", "addr", "add", &inside, "dev", "eth-srv", "nodad",
+            ],
+        );
+        for ns in [att, cli] {
+            run_ok(
+                "ip",
+                &[
+                    "-n",
+                    ns,
+                    "-6",
+                    "route",
+                    "add",
+                    "default",
+                    "via",
+                    GW_OUTSIDE_IP6,
+                ],
+            );
+        }
+        run_ok(
+            "ip",
+            &[
+                "-n",
+                srv,
+                "-6",
+                "route",
+                "add",
+                "default",
+                "via",
+                GW_INSIDE_IP6,
+            ],
+        );
+        self.exec_ok(gw, &["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"]);
+        for k in ["bridge-nf-call-iptables", "bridge-nf-call-ip6tables"] {
+            let _ = self.exec(gw, &["sysctl", "-qw", &format!("net.bridge.{k}=0")]);
+        }
     }
 
     fn build(&self) {
@@ -282,6 +386,44 @@ impl Topology {
             &self.gateway,
             &[
                 "iptables",
+                "-A",
+                "FORWARD",
+                "-j",
+                "NFLOG",
+                "--nflog-group",
+                &g,
+            ],
+        );
+    }
+
+    /// [`Topology::mixed_mode_firewall`] for the IPv6 topology, with
+    /// ip6tables: the attacker's IPv6 packets (both directions) to NFQUEUE
+    /// [`QUEUE`] with `--queue-bypass`, every other forwarded IPv6 packet
+    /// to NFLOG group [`NFLOG_GROUP`].
+    pub fn mixed_mode_firewall_v6(&self) {
+        let q = QUEUE.to_string();
+        let g = NFLOG_GROUP.to_string();
+        for dir in ["-s", "-d"] {
+            self.exec_ok(
+                &self.gateway,
+                &[
+                    "ip6tables",
+                    "-A",
+                    "FORWARD",
+                    dir,
+                    ATTACKER_IP6,
+                    "-j",
+                    "NFQUEUE",
+                    "--queue-num",
+                    &q,
+                    "--queue-bypass",
+                ],
+            );
+        }
+        self.exec_ok(
+            &self.gateway,
+            &[
+                "ip6tables",
                 "-A",
                 "FORWARD",
                 "-j",
