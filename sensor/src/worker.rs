@@ -100,11 +100,7 @@ impl Worker {
     }
 
     fn send(&self, ev: &meerkat_shared::eve::Event) {
-        if self.shared.eve.send(ev) {
-            inc(&self.counters.eve_events);
-        } else {
-            inc(&self.counters.eve_dropped);
-        }
+        send(&self.shared, &self.counters, ev);
     }
 
     fn end_flow(&mut self, flow: Flow, now: Timestamp) {

@@ -5,6 +5,7 @@
 //! carry an id and sequence; for other types those bytes read as 0 in the
 //! summary. Checksums are not validated.
 
+use super::be16;
 use super::{DecodeError, IcmpInfo, Layer};
 
 mod field {
@@ -65,13 +66,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
         self.buffer.as_ref()
     }
 
-    fn u16_at(&self, r: std::ops::Range<usize>) -> u16 {
-        match self.b().get(r) {
-            Some(&[a, b]) => u16::from_be_bytes([a, b]),
-            _ => 0,
-        }
-    }
-
     /// Message type.
     pub fn msg_type(&self) -> u8 {
         self.b().get(field::TYPE).copied().unwrap_or(0)
@@ -84,12 +78,12 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
     /// Echo identifier (meaningful for echo messages only).
     pub fn echo_ident(&self) -> u16 {
-        self.u16_at(field::ECHO_IDENT)
+        be16(self.b(), field::ECHO_IDENT)
     }
 
     /// Echo sequence number (meaningful for echo messages only).
     pub fn echo_seq_no(&self) -> u16 {
-        self.u16_at(field::ECHO_SEQNO)
+        be16(self.b(), field::ECHO_SEQNO)
     }
 
     /// Bytes after the 8-byte header.

@@ -10,6 +10,7 @@
 //! - bytes after the total length are link-layer padding and are ignored;
 //! - checksums are never validated (offload leaves them unfilled).
 
+use super::be16;
 use super::{DecodeError, Layer};
 
 mod field {
@@ -98,16 +99,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 
     #[inline]
-    fn u16_at(&self, r: std::ops::Range<usize>) -> u16 {
-        // Only called with field ranges inside HEADER_LEN, which check_len
-        // guaranteed; `get` keeps even unchecked views from panicking.
-        match self.b().get(r) {
-            Some(&[a, b]) => u16::from_be_bytes([a, b]),
-            _ => 0,
-        }
-    }
-
-    #[inline]
     fn u8_at(&self, i: usize) -> u8 {
         self.b().get(i).copied().unwrap_or(0)
     }
@@ -129,7 +120,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
     /// The total length field as written (0 for BIG TCP super-packets).
     pub fn total_len(&self) -> u16 {
-        self.u16_at(field::LENGTH)
+        be16(self.b(), field::LENGTH)
     }
 
     /// The effective total length: the field, or the buffer length when the
@@ -144,17 +135,17 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
     /// Identification.
     pub fn ident(&self) -> u16 {
-        self.u16_at(field::IDENT)
+        be16(self.b(), field::IDENT)
     }
 
     /// More-fragments flag.
     pub fn more_frags(&self) -> bool {
-        self.u16_at(field::FLG_OFF) & FLAG_MF != 0
+        be16(self.b(), field::FLG_OFF) & FLAG_MF != 0
     }
 
     /// Fragment offset in bytes.
     pub fn frag_offset(&self) -> u16 {
-        (self.u16_at(field::FLG_OFF) & OFFSET_MASK) << 3
+        (be16(self.b(), field::FLG_OFF) & OFFSET_MASK) << 3
     }
 
     /// Time to live.

@@ -14,6 +14,24 @@ pub mod ipv6;
 pub mod tcp;
 pub mod udp;
 
+/// Big-endian `u16` at byte range `r` of `b`, 0 when `r` is not a 2-byte
+/// range inside `b`. The views call it only with field ranges their length
+/// check covers; `get` keeps even unchecked views from panicking.
+pub(crate) fn be16(b: &[u8], r: std::ops::Range<usize>) -> u16 {
+    match b.get(r) {
+        Some(&[x, y]) => u16::from_be_bytes([x, y]),
+        _ => 0,
+    }
+}
+
+/// Big-endian `u32` at byte range `r` of `b`, 0 when out of range.
+pub(crate) fn be32(b: &[u8], r: std::ops::Range<usize>) -> u32 {
+    match b.get(r) {
+        Some(&[w, x, y, z]) => u32::from_be_bytes([w, x, y, z]),
+        _ => 0,
+    }
+}
+
 /// Summary of a decoded packet. Borrowed from the capture buffer.
 #[derive(Debug, Clone, Copy)]
 pub struct Packet<'a> {

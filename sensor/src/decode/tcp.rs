@@ -4,6 +4,7 @@
 //! [`Packet::check_len`] succeeded, no accessor can panic. Options are
 //! available raw through [`Packet::options`]; checksums are not validated.
 
+use super::{be16, be32};
 use super::{DecodeError, Layer, TcpInfo};
 
 mod field {
@@ -68,64 +69,50 @@ impl<T: AsRef<[u8]>> Packet<T> {
         self.buffer.as_ref()
     }
 
-    fn u16_at(&self, r: std::ops::Range<usize>) -> u16 {
-        match self.b().get(r) {
-            Some(&[a, b]) => u16::from_be_bytes([a, b]),
-            _ => 0,
-        }
-    }
-
-    fn u32_at(&self, r: std::ops::Range<usize>) -> u32 {
-        match self.b().get(r) {
-            Some(&[a, b, c, d]) => u32::from_be_bytes([a, b, c, d]),
-            _ => 0,
-        }
-    }
-
     /// Source port.
     pub fn src_port(&self) -> u16 {
-        self.u16_at(field::SRC_PORT)
+        be16(self.b(), field::SRC_PORT)
     }
 
     /// Destination port.
     pub fn dst_port(&self) -> u16 {
-        self.u16_at(field::DST_PORT)
+        be16(self.b(), field::DST_PORT)
     }
 
     /// Sequence number.
     pub fn seq_number(&self) -> u32 {
-        self.u32_at(field::SEQ_NUM)
+        be32(self.b(), field::SEQ_NUM)
     }
 
     /// Acknowledgment number.
     pub fn ack_number(&self) -> u32 {
-        self.u32_at(field::ACK_NUM)
+        be32(self.b(), field::ACK_NUM)
     }
 
     /// Header length in bytes (data offset * 4).
     pub fn header_len(&self) -> usize {
-        usize::from(self.u16_at(field::FLAGS) >> 12) * 4
+        usize::from(be16(self.b(), field::FLAGS) >> 12) * 4
     }
 
     /// The eight classic flag bits (FIN..CWR).
     pub fn flags(&self) -> u8 {
-        self.u16_at(field::FLAGS) as u8
+        be16(self.b(), field::FLAGS) as u8
     }
 
     /// The reserved bits between the data offset and the flags (NS
     /// included).
     pub fn reserved(&self) -> u8 {
-        ((self.u16_at(field::FLAGS) >> 8) & 0x0f) as u8
+        ((be16(self.b(), field::FLAGS) >> 8) & 0x0f) as u8
     }
 
     /// Window size.
     pub fn window_len(&self) -> u16 {
-        self.u16_at(field::WIN_SIZE)
+        be16(self.b(), field::WIN_SIZE)
     }
 
     /// Urgent pointer.
     pub fn urgent_at(&self) -> u16 {
-        self.u16_at(field::URGENT)
+        be16(self.b(), field::URGENT)
     }
 
     /// Raw option bytes.

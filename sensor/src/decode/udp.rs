@@ -5,6 +5,7 @@
 //! 0 (UDP jumbograms / GSO) means "use the buffer"; bytes after the length
 //! are ignored. Checksums are not validated.
 
+use super::be16;
 use super::{DecodeError, Layer, UdpInfo};
 
 mod field {
@@ -67,26 +68,19 @@ impl<T: AsRef<[u8]>> Packet<T> {
         self.buffer.as_ref()
     }
 
-    fn u16_at(&self, r: std::ops::Range<usize>) -> u16 {
-        match self.b().get(r) {
-            Some(&[a, b]) => u16::from_be_bytes([a, b]),
-            _ => 0,
-        }
-    }
-
     /// Source port.
     pub fn src_port(&self) -> u16 {
-        self.u16_at(field::SRC_PORT)
+        be16(self.b(), field::SRC_PORT)
     }
 
     /// Destination port.
     pub fn dst_port(&self) -> u16 {
-        self.u16_at(field::DST_PORT)
+        be16(self.b(), field::DST_PORT)
     }
 
     /// Length field (header + payload) as written.
     pub fn len(&self) -> u16 {
-        self.u16_at(field::LENGTH)
+        be16(self.b(), field::LENGTH)
     }
 
     /// True when the length field is 0 (jumbogram: use the buffer).
