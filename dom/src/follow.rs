@@ -485,6 +485,9 @@ fn find_by_identity(path: &Path, dev: u64, ino: u64) -> Option<PathBuf> {
         })
 }
 
+/// Tolerance between file modification times and the wall clock.
+const MTIME_SLACK: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The newest rotated sibling of `path` (`eve.json.1`, `eve.json-2025…`;
 /// compressed ones excluded) modified at or after `since` and not the file
 /// `(dev, ino)` now at `path`.
@@ -515,7 +518,10 @@ fn find_rotated_since(path: &Path, since: SystemTime, dev: u64, ino: u64) -> Opt
             continue;
         }
         let Ok(mtime) = md.modified() else { continue };
-        if mtime < since {
+        // File times come from the kernel's coarse clock, which can lag the
+        // `SystemTime::now()` taken when we started waiting by a few
+        // milliseconds: allow for that.
+        if mtime + MTIME_SLACK < since {
             continue;
         }
         if best.as_ref().is_none_or(|(t, _)| mtime > *t) {
