@@ -9,9 +9,12 @@
 //!
 //! `MEM_BANS` (environment) changes the number of distinct hosts. The
 //! nftables variant runs the daemon inside a fresh network namespace and is
-//! skipped (with a note) when not root or without `ip netns`.
+//! a failure under CI without root or `ip netns`, a loud skip elsewhere.
 
 mod common;
+// The sensor tests' prerequisite checks (CI makes a missing one a failure).
+#[path = "../../sensor/tests/prereq/mod.rs"]
+mod prereq;
 
 use std::process::Command;
 use std::time::Duration;
@@ -106,21 +109,21 @@ fn rss_with_100k_bans_dry_run() {
 struct NetNs(String);
 
 impl NetNs {
+    /// `None` when root or `ip netns` is missing: a failure under CI or
+    /// `MEERKAT_REQUIRE_ALL=1`, a loud skip elsewhere (`prereq`).
     fn new(tag: &str) -> Option<NetNs> {
-        let uid = Command::new("id").arg("-u").output().ok()?;
-        if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
-            eprintln!("note: not root; skipping {tag}");
+        let tools: &[&str] = if tag == "ipset" { &["ipset"] } else { &["nft"] };
+        if !prereq::require_netns(tag) || !prereq::require_programs(tag, tools) {
             return None;
         }
         let name = format!("mkdom-{tag}-{}", std::process::id());
         let _ = Command::new("ip").args(["netns", "del", &name]).status();
-        match Command::new("ip").args(["netns", "add", &name]).status() {
-            Ok(s) if s.success() => Some(NetNs(name)),
-            _ => {
-                eprintln!("note: `ip netns add` unavailable; skipping {tag}");
-                None
-            }
-        }
+        let ok = Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "`ip netns add {name}` failed");
+        Some(NetNs(name))
     }
 }
 

@@ -3,7 +3,8 @@
 //! every queued packet its verdict while `--queue-bypass` keeps traffic
 //! flowing after the sensor is gone.
 //!
-//! Root only (skipped with a note otherwise).
+//! Root only: a failure under CI (`CI` or `MEERKAT_REQUIRE_ALL=1`), a loud
+//! skip elsewhere (see `prereq`).
 
 mod common;
 
@@ -57,6 +58,9 @@ except socket.timeout:
 
 #[test]
 fn reject_sends_reset() {
+    if !require_programs("reject_sends_reset", &[PYTHON]) {
+        return;
+    }
     let Some(topo) = Topology::new("reject") else {
         return;
     };
@@ -141,8 +145,7 @@ fn last_stats(eve: &std::path::Path) -> Value {
 
 #[test]
 fn shutdown_under_traffic() {
-    if !have_program("iperf3") {
-        eprintln!("note: skipping shutdown_under_traffic: iperf3 is not installed");
+    if !require_programs("shutdown_under_traffic", &["iperf3"]) {
         return;
     }
     let Some(topo) = Topology::new("shutdown") else {

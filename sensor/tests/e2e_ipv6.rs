@@ -4,7 +4,8 @@
 //! the IDS path must produce an `ssh` event, and paramiko on the IPS path
 //! must be blocked by the fake-agent rules.
 //!
-//! Root only (skipped with a note otherwise).
+//! Root only: a failure under CI (`CI` or `MEERKAT_REQUIRE_ALL=1`), a loud
+//! skip elsewhere (see `prereq`).
 
 mod common;
 
@@ -27,13 +28,12 @@ fn ip(text: &str) -> IpAddr {
 
 #[test]
 fn ipv6_mixed_mode() {
+    if !require_programs("ipv6_mixed_mode", SSH_TOOLS) {
+        return;
+    }
     let Some(topo) = Topology::new_ipv6("ipv6") else {
         return;
     };
-    if !have_program("ip6tables") {
-        eprintln!("note: skipping ipv6_mixed_mode: ip6tables is not installed");
-        return;
-    }
     let dir = WorkDir::new("ipv6");
     topo.mixed_mode_firewall_v6();
     let sshd = Sshd::start(&topo, &topo.server, SERVER_IP6, &dir.path);

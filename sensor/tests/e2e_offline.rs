@@ -129,8 +129,9 @@ fn garbage_rules_file() {
 
 #[test]
 fn pcap_offline() {
-    if !have_program("tcpdump") {
-        eprintln!("note: skipping pcap_offline: tcpdump is not installed");
+    if !require_programs("pcap_offline", &["tcpdump"])
+        || !require_programs("pcap_offline", SSH_TOOLS)
+    {
         return;
     }
     let Some(topo) = Topology::new("pcap") else {

@@ -1,23 +1,25 @@
 //! Every event the output builders produce, written through the real EVE
-//! writer, validates against Suricata 7.0.10's schema (`check-eve`).
+//! writer, validates against Suricata 7.0.10's schema (`check-eve` from
+//! `../shared/tools` beside the repository). `check-eve` missing or unable
+//! to run is a failure under CI (see `prereq`), never a silent pass.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+use meerkat_sensor::action::{Action, RejectTarget};
 use meerkat_sensor::counters::{add, PipelineCounters, SourceCounters};
 use meerkat_sensor::decode::{tcp_flags, IcmpInfo, IpInfo, Packet, TcpInfo, UdpInfo, L4};
 use meerkat_sensor::output::build::{
     alert_action, alert_event, drop_event, flow_event, ssh_event, AlertInfo, BuildOpts, FlowEnd,
-    FlowView, PacketView, RuleAction, TcpSummary, TxMatch,
+    FlowView, PacketView, TcpSummary, TxMatch,
 };
 use meerkat_sensor::output::eve::{EveConfig, EveWriter};
 use meerkat_sensor::output::stats::{stats_event, DetectStats};
 use meerkat_sensor::packet::{Direction, Mode, Source, Timestamp};
 use meerkat_shared::eve::{Alert, Event, Ssh, SshSide};
 
-const CHECK_EVE: &str = "/work/shared/tools/check-eve";
+mod prereq;
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
@@ -77,7 +79,7 @@ fn flow() -> FlowView {
     }
 }
 
-fn alert(mode: Mode, action: RuleAction) -> Alert {
+fn alert(mode: Mode, action: Action) -> Alert {
     let mut md = BTreeMap::new();
     md.insert("created_at".to_string(), vec!["2025_03_14".to_string()]);
     md.insert("signature_severity".to_string(), vec!["Major".to_string()]);
@@ -148,10 +150,10 @@ fn all_events() -> Vec<Event> {
     let f = flow();
     let mut evs = vec![ssh_event(&f, ssh(), Source::Nfq(0), ts(713_482), &opts)];
     for (pv, mode, action) in [
-        (nfq(&p4), Mode::Ips, RuleAction::Drop),
-        (nflog(&p4), Mode::Ids, RuleAction::Reject),
-        (nfq(&p6), Mode::Ips, RuleAction::RejectBoth),
-        (nflog(&udp), Mode::Ids, RuleAction::Alert),
+        (nfq(&p4), Mode::Ips, Action::Drop),
+        (nflog(&p4), Mode::Ids, Action::Reject(RejectTarget::Src)),
+        (nfq(&p6), Mode::Ips, Action::Reject(RejectTarget::Both)),
+        (nflog(&udp), Mode::Ids, Action::Alert),
     ] {
         evs.push(alert_event(
             &pv,
@@ -172,18 +174,14 @@ fn all_events() -> Vec<Event> {
         &nfq(&icmp),
         None,
         AlertInfo {
-            alert: alert(Mode::Ips, RuleAction::Pass),
-            action: RuleAction::Pass,
+            alert: alert(Mode::Ips, Action::Pass),
+            action: Action::Pass,
             tx: None,
             app_proto: None,
         },
         &BuildOpts::default(),
     ));
-    let with_alert = Some((
-        alert(Mode::Ips, RuleAction::Drop),
-        RuleAction::Drop,
-        Some(0),
-    ));
+    let with_alert = Some((alert(Mode::Ips, Action::Drop), Action::Drop, Some(0)));
     evs.push(drop_event(&nfq(&p4), Some(&f), "rules", with_alert, &opts));
     evs.push(drop_event(&nfq(&p6), Some(&f), "flow drop", None, &opts));
     evs.push(drop_event(&nfq(&udp), None, "rules", None, &opts));
@@ -259,56 +257,44 @@ fn write(dir: &Path, cfg: &EveConfig) -> PathBuf {
     path
 }
 
-fn check(path: &Path) -> Option<(bool, String)> {
-    let out = Command::new(CHECK_EVE).arg(path).output().ok()?;
-    if out.status.code() == Some(2) {
-        eprintln!(
-            "note: check-eve unusable: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        return None;
-    }
-    Some((
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    ))
-}
-
 #[test]
 fn every_built_event_validates() {
-    if !Path::new(CHECK_EVE).exists() {
-        eprintln!("note: {CHECK_EVE} not found; skipped");
+    let test = "every_built_event_validates";
+    let Some(tool) = prereq::require_check_eve(test) else {
         return;
-    }
+    };
     let dir = tmp("ok");
     let path = write(&dir, &EveConfig::default());
     let n = std::fs::read_to_string(&path).unwrap().lines().count();
     assert_eq!(n, all_events().len());
-    if let Some((ok, report)) = check(&path) {
-        assert!(ok, "check-eve failed:\n{report}");
-    }
+    let Some((code, report)) = prereq::run_check_eve(test, &tool, &path) else {
+        return;
+    };
+    assert_eq!(code, 0, "check-eve failed:\n{report}");
+    // check-eve really read every line (not an empty or other file).
+    assert!(
+        report.contains(&format!("OK: all {n} line(s) valid")),
+        "check-eve did not validate {n} lines:\n{report}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn capture_object_is_documented_as_breaking_the_schema() {
-    if !Path::new(CHECK_EVE).exists() {
-        eprintln!("note: {CHECK_EVE} not found; skipped");
+    let test = "capture_object_is_documented_as_breaking_the_schema";
+    let Some(tool) = prereq::require_check_eve(test) else {
         return;
-    }
+    };
     let dir = tmp("capture");
     let cfg = EveConfig {
         capture_object: true,
         ..EveConfig::default()
     };
     let path = write(&dir, &cfg);
-    if let Some((ok, report)) = check(&path) {
-        assert!(!ok, "capture object unexpectedly valid:\n{report}");
-        assert!(report.contains("capture"), "{report}");
-    }
+    let Some((code, report)) = prereq::run_check_eve(test, &tool, &path) else {
+        return;
+    };
+    assert_eq!(code, 1, "capture object unexpectedly valid:\n{report}");
+    assert!(report.contains("capture"), "{report}");
     let _ = std::fs::remove_dir_all(&dir);
 }

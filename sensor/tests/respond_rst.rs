@@ -1,6 +1,9 @@
 //! Root-only: a reject (RST toward both ends) built by `respond` aborts a
 //! real TCP connection between two fresh network namespaces.
 
+#[path = "prereq/mod.rs"]
+mod prereq;
+
 use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
@@ -28,14 +31,6 @@ fn ip(args: &[&str]) -> bool {
         .args(args)
         .output()
         .map(|o| o.status.success())
-        .unwrap_or(false)
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
         .unwrap_or(false)
 }
 
@@ -108,8 +103,7 @@ fn summary(ipb: &[u8]) -> Packet<'_> {
 
 #[test]
 fn reject_both_resets_a_real_connection() {
-    if !is_root() || !ip(&["netns", "list"]) {
-        eprintln!("note: needs root and `ip netns`; skipped");
+    if !prereq::require_netns("reject_both_resets_a_real_connection") {
         return;
     }
     let pid = std::process::id();

@@ -25,22 +25,18 @@ impl Drop for Netns {
     }
 }
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
+// The sensor tests' prerequisite checks (CI makes a missing one a failure).
+#[path = "../../../sensor/tests/prereq/mod.rs"]
+mod prereq;
 
 /// Host side: run `inner` (a test name in this binary) inside a new netns.
-/// Skips (with a note) when not root or `ip netns` is unavailable.
+/// Without root, `ip netns`, `nft` or `ipset`: a failure under CI (or
+/// `MEERKAT_REQUIRE_ALL=1`), a loud skip elsewhere.
 pub fn run_in_netns(inner: &str) {
     if std::env::var_os(MARKER).is_some() {
         return; // already inside: the inner test does the work
     }
-    if !is_root() {
-        eprintln!("SKIP {inner}: needs root");
+    if !prereq::require_netns(inner) || !prereq::require_programs(inner, &["nft", "ipset"]) {
         return;
     }
     static N: AtomicU32 = AtomicU32::new(0);
@@ -54,10 +50,7 @@ pub fn run_in_netns(inner: &str) {
         .status()
         .map(|s| s.success())
         .unwrap_or(false);
-    if !ok {
-        eprintln!("SKIP {inner}: `ip netns add` unavailable");
-        return;
-    }
+    assert!(ok, "`ip netns add {name}` failed");
     let _ns = Netns { name: name.clone() };
     let exe = std::env::current_exe().expect("current test executable");
     let out = Command::new("ip")

@@ -4,6 +4,9 @@
 
 #![allow(dead_code)]
 
+#[path = "../prereq/mod.rs"]
+pub mod prereq;
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -17,21 +20,14 @@ pub struct Netns {
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
 impl Netns {
     /// Creates the namespace with `lo` up and 198.51.100.1/32 and
-    /// 2001:db8::1/128 on it. `None` (after printing a note) when not root
-    /// or when `ip netns` is unavailable: the caller then skips.
-    pub fn create(tag: &str) -> Option<Netns> {
-        if !is_root() {
-            eprintln!("note: not root; skipping namespace capture test");
+    /// 2001:db8::1/128 on it. `None` when root, `ip netns` or one of
+    /// `tools` is missing: a failure under CI, a loud skip elsewhere
+    /// ([`prereq`]); the caller then returns.
+    pub fn create(tag: &str, tools: &[&str]) -> Option<Netns> {
+        let test = format!("capture test {tag}");
+        if !prereq::require_netns(&test) || !prereq::require_programs(&test, tools) {
             return None;
         }
         let name = format!(
@@ -39,20 +35,15 @@ impl Netns {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
-        match Command::new("ip").args(["netns", "add", &name]).output() {
-            Ok(o) if o.status.success() => {}
-            Ok(o) => {
-                eprintln!(
-                    "note: `ip netns add` failed ({}); skipping",
-                    String::from_utf8_lossy(&o.stderr).trim()
-                );
-                return None;
-            }
-            Err(e) => {
-                eprintln!("note: cannot run `ip` ({e}); skipping");
-                return None;
-            }
-        }
+        let o = Command::new("ip")
+            .args(["netns", "add", &name])
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run `ip netns add {name}`: {e}"));
+        assert!(
+            o.status.success(),
+            "`ip netns add {name}` failed: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        );
         let ns = Netns { name };
         ns.sh("ip link set lo up");
         ns.sh("ip addr add 198.51.100.1/32 dev lo");

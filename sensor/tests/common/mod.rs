@@ -11,6 +11,9 @@
 //!   client   198.51.100.10 --+
 //! ```
 //!
+//! Prerequisites (root, `ip`, the programs a test runs) go through
+//! [`prereq`]: a failure under CI, a loud skip elsewhere.
+//!
 //! Every namespace name carries the test name and the process id, so tests
 //! running in parallel threads or processes never share one. The
 //! [`Topology`] guard kills what runs in its namespaces and deletes them,
@@ -18,10 +21,12 @@
 
 #![allow(dead_code)] // each e2e test binary uses a different subset
 
+#[path = "../prereq/mod.rs"]
+pub mod prereq;
+
 use std::cell::RefCell;
 use std::fs;
 use std::io::Read;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -79,34 +84,22 @@ pub fn fake_agent_script() -> PathBuf {
     repo_root().join("examples/fake-ssh-agent/fake_agent.py")
 }
 
-/// Whether this process can build namespaces; prints why not and returns
-/// false otherwise (the caller then returns: the test is skipped).
+/// Whether this process can build namespaces (root and `ip netns`). When
+/// not, [`prereq::missing`] fails the test under CI and otherwise prints a
+/// loud skip; the caller then returns.
 pub fn can_run_netns(test: &str) -> bool {
-    // /proc/self belongs to the effective uid.
-    let uid = fs::metadata("/proc/self")
-        .map(|m| m.uid())
-        .unwrap_or(u32::MAX);
-    if uid != 0 {
-        eprintln!("note: skipping {test}: network namespaces need root (euid {uid})");
-        return false;
-    }
-    match Command::new("ip").arg("-V").output() {
-        Ok(o) if o.status.success() => true,
-        _ => {
-            eprintln!("note: skipping {test}: the `ip` command (iproute2) is not available");
-            false
-        }
-    }
+    prereq::require_netns(test)
 }
 
 /// Whether `program` can be run (found on PATH or as an absolute path).
 pub fn have_program(program: &str) -> bool {
-    if program.contains('/') {
-        return Path::new(program).exists();
-    }
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
-        .unwrap_or(false)
+    prereq::have_program(program)
+}
+
+/// Every program is installed; otherwise a failure under CI, a loud skip
+/// elsewhere (the caller then returns).
+pub fn require_programs(test: &str, programs: &[&str]) -> bool {
+    prereq::require_programs(test, programs)
 }
 
 /// Runs a command, returns its output; panics (naming the command) only
@@ -179,7 +172,7 @@ impl Topology {
     /// on a machine that should support it; whatever was created is
     /// removed again.
     pub fn new(name: &str) -> Option<Topology> {
-        let topo = Topology::empty(name)?;
+        let topo = Topology::empty(name, &["iptables", "ss", "sysctl"])?;
         topo.build();
         Some(topo)
     }
@@ -188,13 +181,13 @@ impl Topology {
     /// with the `*_IP6` addresses (no DAD, so they are usable at once) and
     /// no IPv4 address at all.
     pub fn new_ipv6(name: &str) -> Option<Topology> {
-        let topo = Topology::empty(name)?;
+        let topo = Topology::empty(name, &["ip6tables", "ss", "sysctl"])?;
         topo.build_ipv6();
         Some(topo)
     }
 
-    fn empty(name: &str) -> Option<Topology> {
-        if !can_run_netns(name) {
+    fn empty(name: &str, tools: &[&str]) -> Option<Topology> {
+        if !can_run_netns(name) || !require_programs(name, tools) {
             return None;
         }
         let pid = std::process::id();
@@ -733,33 +726,22 @@ pub fn is_event(ev: &Value, t: &str, iface: &str) -> bool {
     ev["event_type"] == t && ev["in_iface"] == iface
 }
 
-/// The path of the project's EVE validator, when it exists.
-pub fn check_eve_tool() -> Option<PathBuf> {
-    let p = repo_root().join("../shared/tools/check-eve");
-    p.exists().then_some(p)
-}
-
-/// Validates every line of `eve` with `check-eve`; prints a note and
-/// returns when the tool is missing.
+/// Validates every line of `eve` with `../shared/tools/check-eve`; the
+/// tool missing or unable to work is a failure under CI, a loud skip
+/// elsewhere.
 pub fn assert_eve_valid(eve: &Path) {
-    let Some(tool) = check_eve_tool() else {
-        eprintln!("note: check-eve not found next to the repository; EVE schema check skipped");
+    let test = format!("EVE schema check of {}", eve.display());
+    let Some(tool) = prereq::require_check_eve(&test) else {
         return;
     };
-    let out = Command::new(PYTHON)
-        .arg(&tool)
-        .arg(eve)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", tool.display()));
-    assert!(
-        out.status.success(),
-        "check-eve {} failed ({}):\n{}{}",
-        eve.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let Some((code, report)) = prereq::run_check_eve(&test, &tool, eve) else {
+        return;
+    };
+    assert_eq!(code, 0, "check-eve {} failed:\n{report}", eve.display());
 }
+
+/// The programs [`Sshd`] and its clients need.
+pub const SSH_TOOLS: &[&str] = &["/usr/sbin/sshd", "ssh", "ssh-keygen", PYTHON];
 
 /// A real OpenSSH server in a namespace; files live in `dir`.
 pub struct Sshd {
