@@ -18,6 +18,7 @@ use toml::Spanned;
 
 use crate::backend::{BackendConfig, BackendKind};
 use crate::event::FieldPath;
+use crate::fleet::config::{FleetConfig, RawFleet, RawRedisInput, RedisInput};
 use crate::rules::{Escalate, Matcher, Rule, Threshold};
 
 /// Default location of the configuration file.
@@ -63,6 +64,8 @@ pub struct InputConfig {
     pub max_line: usize,
     /// Polling fallback interval (inotify is primary).
     pub poll_interval: Duration,
+    /// Read EVE from a Redis stream instead of `eve`.
+    pub redis: Option<RedisInput>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -92,6 +95,8 @@ pub struct Config {
     pub daemon: DaemonConfig,
     pub backends: Vec<BackendConfig>,
     pub rules: Vec<Rule>,
+    /// Sharing decisions with other gateways through Redis.
+    pub fleet: Option<FleetConfig>,
 }
 
 #[derive(Deserialize)]
@@ -116,6 +121,7 @@ struct RawConfig {
     backend: Vec<Spanned<BackendConfig>>,
     #[serde(default)]
     rule: Vec<Spanned<RawRule>>,
+    fleet: Option<RawFleet>,
 }
 
 #[derive(Deserialize)]
@@ -128,7 +134,8 @@ struct RawPack {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawInput {
-    eve: Option<String>,
+    eve: Option<Spanned<String>>,
+    redis: Option<Spanned<RawRedisInput>>,
     start_at: Option<Spanned<String>>,
     max_line: Option<Spanned<i64>>,
     poll_interval: Option<Spanned<String>>,
@@ -297,11 +304,35 @@ impl Config {
             None => Duration::from_secs(1),
             Some(v) => positive(&src, v, "input.poll_interval")?,
         };
+        let err_at = |span: Range<usize>, msg: String| src.err(span, msg);
+        let redis = match &raw.input.redis {
+            None => None,
+            Some(r) => {
+                if let Some(e) = &raw.input.eve {
+                    return Err(src.err(
+                        e.span(),
+                        "input: give either `eve` (a file) or `redis` (a stream), not both".into(),
+                    ));
+                }
+                Some(r.get_ref().validate(&err_at)?)
+            }
+        };
         let input = InputConfig {
-            eve: PathBuf::from(raw.input.eve.as_deref().unwrap_or(DEFAULT_EVE)),
+            eve: PathBuf::from(
+                raw.input
+                    .eve
+                    .as_ref()
+                    .map(|s| s.get_ref().as_str())
+                    .unwrap_or(DEFAULT_EVE),
+            ),
             start_at,
             max_line,
             poll_interval,
+            redis,
+        };
+        let fleet = match &raw.fleet {
+            None => None,
+            Some(f) => Some(f.validate(&err_at)?),
         };
 
         let mut gateway_addresses = Vec::new();
@@ -383,6 +414,7 @@ impl Config {
             daemon,
             backends,
             rules,
+            fleet,
         })
     }
 }

@@ -27,7 +27,11 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let socket = cfg.socket.clone();
     let config_path = cfg.path.clone();
     let listener = control::bind(&socket).context("starting the control socket")?;
-    let engine = {
+    let fleet_cfg = cfg.fleet.clone();
+    let stream_cfg = cfg.input.redis.clone();
+    let start_at = cfg.input.start_at;
+    let state_dir = cfg.state_dir.clone();
+    let mut engine = {
         let tx = tx.clone();
         let hb = heartbeat.clone();
         tokio::task::spawn_blocking(move || Engine::new(cfg, tx, hb))
@@ -35,6 +39,23 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             .context("engine start-up panicked")?
             .context("starting the engine")?
     };
+    // The Redis tasks start after the engine restored its bans, so the
+    // first received batch lands on the restored state.
+    if let Some(f) = &fleet_cfg {
+        engine.attach_fleet(crate::fleet::start(f, &state_dir, tx.clone()));
+    }
+    if let Some(r) = stream_cfg {
+        let stats = Arc::new(crate::redis_input::InputStats::default());
+        let saved = crate::fleet::cursor::load(&state_dir, crate::fleet::cursor::INPUT, &r.key);
+        tokio::spawn(crate::redis_input::run(
+            r,
+            start_at,
+            saved,
+            tx.clone(),
+            stats.clone(),
+        ));
+        engine.attach_input(stats);
+    }
     let engine_thread = std::thread::Builder::new()
         .name("dom-engine".into())
         .spawn(move || engine.run(rx))

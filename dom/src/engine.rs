@@ -24,9 +24,12 @@ use crate::config::{Config, StartAt};
 use crate::control::{Request, Response};
 use crate::enforce::Enforcer;
 use crate::event;
+use crate::fleet::wire::StreamId;
+use crate::fleet::Fleet;
 use crate::follow::{self, Follower, Position};
 use crate::guard::Guard;
 use crate::metrics::Counters;
+use crate::redis_input::InputStats;
 use crate::rules::{Rule, Thresholds};
 use crate::state::{now_ms, BanRecord, BanStore};
 
@@ -42,6 +45,10 @@ pub enum Msg {
     Control(Request, oneshot::Sender<Response>),
     /// A new, already validated configuration.
     Reload(Box<Config>, oneshot::Sender<Result<String, String>>),
+    /// Decisions of other gateways, from the fleet stream.
+    Fleet(crate::fleet::Batch),
+    /// EVE lines from `[input] redis`.
+    Lines(Box<crate::redis_input::Lines>),
     Shutdown,
 }
 
@@ -75,6 +82,8 @@ struct Pending {
     record: BanRecord,
     duration: Duration,
     renewal: bool,
+    /// The triggering event, kept only when decisions are published.
+    event: Option<Value>,
 }
 
 /// What the judging part needs; split from the follower so a read can
@@ -88,6 +97,8 @@ struct Judge {
     counters: Counters,
     pending: Vec<Pending>,
     pending_idx: HashMap<IpAddr, usize>,
+    /// Keep the triggering event with each decision (fleet publishing).
+    keep_events: bool,
 }
 
 fn rule_types(rules: &[Rule]) -> Option<Vec<String>> {
@@ -149,17 +160,20 @@ impl Judge {
                 }
             }
             let reason = event::key_fields(&ev);
-            self.decide(i, hit.ip, hit.value, reason, store, now);
+            let ev = self.keep_events.then(|| ev.clone());
+            self.decide(i, hit.ip, hit.value, reason, ev, store, now);
             return;
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn decide(
         &mut self,
         rule_idx: usize,
         ip: IpAddr,
         client: String,
         reason: String,
+        event: Option<Value>,
         store: &BanStore,
         now: u64,
     ) {
@@ -209,6 +223,7 @@ impl Judge {
             record,
             duration,
             renewal,
+            event,
         });
     }
 }
@@ -220,7 +235,8 @@ fn ms(d: Duration) -> u64 {
 /// The engine. Build with [`Engine::new`], run with [`Engine::run`].
 pub struct Engine {
     cfg: Config,
-    follower: Follower,
+    /// `None` when the input is a Redis stream.
+    follower: Option<Follower>,
     judge: Judge,
     store: BanStore,
     enforcer: Enforcer,
@@ -232,6 +248,9 @@ pub struct Engine {
     last_reconcile: Instant,
     started: Instant,
     heartbeat: Arc<AtomicU64>,
+    fleet: Option<Fleet>,
+    input_stats: Option<Arc<InputStats>>,
+    input_cursor: Option<StreamId>,
 }
 
 impl Engine {
@@ -278,12 +297,14 @@ impl Engine {
         }
         store.sync(now)?;
         let saved = follow::load_position(&cfg.state_dir);
-        let follower = Follower::start(
-            &cfg.input.eve,
-            cfg.input.max_line,
-            cfg.input.start_at,
-            saved.clone(),
-        );
+        let follower = cfg.input.redis.is_none().then(|| {
+            Follower::start(
+                &cfg.input.eve,
+                cfg.input.max_line,
+                cfg.input.start_at,
+                saved.clone(),
+            )
+        });
         let waker = Waker {
             tx,
             pending: Arc::new(AtomicBool::new(false)),
@@ -297,6 +318,7 @@ impl Engine {
                 counters: Counters::default(),
                 pending: Vec::new(),
                 pending_idx: HashMap::new(),
+                keep_events: false,
             },
             cfg,
             follower,
@@ -309,13 +331,31 @@ impl Engine {
             last_reconcile: Instant::now(),
             started: Instant::now(),
             heartbeat,
+            fleet: None,
+            input_stats: None,
+            input_cursor: None,
         };
         e.start_watch();
         Ok(e)
     }
 
+    /// Connects the engine to the fleet tasks (see [`crate::fleet::start`]).
+    pub fn attach_fleet(&mut self, fleet: Fleet) {
+        self.judge.keep_events = fleet.outbox.is_some();
+        self.fleet = Some(fleet);
+    }
+
+    /// Connects the engine to the `[input] redis` task.
+    pub fn attach_input(&mut self, stats: Arc<InputStats>) {
+        self.input_stats = Some(stats);
+    }
+
     fn start_watch(&mut self) {
         self.watcher = None;
+        if self.follower.is_none() {
+            self.watch_dir = None;
+            return;
+        }
         self.watch_dir = follow::dir_identity(&self.cfg.input.eve);
         if self.watch_dir.is_none() {
             tracing::warn!(path = %self.cfg.input.eve.display(), poll = %format_duration(self.cfg.input.poll_interval), "the eve file's directory does not exist yet; polling, and watching it once it appears");
@@ -334,6 +374,9 @@ impl Engine {
     /// Re-arms inotify when the eve file's directory appeared after
     /// start-up or was replaced (removed and created again).
     fn rearm_watch(&mut self) {
+        if self.follower.is_none() {
+            return;
+        }
         let now = follow::dir_identity(&self.cfg.input.eve);
         if now.is_some() && now != self.watch_dir {
             tracing::info!(path = %self.cfg.input.eve.display(), "the eve file's directory appeared or was replaced; watching it");
@@ -359,6 +402,8 @@ impl Engine {
                     let r = self.reload(*cfg);
                     let _ = reply.send(r);
                 }
+                Ok(Msg::Fleet(batch)) => self.apply_fleet(batch),
+                Ok(Msg::Lines(lines)) => self.stream_lines(*lines),
                 Ok(Msg::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
             }
             self.pump();
@@ -380,7 +425,7 @@ impl Engine {
 
     fn next_timeout(&self) -> Duration {
         let mut t = self.cfg.input.poll_interval;
-        if self.follower.draining_old() {
+        if self.follower.as_ref().is_some_and(Follower::draining_old) {
             t = t.min(Duration::from_millis(200));
         }
         let rec = self
@@ -404,11 +449,12 @@ impl Engine {
             let max = self.cfg.daemon.batch_max;
             let judge = &mut self.judge;
             let store = &self.store;
-            let n = self
-                .follower
-                .read(max, &mut |line| judge.line(line, store, now, mono));
+            let Some(follower) = self.follower.as_mut() else {
+                return;
+            };
+            let n = follower.read(max, &mut |line| judge.line(line, store, now, mono));
+            let pos = follower.position();
             self.apply_pending(now);
-            let pos = self.follower.position();
             if pos != self.saved {
                 if let Some(p) = &pos {
                     if let Err(e) = follow::save_position(&self.cfg.state_dir, p) {
@@ -467,6 +513,9 @@ impl Engine {
                     r.client.as_deref().unwrap_or(""),
                     ok
                 );
+            }
+            if let Some(out) = self.fleet.as_mut().and_then(|f| f.outbox.as_mut()) {
+                out.ban(&p.record, p.event);
             }
             if let Err(e) = self.store.put(p.record) {
                 self.judge.counters.state_errors += 1;
@@ -537,6 +586,9 @@ impl Engine {
                     Err(e) => return Response::err(e.to_string()),
                 };
                 self.enforcer.remove(&[ip]);
+                if let Some(out) = self.fleet.as_mut().and_then(|f| f.outbox.as_mut()) {
+                    out.unban(ip);
+                }
                 match self.store.remove(ip) {
                     Ok(Some(r)) => {
                         self.judge.counters.unbans += 1;
@@ -616,6 +668,9 @@ impl Engine {
             ok,
             rec.reason
         );
+        if let Some(out) = self.fleet.as_mut().and_then(|f| f.outbox.as_mut()) {
+            out.ban(&rec, None);
+        }
         if let Err(e) = self.store.put(rec).and_then(|_| self.store.sync(now)) {
             return Response::err(e.to_string());
         }
@@ -623,14 +678,22 @@ impl Engine {
     }
 
     fn status(&mut self) -> Value {
-        let fs = self.follower.stats().clone();
+        let fs = self
+            .follower
+            .as_ref()
+            .map(|f| f.stats().clone())
+            .unwrap_or_default();
         let c = &self.judge.counters;
-        let pos = self.follower.position();
-        json!({
+        let pos = self.follower.as_ref().and_then(Follower::position);
+        let eve = match &self.cfg.input.redis {
+            Some(r) => format!("redis {} key {}", r.target.url, r.key),
+            None => self.cfg.input.eve.display().to_string(),
+        };
+        let mut v = json!({
             "version": env!("CARGO_PKG_VERSION"),
             "config": self.cfg.path.display().to_string(),
             "uptime_secs": self.started.elapsed().as_secs(),
-            "eve": self.follower.path().display().to_string(),
+            "eve": eve,
             "position": pos.map(|p| p.offset),
             "lines": fs.lines,
             "bytes": fs.bytes,
@@ -659,7 +722,128 @@ impl Engine {
             "backend_recreated": self.enforcer.recreated,
             "own_addresses": self.judge.guard.own_count(),
             "inotify": self.watcher.is_some(),
-        })
+        });
+        if let Some(m) = v.as_object_mut() {
+            if let Some(f) = &self.fleet {
+                f.status(m);
+            }
+            if let Some(st) = &self.input_stats {
+                m.insert(
+                    "input_connected".into(),
+                    json!(st.connected.load(Ordering::Relaxed)),
+                );
+                m.insert(
+                    "input_entries".into(),
+                    json!(st.entries.load(Ordering::Relaxed)),
+                );
+                m.insert(
+                    "input_bad_entries".into(),
+                    json!(st.bad_entries.load(Ordering::Relaxed)),
+                );
+                m.insert(
+                    "input_cursor".into(),
+                    json!(self.input_cursor.map(|c| c.to_string())),
+                );
+            }
+        }
+        v
+    }
+
+    /// Applies other gateways' decisions: one batch per backend, then the
+    /// journal, then the cursor (a crash re-applies, never skips).
+    fn apply_fleet(&mut self, batch: crate::fleet::Batch) {
+        let Some(fleet) = &self.fleet else { return };
+        let stats = fleet.stats.clone();
+        let key = crate::fleet::wire::bans_key(&fleet.cfg.prefix);
+        let now = now_ms();
+        let plan = crate::fleet::apply::plan(&batch, &self.store, &self.judge.guard, &stats, now);
+        if !plan.removes.is_empty() {
+            self.enforcer.remove(&plan.removes);
+            for ip in &plan.removes {
+                if let Ok(Some(r)) = self.store.remove(*ip) {
+                    self.judge.counters.unbans += 1;
+                    crate::fleet::FleetStats::add(&stats.unbans_applied, 1);
+                    tracing::info!("unban {} fleet rule={:?} reason={:?}", ip, r.rule, r.reason);
+                }
+            }
+        }
+        if !plan.adds.is_empty() {
+            let entries: Vec<BanEntry> = plan
+                .adds
+                .iter()
+                .map(|r| BanEntry {
+                    ip: r.ip,
+                    timeout: Duration::from_millis(r.expires.saturating_sub(now)),
+                })
+                .collect();
+            let ok = self.enforcer.add(&entries);
+            if ok == 0 && !self.enforcer.is_empty() {
+                self.judge.counters.ban_failures += entries.len() as u64;
+            }
+            let n = plan.adds.len();
+            for r in plan.adds {
+                tracing::debug!(
+                    "ban {} until {} {} rule={:?} backends={}",
+                    r.ip,
+                    r.expires,
+                    r.reason,
+                    r.rule,
+                    ok
+                );
+                if let Err(e) = self.store.put(r) {
+                    self.judge.counters.state_errors += 1;
+                    tracing::error!(error = %e, "fleet ban not journaled");
+                }
+            }
+            crate::fleet::FleetStats::add(&stats.applied, n as u64);
+            tracing::info!(
+                bans = n,
+                snapshot = batch.snapshot,
+                backends = ok,
+                "applied fleet decisions"
+            );
+        }
+        if let Err(e) = self.store.sync(now) {
+            self.judge.counters.state_errors += 1;
+            tracing::error!(error = %e, "ban journal not written");
+        }
+        let dir = self.cfg.state_dir.clone();
+        if let Err(e) =
+            crate::fleet::cursor::save(&dir, crate::fleet::cursor::FLEET, &key, batch.cursor)
+        {
+            self.judge.counters.state_errors += 1;
+            tracing::error!(error = %e, "fleet cursor not saved");
+        }
+        if let Ok(mut g) = stats.cursor.lock() {
+            *g = batch.cursor.to_string();
+        };
+    }
+
+    /// Judges EVE lines read from a Redis stream, applies their bans, then
+    /// saves the stream cursor.
+    fn stream_lines(&mut self, batch: crate::redis_input::Lines) {
+        let now = now_ms();
+        let mono = Instant::now();
+        for l in &batch.lines {
+            if l.len() > self.cfg.input.max_line {
+                self.judge.counters.skipped_invalid_json += 1;
+                continue;
+            }
+            self.judge.line(l, &self.store, now, mono);
+        }
+        self.apply_pending(now);
+        if let Some(r) = &self.cfg.input.redis {
+            if let Err(e) = crate::fleet::cursor::save(
+                &self.cfg.state_dir,
+                crate::fleet::cursor::INPUT,
+                &r.key,
+                batch.cursor,
+            ) {
+                self.judge.counters.state_errors += 1;
+                tracing::error!(error = %e, "input cursor not saved");
+            }
+        }
+        self.input_cursor = Some(batch.cursor);
     }
 
     fn reload(&mut self, new: Config) -> Result<String, String> {
@@ -719,19 +903,31 @@ impl Engine {
             new.backends.len()
         );
         self.cfg = new;
-        if input_changed {
+        if new_fleet_or_stream_changed(&self.cfg, &self.fleet) {
+            tracing::warn!("[fleet] or [input] redis changed: takes effect after a restart");
+        }
+        if input_changed && self.follower.is_some() {
             self.pump();
-            let saved = self.follower.position();
+            let saved = self.follower.as_ref().and_then(Follower::position);
             let start = if self.cfg.input.eve == old_path {
                 StartAt::Saved
             } else {
                 self.cfg.input.start_at
             };
-            self.follower =
-                Follower::start(&self.cfg.input.eve, self.cfg.input.max_line, start, saved);
+            self.follower = Some(Follower::start(
+                &self.cfg.input.eve,
+                self.cfg.input.max_line,
+                start,
+                saved,
+            ));
             self.start_watch();
         }
         tracing::info!("{summary}");
         Ok(summary)
     }
+}
+
+/// Did the reload change what the fleet or stream tasks were started with?
+fn new_fleet_or_stream_changed(cfg: &Config, fleet: &Option<Fleet>) -> bool {
+    cfg.fleet.as_ref() != fleet.as_ref().map(|f| &f.cfg)
 }

@@ -14,6 +14,8 @@
 //! * [`engine`]: the single thread that owns all of the above.
 //! * [`control`]: the Unix control socket protocol, server and client.
 //! * [`daemon`]: start-up, signals, reload, shutdown.
+//! * [`fleet`]: sharing decisions with other gateways through Redis.
+//! * [`redis_input`]: EVE from a Redis stream instead of a file.
 #![deny(unsafe_code)]
 
 pub mod backend;
@@ -23,8 +25,10 @@ pub mod daemon;
 pub mod enforce;
 pub mod engine;
 pub mod event;
+pub mod fleet;
 pub mod follow;
 pub mod guard;
 pub mod metrics;
+pub mod redis_input;
 pub mod rules;
 pub mod state;
