@@ -5,10 +5,12 @@
 //!
 //! Stages, one folder each: [`capture`], [`decode`], [`flow`], [`stream`],
 //! [`app`], [`detect`], [`respond`] (reject packets), [`output`] (EVE and
-//! stats). [`worker`] strings them together per capture thread.
+//! stats). [`verdict`] turns detection results into the packet's verdict
+//! and events; [`worker`] strings the stages together per capture thread.
 
 #![deny(unsafe_code)]
 
+pub mod action;
 pub mod app;
 pub mod capture;
 pub mod cli;
@@ -25,4 +27,5 @@ pub mod stream;
 // The one module with `unsafe`: socket options and setns.
 #[allow(unsafe_code)]
 pub mod sys;
+pub mod verdict;
 pub mod worker;

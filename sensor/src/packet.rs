@@ -31,12 +31,16 @@ pub enum Source {
     Nflog(u16),
     /// An offline pcap file: IDS.
     Pcap,
+    /// An offline pcap file read with `--simulate-ips`: its packets are
+    /// treated as IPS (drops apply, alert action "blocked"), as Suricata
+    /// does with that flag. Labelled "pcap" like [`Source::Pcap`].
+    PcapIps,
 }
 
 impl Source {
     pub fn mode(self) -> Mode {
         match self {
-            Source::Nfq(_) => Mode::Ips,
+            Source::Nfq(_) | Source::PcapIps => Mode::Ips,
             Source::Nflog(_) | Source::Pcap => Mode::Ids,
         }
     }
@@ -49,7 +53,7 @@ impl fmt::Display for Source {
         match self {
             Source::Nfq(n) => write!(f, "nfq:{n}"),
             Source::Nflog(n) => write!(f, "nflog:{n}"),
-            Source::Pcap => f.write_str("pcap"),
+            Source::Pcap | Source::PcapIps => f.write_str("pcap"),
         }
     }
 }
@@ -111,8 +115,9 @@ impl CapturedPacket<'_> {
 
 /// What happens to an IPS packet. IDS packets always get `Accept` (their
 /// verdict is ignored by the capture source).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Verdict {
+    #[default]
     Accept,
     Drop,
 }

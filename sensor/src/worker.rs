@@ -11,22 +11,23 @@
 
 use std::sync::Arc;
 
-use meerkat_shared::eve::{Alert, Ssh, SshSide};
+use meerkat_shared::eve::Event;
 
-use crate::app::{self, AppProto, SshState};
+use crate::action::RejectTarget;
+use crate::app::{AppProto, Banner};
 use crate::capture::PacketHandler;
 use crate::config::IpsConfig;
 use crate::counters::{add, inc, PipelineCounters, SourceCounters};
 use crate::decode::{self, Packet, L4};
-use crate::detect::{self, Action, DetectInput, Engine, Matches, SshBannerRef, StreamChunk};
-use crate::flow::{Flow, FlowAction, FlowState, FlowTable};
-use crate::output::build::{
-    self, AlertInfo, BuildOpts, FlowEnd, FlowView, PacketView, RuleAction, TcpSummary, TxMatch,
-};
+use crate::detect::{DetectInput, Engine, Matches, SshBannerRef, StreamChunk};
+use crate::flow::{Flow, FlowState, FlowTable};
+use crate::output::build::{self, BuildOpts, PacketView};
 use crate::output::eve::{EveSender, EveTypes};
+use crate::output::view::{flow_end_event, flow_view, ssh_object};
 use crate::packet::{CapturedPacket, Direction, Mode, Source, Timestamp, Verdict};
-use crate::respond::{RejectTarget, Responder};
+use crate::respond::Responder;
 use crate::stream::{Inspect, StreamContext};
+use crate::verdict::{self, Outcome};
 
 /// What every worker shares.
 pub struct Shared {
@@ -53,6 +54,7 @@ pub struct Worker {
     stream: StreamContext,
     inspect: Inspect,
     matches: Matches,
+    outcome: Outcome,
     expired: Vec<Flow>,
     counters: Arc<PipelineCounters>,
     source_counters: Arc<SourceCounters>,
@@ -78,6 +80,7 @@ impl Worker {
             stream,
             inspect: Inspect::new(),
             matches: Matches::new(),
+            outcome: Outcome::default(),
             expired: Vec::new(),
             counters,
             source_counters,
@@ -99,37 +102,21 @@ impl Worker {
         self.flows.publish(&self.counters);
     }
 
-    fn send(&self, ev: &meerkat_shared::eve::Event) {
+    fn send(&self, ev: &Event) {
         send(&self.shared, &self.counters, ev);
     }
 
-    fn end_flow(&mut self, flow: Flow, now: Timestamp) {
+    fn end_flow(&mut self, mut flow: Flow, now: Timestamp) {
+        let shared = &*self.shared;
         let view = flow_view(&flow);
-        if self.shared.types.ssh {
-            if let Some(ssh) = flow.ssh.as_ref() {
-                if !ssh.logged && (ssh.client_banner().is_some() || ssh.server_banner().is_some()) {
-                    let ev =
-                        build::ssh_event(&view, eve_ssh(ssh), self.source, now, &self.shared.build);
-                    self.send(&ev);
-                }
+        if let Some(ssh) = flow.app.take_unlogged_ssh() {
+            if shared.types.ssh {
+                let ev = build::ssh_event(&view, ssh_object(ssh), self.source, now, &shared.build);
+                self.send(&ev);
             }
         }
-        if self.shared.types.flow {
-            let tcp = flow.tcp.as_ref().map(|t| TcpSummary {
-                flags_ts: flow.tcp_flags_seen[0],
-                flags_tc: flow.tcp_flags_seen[1],
-                state: Some(t.state().as_str()),
-            });
-            let end = FlowEnd {
-                last_seen: flow.last,
-                state: flow.state.as_str(),
-                reason: flow.end_reason.map(|r| r.as_str()).unwrap_or("unknown"),
-                alerted: flow.alerted,
-                action: flow.action.as_eve(),
-                app_proto: app_proto_name(flow.app_proto),
-                tcp,
-            };
-            let ev = build::flow_event(&view, &end, self.source, now, &self.shared.build);
+        if shared.types.flow {
+            let ev = flow_end_event(&flow, self.source, now, &shared.build);
             self.send(&ev);
         }
     }
@@ -255,6 +242,7 @@ impl Worker {
             stream,
             inspect,
             matches,
+            outcome,
             shared,
             counters,
             source,
@@ -266,30 +254,24 @@ impl Worker {
         };
         let shared = &**shared;
         let counters = &**counters;
+        let ctx = verdict::Context {
+            engine: &shared.engine,
+            types: &shared.types,
+            build: &shared.build,
+            counters,
+        };
         let pv = PacketView {
             pkt,
             ts: cap.ts,
             source: *source,
             dir: Some(dir),
         };
+        outcome.clear();
 
         // A flow already decided.
-        match flow.action {
-            FlowAction::Drop if mode == Mode::Ips => {
-                inc(&counters.ips_drop_flow);
-                if !flow.drop_logged[dir.index()] {
-                    flow.drop_logged[dir.index()] = true;
-                    if shared.types.drop {
-                        let view = flow_view(flow);
-                        let ev =
-                            build::drop_event(&pv, Some(&view), "flow drop", None, &shared.build);
-                        send(shared, counters, &ev);
-                    }
-                }
-                return Verdict::Drop;
-            }
-            FlowAction::Pass => return Verdict::Accept,
-            _ => {}
+        if let Some(v) = verdict::flow_decided(&ctx, flow, &pv, outcome) {
+            send_all(shared, counters, outcome);
+            return v;
         }
 
         // Stream reassembly and the app layer.
@@ -300,10 +282,10 @@ impl Worker {
                 .get_or_insert_with(|| crate::stream::TcpSession::new(stream));
             session.on_packet(dir, &tcp, pkt.payload, mode, inspect);
             inspect.add_to_counters(counters);
-            let mut ssh_done = false;
             for chunk in inspect.chunks() {
-                let up = app::on_stream_data(flow, chunk.dir, chunk.new_bytes(), counters);
-                ssh_done |= up.both_done;
+                let up = flow
+                    .app
+                    .on_stream_data(chunk.dir, chunk.new_bytes(), counters);
                 if (up.invalid_banner || up.long_banner) && shared.types.anomaly {
                     let event = if up.invalid_banner {
                         "INVALID_BANNER"
@@ -313,24 +295,21 @@ impl Worker {
                     let mut ev =
                         build::anomaly_event(&pv, &flow_view(flow), "ssh", event, &shared.build);
                     if chunk.dir != dir {
-                        orient(&mut ev, chunk.dir);
+                        build::orient(&mut ev, chunk.dir);
                     }
                     send(shared, counters, &ev);
                 }
-            }
-            let newly_done = match flow.ssh.as_mut() {
-                Some(ssh) if ssh_done && !ssh.logged => {
-                    ssh.logged = true;
-                    Some(eve_ssh(ssh))
-                }
-                _ => None,
-            };
-            if let Some(obj) = newly_done {
-                inc(&counters.app_tx_ssh);
-                if shared.types.ssh {
-                    let ev =
-                        build::ssh_event(&flow_view(flow), obj, *source, cap.ts, &shared.build);
-                    send(shared, counters, &ev);
+                if up.tx_complete && shared.types.ssh {
+                    if let Some(ssh) = flow.app.ssh() {
+                        let ev = build::ssh_event(
+                            &flow_view(flow),
+                            ssh_object(ssh),
+                            *source,
+                            cap.ts,
+                            &shared.build,
+                        );
+                        send(shared, counters, &ev);
+                    }
                 }
             }
         }
@@ -342,7 +321,7 @@ impl Worker {
             *slot = c;
             n += 1;
         }
-        let ssh = flow.ssh.as_ref();
+        let ssh = flow.app.ssh();
         let input = DetectInput {
             mode,
             pkt,
@@ -351,84 +330,20 @@ impl Worker {
             stream: &chunks[..n],
             ssh_client: banner(ssh.and_then(|s| s.client_banner())),
             ssh_server: banner(ssh.and_then(|s| s.server_banner())),
-            app_is_ssh: flow.app_proto == AppProto::Ssh,
+            app_is_ssh: flow.app.proto() == AppProto::Ssh,
         };
         matches.clear();
         shared.engine.inspect(&input, &mut flow.fired, matches);
-        if matches.hits.is_empty() && matches.action.is_none() {
-            return Verdict::Accept;
-        }
 
-        let view = flow_view(flow);
-        let first_block = report_hits(shared, counters, matches, &pv, Some(flow));
-        let Some(fa) = matches.action else {
-            return Verdict::Accept;
-        };
-        match fa.action {
-            Action::Alert => Verdict::Accept,
-            Action::Pass => {
-                inc(&counters.detect_pass);
-                if fa.flow_scope {
-                    flow.action = FlowAction::Pass;
-                }
-                Verdict::Accept
-            }
-            Action::Drop => {
-                inc(&counters.detect_drop);
-                if mode != Mode::Ips {
-                    return Verdict::Accept;
-                }
-                block(
-                    shared,
-                    counters,
-                    flow,
-                    &pv,
-                    &view,
-                    fa.flow_scope,
-                    dir,
-                    first_block,
-                )
-            }
-            Action::Reject(target) => {
-                inc(&counters.detect_reject);
-                // `reject` names sides relative to the matched data. On the
-                // IDS path a stream match arrives with the receiver's ACK,
-                // which travels the other way: swap the sides so the RST
-                // still reaches the sender of the data.
-                let matched_dir = matches
-                    .hits
-                    .iter()
-                    .find(|h| h.rule == fa.rule)
-                    .map_or(dir, |h| h.dir);
-                let target = if matched_dir == dir {
-                    target
-                } else {
-                    swap_sides(target)
-                };
-                send_reject(shared, counters, source_counters, cap, pkt, target);
-                if mode != Mode::Ips {
-                    return Verdict::Accept;
-                }
-                inc(&counters.ips_rejected);
-                block(
-                    shared,
-                    counters,
-                    flow,
-                    &pv,
-                    &view,
-                    fa.flow_scope,
-                    dir,
-                    first_block,
-                )
-            }
-        }
+        // Verdict.
+        verdict::decide(&ctx, matches, &pv, Some(flow), outcome);
+        finish(shared, counters, source_counters, cap, pkt, outcome)
     }
 
     /// Detection for a packet that has no flow (flow table full).
     fn detect_flowless(&mut self, cap: &CapturedPacket<'_>, pkt: &Packet<'_>) -> Verdict {
-        let mode = cap.mode();
         let input = DetectInput {
-            mode,
+            mode: cap.mode(),
             pkt,
             dir: None,
             established: false,
@@ -450,107 +365,44 @@ impl Worker {
         };
         let shared = &*self.shared;
         let counters = &*self.counters;
-        report_hits(shared, counters, &self.matches, &pv, None);
-        match self.matches.action.map(|a| a.action) {
-            Some(Action::Reject(t)) => {
-                send_reject(shared, counters, &self.source_counters, cap, pkt, t);
-                if mode == Mode::Ips {
-                    Verdict::Drop
-                } else {
-                    Verdict::Accept
-                }
-            }
-            Some(Action::Drop) if mode == Mode::Ips => Verdict::Drop,
-            _ => Verdict::Accept,
-        }
+        let ctx = verdict::Context {
+            engine: &shared.engine,
+            types: &shared.types,
+            build: &shared.build,
+            counters,
+        };
+        verdict::decide(&ctx, &self.matches, &pv, None, &mut self.outcome);
+        finish(
+            shared,
+            counters,
+            &self.source_counters,
+            cap,
+            pkt,
+            &mut self.outcome,
+        )
     }
 }
 
-/// Writes one alert event per hit (flow counters, the ssh object for
-/// transaction matches) and marks the flow alerted. Returns the first drop
-/// or reject alert, for the drop event.
-fn report_hits(
+/// Carries out an outcome: writes its events, sends its reject, returns
+/// its verdict.
+fn finish(
     shared: &Shared,
     counters: &PipelineCounters,
-    matches: &Matches,
-    pv: &PacketView<'_>,
-    mut flow: Option<&mut Flow>,
-) -> Option<(Alert, RuleAction, Option<u64>)> {
-    let mode = pv.source.mode();
-    let view = flow.as_deref().map(flow_view);
-    let app_proto = flow.as_deref().and_then(|f| app_proto_name(f.app_proto));
-    let mut first_block = None;
-    for hit in &matches.hits {
-        let Some(meta) = shared.engine.get(hit.rule) else {
-            continue;
-        };
-        let ra = rule_action(hit.action);
-        let alert = eve_alert(meta, mode, ra);
-        inc(&counters.detect_alert);
-        if let Some(f) = flow.as_deref_mut() {
-            f.alerted = true;
-        }
-        if first_block.is_none() && matches!(hit.action, Action::Drop | Action::Reject(_)) {
-            first_block = Some((alert.clone(), ra, hit.tx.then_some(0)));
-        }
-        if !shared.types.alert {
-            continue;
-        }
-        let tx = hit.tx.then(|| TxMatch {
-            tx_id: 0,
-            ssh: flow.as_deref().and_then(|f| f.ssh.as_ref()).map(eve_ssh),
-        });
-        let info = AlertInfo {
-            alert,
-            action: ra,
-            tx,
-            app_proto,
-        };
-        let mut ev = build::alert_event(pv, view.as_ref(), info, &shared.build);
-        if pv.dir.is_some_and(|d| d != hit.dir) {
-            // Matched on the other direction's stream (IDS inspects data
-            // when the receiver's ACK arrives): orient the header like the
-            // data, client to server for to_server.
-            orient(&mut ev, hit.dir);
-        }
-        send(shared, counters, &ev);
-    }
-    first_block
-}
-
-/// Drops an IPS packet by rule, and the flow with it when the match was
-/// flow-scoped, writing the drop event.
-#[allow(clippy::too_many_arguments)]
-fn block(
-    shared: &Shared,
-    counters: &PipelineCounters,
-    flow: &mut Flow,
-    pv: &PacketView<'_>,
-    view: &FlowView,
-    flow_scope: bool,
-    dir: Direction,
-    alert: Option<(Alert, RuleAction, Option<u64>)>,
+    source_counters: &SourceCounters,
+    cap: &CapturedPacket<'_>,
+    pkt: &Packet<'_>,
+    outcome: &mut Outcome,
 ) -> Verdict {
-    inc(&counters.ips_drop_rules);
-    // Suricata drops the whole flow on a drop; later packets are dropped
-    // with reason "flow drop". A single-packet match still ends the flow for
-    // TCP, since the receiver would only see a hole.
-    if flow_scope || flow.proto == 6 {
-        flow.action = FlowAction::Drop;
+    send_all(shared, counters, outcome);
+    if let Some(target) = outcome.reject {
+        send_reject(shared, counters, source_counters, cap, pkt, target);
     }
-    flow.drop_logged[dir.index()] = true;
-    if shared.types.drop {
-        let ev = build::drop_event(pv, Some(view), "rules", alert, &shared.build);
-        send(shared, counters, &ev);
-    }
-    Verdict::Drop
+    outcome.verdict
 }
 
-fn swap_sides(t: detect::RejectTarget) -> detect::RejectTarget {
-    match t {
-        detect::RejectTarget::Src => detect::RejectTarget::Dst,
-        detect::RejectTarget::Dst => detect::RejectTarget::Src,
-        detect::RejectTarget::Both => detect::RejectTarget::Both,
+fn send_all(shared: &Shared, counters: &PipelineCounters, outcome: &mut Outcome) {
+    for ev in outcome.events.drain(..) {
+        send(shared, counters, &ev);
     }
 }
 
@@ -560,13 +412,8 @@ fn send_reject(
     source_counters: &SourceCounters,
     cap: &CapturedPacket<'_>,
     pkt: &Packet<'_>,
-    target: detect::RejectTarget,
+    target: RejectTarget,
 ) {
-    let target = match target {
-        detect::RejectTarget::Src => RejectTarget::Src,
-        detect::RejectTarget::Dst => RejectTarget::Dst,
-        detect::RejectTarget::Both => RejectTarget::Both,
-    };
     inc(&source_counters.rejected);
     match shared.responder.as_deref() {
         Some(r) => match r.reject(cap, pkt, target) {
@@ -580,7 +427,7 @@ fn send_reject(
     }
 }
 
-fn send(shared: &Shared, counters: &PipelineCounters, ev: &meerkat_shared::eve::Event) {
+fn send(shared: &Shared, counters: &PipelineCounters, ev: &Event) {
     if shared.eve.send(ev) {
         inc(&counters.eve_events);
     } else {
@@ -588,7 +435,7 @@ fn send(shared: &Shared, counters: &PipelineCounters, ev: &meerkat_shared::eve::
     }
 }
 
-fn banner(b: Option<&crate::app::ssh::Banner>) -> Option<SshBannerRef<'_>> {
+fn banner(b: Option<&Banner>) -> Option<SshBannerRef<'_>> {
     b.map(|b| SshBannerRef {
         proto_version: b.proto_version.as_str(),
         software_version: b.software_version.as_str(),
@@ -600,78 +447,5 @@ fn empty_chunk<'a>() -> StreamChunk<'a> {
         dir: Direction::ToServer,
         window: &[],
         new_from: 0,
-    }
-}
-
-/// Swaps an event's tuple so that it reads in direction `dir`.
-fn orient(ev: &mut meerkat_shared::eve::Event, dir: Direction) {
-    std::mem::swap(&mut ev.src_ip, &mut ev.dest_ip);
-    std::mem::swap(&mut ev.src_port, &mut ev.dest_port);
-    if ev.direction.is_some() {
-        ev.direction = Some(dir.as_str().to_string());
-    }
-}
-
-fn rule_action(a: Action) -> RuleAction {
-    match a {
-        Action::Alert => RuleAction::Alert,
-        Action::Pass => RuleAction::Pass,
-        Action::Drop => RuleAction::Drop,
-        Action::Reject(detect::RejectTarget::Src) => RuleAction::Reject,
-        Action::Reject(detect::RejectTarget::Dst) => RuleAction::RejectDst,
-        Action::Reject(detect::RejectTarget::Both) => RuleAction::RejectBoth,
-    }
-}
-
-fn eve_alert(meta: &detect::RuleMeta, mode: Mode, ra: RuleAction) -> Alert {
-    Alert {
-        action: build::alert_action(mode, ra).to_string(),
-        gid: meta.gid,
-        signature_id: meta.sid,
-        rev: meta.rev,
-        signature: meta.msg.clone(),
-        category: meta.category.clone(),
-        severity: meta.severity,
-        metadata: (!meta.metadata.is_empty()).then(|| meta.metadata.clone()),
-    }
-}
-
-fn app_proto_name(p: AppProto) -> Option<&'static str> {
-    match p {
-        AppProto::Unknown => None,
-        other => Some(other.as_str()),
-    }
-}
-
-/// The EVE `ssh` object of a flow's banners.
-fn eve_ssh(s: &SshState) -> Ssh {
-    let side = |b: Option<&crate::app::ssh::Banner>| {
-        b.map(|b| SshSide {
-            proto_version: b.proto_version.clone(),
-            software_version: Some(b.software_version.clone()),
-            hassh: None,
-        })
-    };
-    Ssh {
-        client: side(s.client_banner()),
-        server: side(s.server_banner()),
-    }
-}
-
-fn flow_view(flow: &Flow) -> FlowView {
-    let (mut client, mut server) = (flow.client, flow.server);
-    if matches!(flow.proto, 1 | 58) {
-        // ICMP: the builders take each side's type as its "port".
-        client.1 = flow.icmp[0].map(|(t, _)| t as u16).unwrap_or(0);
-        server.1 = flow.icmp[1].map(|(t, _)| t as u16).unwrap_or(0);
-    }
-    FlowView {
-        flow_id: flow.id,
-        start: flow.start,
-        client,
-        server,
-        proto: flow.proto,
-        pkts: flow.pkts,
-        bytes: flow.bytes,
     }
 }

@@ -1,13 +1,18 @@
-//! App layer: recognises SSH by its banner on any port and parses both
-//! banners from the reassembled, in-order bytes of each direction.
+//! App layer: recognises the application protocol of a TCP flow from the
+//! first bytes of each direction and parses it from the reassembled,
+//! in-order bytes, one state per direction.
 //!
-//! The pipeline calls [`on_stream_data`] with the new bytes of each
-//! [`crate::stream::Chunk`] (`chunk.new_bytes()`), in stream order. The
-//! flow becomes [`AppProto::Ssh`] when a direction's first bytes are
-//! `SSH-`; it becomes [`AppProto::Failed`] (and is never looked at again)
-//! when a direction's first bytes cannot be SSH and the other side has not
-//! shown an SSH banner. Once both banners are parsed nothing more is done
-//! per packet (the rest is encrypted).
+//! The flow owns one [`AppState`] and knows nothing of what is inside: the
+//! pipeline calls [`AppState::on_stream_data`] with the new bytes of each
+//! [`crate::stream::Chunk`] (`chunk.new_bytes()`), in stream order, and
+//! reads back what changed ([`AppUpdate`]). Protocols today: SSH, found by
+//! its banner on any port. A flow becomes [`AppProto::Failed`] (and is never
+//! looked at again) when a direction's first bytes fit no protocol.
+//!
+//! Transactions: what detection and EVE refer to by `tx_id`. An SSH flow has
+//! one, `tx_id` 0, complete when both banners are parsed ([`AppUpdate::
+//! tx_complete`] is set exactly once per transaction; the rest of an SSH
+//! session is encrypted and costs nothing).
 //!
 //! Counters bumped here (in [`PipelineCounters`]): `app_flow_ssh`,
 //! `app_tx_ssh` (one transaction per SSH flow), `app_flow_failed_tcp`,
@@ -16,7 +21,6 @@
 pub mod ssh;
 
 use crate::counters::{inc, PipelineCounters};
-use crate::flow::Flow;
 use crate::packet::Direction;
 
 pub use ssh::{Banner, SideState};
@@ -28,7 +32,7 @@ pub enum AppProto {
     #[default]
     Unknown,
     Ssh,
-    /// Not SSH; no more app-layer work for this flow.
+    /// No known protocol; no more app-layer work for this flow.
     Failed,
 }
 
@@ -41,6 +45,14 @@ impl AppProto {
             AppProto::Failed => "failed",
         }
     }
+
+    /// EVE `app_proto`, absent while undecided (as Suricata writes it).
+    pub fn eve_name(self) -> Option<&'static str> {
+        match self {
+            AppProto::Unknown => None,
+            other => Some(other.as_str()),
+        }
+    }
 }
 
 /// SSH state of a flow: one banner parser per side.
@@ -50,8 +62,9 @@ pub struct SshState {
     pub client: SideState,
     /// The server (to_client) side.
     pub server: SideState,
-    /// The worker emitted the `ssh` EVE event for this flow.
-    pub logged: bool,
+    /// The transaction was handed to the output (complete, or flushed at
+    /// flow end).
+    logged: bool,
     /// A side sent something that is not a banner on this SSH flow (EVE
     /// anomaly `ssh.invalid_banner`).
     pub invalid_banner: bool,
@@ -60,6 +73,9 @@ pub struct SshState {
 }
 
 impl SshState {
+    /// The SSH transaction's id (one per flow).
+    pub const TX_ID: u64 = 0;
+
     /// The client's banner, once parsed.
     pub fn client_banner(&self) -> Option<&Banner> {
         self.client.banner.as_ref()
@@ -76,6 +92,14 @@ impl SshState {
     }
 
     /// The side sending in direction `dir`.
+    pub fn side(&self, dir: Direction) -> &SideState {
+        match dir {
+            Direction::ToServer => &self.client,
+            Direction::ToClient => &self.server,
+        }
+    }
+
+    /// The side sending in direction `dir`.
     pub fn side_mut(&mut self, dir: Direction) -> &mut SideState {
         match dir {
             Direction::ToServer => &mut self.client,
@@ -84,7 +108,22 @@ impl SshState {
     }
 }
 
-/// What one [`on_stream_data`] call changed, so the worker can log.
+/// The app-layer state of one flow. Only this module changes it.
+#[derive(Debug, Default)]
+pub enum AppState {
+    /// Protocol not decided yet. The SSH parser may already hold lines a
+    /// server sends before its banner.
+    #[default]
+    Unknown,
+    /// Undecided, with SSH parsing under way (pre-banner lines seen).
+    Probing(Box<SshState>),
+    Ssh(Box<SshState>),
+    /// No known protocol.
+    Failed,
+}
+
+/// What one [`AppState::on_stream_data`] call changed, so the pipeline can
+/// log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct AppUpdate {
     /// The flow became SSH in this call.
@@ -93,102 +132,163 @@ pub struct AppUpdate {
     pub failed: bool,
     /// The banner of this direction was completed in this call.
     pub banner_done: bool,
-    /// Both sides are now finished (first time or not: check
-    /// `SshState::logged` before emitting the `ssh` event).
-    pub both_done: bool,
+    /// The transaction completed in this call (set once per transaction:
+    /// write its event now).
+    pub tx_complete: bool,
     /// An invalid banner was seen in this call (anomaly).
     pub invalid_banner: bool,
     /// A long banner was seen in this call (anomaly).
     pub long_banner: bool,
 }
 
-/// Feeds the new in-order bytes of direction `dir` to the app layer.
-/// Cheap when the flow is `Failed` or both banners are done.
-pub fn on_stream_data(
-    flow: &mut Flow,
-    dir: Direction,
-    new_bytes: &[u8],
-    counters: &PipelineCounters,
-) -> AppUpdate {
-    let mut up = AppUpdate::default();
-    if new_bytes.is_empty() || flow.app_proto == AppProto::Failed {
-        return up;
-    }
-    let server = dir == Direction::ToClient;
-    if flow.app_proto == AppProto::Unknown {
-        let side_started = flow.ssh.as_ref().is_some_and(|s| match dir {
-            Direction::ToServer => s.client.progress != ssh::Progress::Start,
-            Direction::ToClient => s.server.progress != ssh::Progress::Start,
-        });
-        if !side_started {
-            // First bytes of this direction: decide what we can now; the
-            // parser below handles the undecided cases line by line.
-            match ssh::probe(new_bytes, server) {
-                Some(false) => {
-                    flow.app_proto = AppProto::Failed;
-                    flow.ssh = None;
-                    inc(&counters.app_flow_failed_tcp);
-                    up.failed = true;
-                    return up;
-                }
-                Some(true) => {
-                    flow.app_proto = AppProto::Ssh;
-                    inc(&counters.app_flow_ssh);
-                    inc(&counters.app_tx_ssh);
-                    up.became_ssh = true;
-                }
-                None => {}
-            }
+impl AppState {
+    /// The decided protocol.
+    pub fn proto(&self) -> AppProto {
+        match self {
+            AppState::Unknown | AppState::Probing(_) => AppProto::Unknown,
+            AppState::Ssh(_) => AppProto::Ssh,
+            AppState::Failed => AppProto::Failed,
         }
     }
-    let st = flow.ssh.get_or_insert_with(SshState::default);
-    let side = st.side_mut(dir);
-    if side.finished() {
-        up.both_done = st.both_done();
-        return up;
+
+    /// The SSH state, once the flow is SSH.
+    pub fn ssh(&self) -> Option<&SshState> {
+        match self {
+            AppState::Ssh(s) => Some(s),
+            _ => None,
+        }
     }
-    let r = side.feed(new_bytes, server);
-    if r.banner_done && flow.app_proto == AppProto::Unknown {
-        flow.app_proto = AppProto::Ssh;
+
+    /// At flow end: the SSH transaction if it has something to log and was
+    /// not logged yet (marks it logged).
+    pub fn take_unlogged_ssh(&mut self) -> Option<&SshState> {
+        match self {
+            AppState::Ssh(s)
+                if !s.logged && (s.client_banner().is_some() || s.server_banner().is_some()) =>
+            {
+                s.logged = true;
+                Some(s)
+            }
+            _ => None,
+        }
+    }
+
+    /// Feeds the new in-order bytes of direction `dir`. Cheap when the flow
+    /// is `Failed` or its transaction is complete.
+    pub fn on_stream_data(
+        &mut self,
+        dir: Direction,
+        new_bytes: &[u8],
+        counters: &PipelineCounters,
+    ) -> AppUpdate {
+        let mut up = AppUpdate::default();
+        if new_bytes.is_empty() {
+            return up;
+        }
+        let server = dir == Direction::ToClient;
+        match self {
+            AppState::Failed => return up,
+            AppState::Ssh(_) => {}
+            AppState::Unknown | AppState::Probing(_) => {
+                let side_started = match self {
+                    AppState::Probing(s) => s.side(dir).progress != ssh::Progress::Start,
+                    _ => false,
+                };
+                if !side_started {
+                    // First bytes of this direction: decide what we can now;
+                    // the parser below handles the undecided cases line by
+                    // line.
+                    match ssh::probe(new_bytes, server) {
+                        Some(false) => {
+                            self.fail(counters, &mut up);
+                            return up;
+                        }
+                        Some(true) => self.become_ssh(counters, &mut up),
+                        None => {}
+                    }
+                }
+            }
+        }
+        if let AppState::Unknown = self {
+            *self = AppState::Probing(Box::default());
+        }
+        let (AppState::Ssh(st) | AppState::Probing(st)) = self else {
+            return up;
+        };
+        let side = st.side_mut(dir);
+        if side.finished() {
+            return up;
+        }
+        let r = side.feed(new_bytes, server);
+        if r.invalid {
+            if let AppState::Ssh(st) = self {
+                st.invalid_banner = true;
+                inc(&counters.app_ssh_invalid_banner);
+                up.invalid_banner = true;
+            } else {
+                // Neither side showed SSH: not SSH at all.
+                self.fail(counters, &mut up);
+                return up;
+            }
+        }
+        if r.banner_done {
+            self.become_ssh(counters, &mut up);
+        }
+        let AppState::Ssh(st) = self else {
+            return up;
+        };
+        if r.long_banner {
+            st.long_banner = true;
+            inc(&counters.app_ssh_long_banner);
+            up.long_banner = true;
+        }
+        up.banner_done = r.banner_done;
+        if st.both_done() && !st.logged {
+            st.logged = true;
+            up.tx_complete = true;
+        }
+        up
+    }
+
+    fn fail(&mut self, counters: &PipelineCounters, up: &mut AppUpdate) {
+        *self = AppState::Failed;
+        inc(&counters.app_flow_failed_tcp);
+        up.failed = true;
+    }
+
+    /// Decides SSH (no-op when already SSH), keeping parser state.
+    fn become_ssh(&mut self, counters: &PipelineCounters, up: &mut AppUpdate) {
+        let st = match std::mem::take(self) {
+            AppState::Ssh(st) => {
+                *self = AppState::Ssh(st);
+                return;
+            }
+            AppState::Probing(st) => st,
+            _ => Box::default(),
+        };
+        *self = AppState::Ssh(st);
         inc(&counters.app_flow_ssh);
         inc(&counters.app_tx_ssh);
         up.became_ssh = true;
     }
-    if r.invalid {
-        if flow.app_proto == AppProto::Ssh {
-            st.invalid_banner = true;
-            inc(&counters.app_ssh_invalid_banner);
-            up.invalid_banner = true;
-        } else {
-            // Neither side showed SSH: not SSH at all.
-            flow.app_proto = AppProto::Failed;
-            flow.ssh = None;
-            inc(&counters.app_flow_failed_tcp);
-            up.failed = true;
-            return up;
-        }
-    }
-    if r.long_banner {
-        st.long_banner = true;
-        inc(&counters.app_ssh_long_banner);
-        up.long_banner = true;
-    }
-    up.banner_done = r.banner_done;
-    up.both_done = st.both_done();
-    up
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::testpkt::tcp;
-    use crate::decode::{decode, tcp_flags::*};
-    use crate::packet::Timestamp;
     use std::sync::atomic::Ordering::Relaxed;
 
-    fn flow() -> Flow {
-        let p = tcp("192.0.2.1", "192.0.2.2", 40000, 2222, 1, 0, SYN, b"");
-        Flow::new(&decode(&p).unwrap(), Timestamp::default(), 1)
+    fn flow() -> AppState {
+        AppState::default()
+    }
+
+    fn on_stream_data(
+        f: &mut AppState,
+        dir: Direction,
+        b: &[u8],
+        c: &PipelineCounters,
+    ) -> AppUpdate {
+        f.on_stream_data(dir, b, c)
     }
 
     #[test]
@@ -200,18 +300,18 @@ mod tests {
         for b in cli.chunks(1) {
             ups.push(on_stream_data(&mut f, Direction::ToServer, b, &c));
         }
-        assert_eq!(f.app_proto, AppProto::Ssh);
+        assert_eq!(f.proto(), AppProto::Ssh);
         assert_eq!(ups.iter().filter(|u| u.became_ssh).count(), 1);
         assert_eq!(ups.iter().filter(|u| u.banner_done).count(), 1);
-        assert!(!ups.iter().any(|u| u.both_done));
+        assert!(!ups.iter().any(|u| u.tx_complete));
         let u = on_stream_data(
             &mut f,
             Direction::ToClient,
             b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n",
             &c,
         );
-        assert!(u.banner_done && u.both_done && !u.became_ssh);
-        let st = f.ssh.as_ref().unwrap();
+        assert!(u.banner_done && u.tx_complete && !u.became_ssh);
+        let st = f.ssh().unwrap();
         assert_eq!(
             st.client_banner().unwrap().software_version,
             "paramiko_3.4.0"
@@ -225,7 +325,7 @@ mod tests {
         assert_eq!(c.app_tx_ssh.load(Relaxed), 1);
         // Encrypted traffic afterwards: nothing happens.
         let u = on_stream_data(&mut f, Direction::ToServer, b"\x00\x00\x01\x0c\x0a\x14", &c);
-        assert!(!u.banner_done && u.both_done);
+        assert!(!u.banner_done && !u.tx_complete);
     }
 
     #[test]
@@ -234,8 +334,8 @@ mod tests {
         let mut f = flow();
         let u = on_stream_data(&mut f, Direction::ToServer, b"GET / HTTP/1.1\r\n", &c);
         assert!(u.failed);
-        assert_eq!(f.app_proto, AppProto::Failed);
-        assert!(f.ssh.is_none());
+        assert_eq!(f.proto(), AppProto::Failed);
+        assert!(f.ssh().is_none());
         let u = on_stream_data(&mut f, Direction::ToClient, b"SSH-2.0-x\r\n", &c);
         assert_eq!(u, AppUpdate::default());
         assert_eq!(c.app_flow_failed_tcp.load(Relaxed), 1);
@@ -247,11 +347,11 @@ mod tests {
         let mut f = flow();
         on_stream_data(&mut f, Direction::ToClient, b"SSH-2.0-srv\r\n", &c);
         let u = on_stream_data(&mut f, Direction::ToServer, b"\x16\x03\x01\x00", &c);
-        assert!(u.invalid_banner && u.both_done);
-        assert_eq!(f.app_proto, AppProto::Ssh);
-        assert!(f.ssh.as_ref().unwrap().invalid_banner);
+        assert!(u.invalid_banner && u.tx_complete);
+        assert_eq!(f.proto(), AppProto::Ssh);
+        assert!(f.ssh().unwrap().invalid_banner);
         assert_eq!(c.app_ssh_invalid_banner.load(Relaxed), 1);
-        assert!(f.ssh.as_ref().unwrap().client_banner().is_none());
+        assert!(f.ssh().unwrap().client_banner().is_none());
     }
 
     #[test]
@@ -259,11 +359,11 @@ mod tests {
         let c = PipelineCounters::default();
         let mut f = flow();
         let u = on_stream_data(&mut f, Direction::ToClient, b"Authorized use only\r\n", &c);
-        assert_eq!(f.app_proto, AppProto::Unknown);
+        assert_eq!(f.proto(), AppProto::Unknown);
         assert!(!u.failed);
         let u = on_stream_data(&mut f, Direction::ToClient, b"SSH-2.0-srv\r\n", &c);
         assert!(u.became_ssh && u.banner_done);
-        assert_eq!(f.ssh.as_ref().unwrap().server.pre_banner_lines, 1);
+        assert_eq!(f.ssh().unwrap().server.pre_banner_lines, 1);
     }
 
     #[test]
@@ -275,6 +375,6 @@ mod tests {
         let u = on_stream_data(&mut f, Direction::ToServer, &b, &c);
         assert!(u.long_banner && u.banner_done);
         assert_eq!(c.app_ssh_long_banner.load(Relaxed), 1);
-        assert!(f.ssh.as_ref().unwrap().long_banner);
+        assert!(f.ssh().unwrap().long_banner);
     }
 }

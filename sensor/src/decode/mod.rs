@@ -137,14 +137,33 @@ impl Packet<'_> {
     }
 }
 
+/// IP protocol numbers (IANA), the one place they are written.
+pub mod ipproto {
+    pub const ICMP: u8 = 1;
+    pub const TCP: u8 = 6;
+    pub const UDP: u8 = 17;
+    pub const ICMPV6: u8 = 58;
+    pub const SCTP: u8 = 132;
+
+    /// ICMPv4 or ICMPv6.
+    pub fn is_icmp(p: u8) -> bool {
+        p == ICMP || p == ICMPV6
+    }
+
+    /// Protocols whose EVE events carry ports.
+    pub fn has_ports(p: u8) -> bool {
+        matches!(p, TCP | UDP | SCTP)
+    }
+}
+
 /// EVE `proto` string for an IP protocol number.
 pub fn proto_name(proto: u8) -> std::borrow::Cow<'static, str> {
     match proto {
-        6 => "TCP".into(),
-        17 => "UDP".into(),
-        1 => "ICMP".into(),
-        58 => "IPv6-ICMP".into(),
-        132 => "SCTP".into(),
+        ipproto::TCP => "TCP".into(),
+        ipproto::UDP => "UDP".into(),
+        ipproto::ICMP => "ICMP".into(),
+        ipproto::ICMPV6 => "IPv6-ICMP".into(),
+        ipproto::SCTP => "SCTP".into(),
         n => n.to_string().into(),
     }
 }
@@ -315,7 +334,7 @@ fn decode_l4(
         }
     };
     match proto {
-        6 => match tcp::Packet::new_checked(data) {
+        ipproto::TCP => match tcp::Packet::new_checked(data) {
             Ok(t) => Ok(Packet {
                 ip,
                 l4: L4::Tcp(t.info()),
@@ -323,7 +342,7 @@ fn decode_l4(
             }),
             Err(e) => other(e),
         },
-        17 => {
+        ipproto::UDP => {
             let u = udp::Packet::new_unchecked(data);
             match u.check_len_inner(allow_truncated || ip.fragment) {
                 Ok(()) => Ok(Packet {

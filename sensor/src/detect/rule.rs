@@ -6,57 +6,9 @@ use std::collections::BTreeMap;
 use super::address::AddrExpr;
 use super::content::ContentList;
 use super::port::PortExpr;
+use crate::decode::ipproto;
 
-/// What a rule does when it matches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Action {
-    Alert,
-    Pass,
-    Drop,
-    Reject(RejectTarget),
-}
-
-impl Action {
-    /// Position in Suricata's default action order
-    /// (`pass, drop, reject, alert`): lower runs first.
-    pub fn order(self) -> u8 {
-        match self {
-            Action::Pass => 0,
-            Action::Drop => 1,
-            Action::Reject(_) => 2,
-            Action::Alert => 3,
-        }
-    }
-
-    /// The rule keyword for this action.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Alert => "alert",
-            Action::Pass => "pass",
-            Action::Drop => "drop",
-            Action::Reject(RejectTarget::Src) => "reject",
-            Action::Reject(RejectTarget::Dst) => "rejectdst",
-            Action::Reject(RejectTarget::Both) => "rejectboth",
-        }
-    }
-
-    /// True for actions that produce an alert record (all but `pass`).
-    pub fn alerts(self) -> bool {
-        !matches!(self, Action::Pass)
-    }
-}
-
-/// Who gets the TCP RST / ICMP unreachable of a reject rule, relative to
-/// the matching packet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RejectTarget {
-    /// The packet's sender (`reject`, `rejectsrc`).
-    Src,
-    /// The packet's receiver (`rejectdst`).
-    Dst,
-    /// Both (`rejectboth`).
-    Both,
-}
+pub use crate::action::{Action, RejectTarget};
 
 /// The protocol field of a rule header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,12 +34,12 @@ impl RuleProto {
         match self {
             RuleProto::Ip => true,
             RuleProto::Tcp | RuleProto::TcpPkt | RuleProto::TcpStream | RuleProto::Ssh => {
-                ip_proto == 6
+                ip_proto == ipproto::TCP
             }
-            RuleProto::Udp => ip_proto == 17,
-            RuleProto::Icmp => ip_proto == 1 || ip_proto == 58,
-            RuleProto::Icmpv4 => ip_proto == 1,
-            RuleProto::Icmpv6 => ip_proto == 58,
+            RuleProto::Udp => ip_proto == ipproto::UDP,
+            RuleProto::Icmp => ipproto::is_icmp(ip_proto),
+            RuleProto::Icmpv4 => ip_proto == ipproto::ICMP,
+            RuleProto::Icmpv6 => ip_proto == ipproto::ICMPV6,
         }
     }
 }

@@ -12,8 +12,8 @@ pub mod table;
 
 use std::net::IpAddr;
 
-pub use crate::app::{AppProto, SshState};
-use crate::decode::{icmp, tcp_flags, Packet, L4};
+use crate::app::AppState;
+use crate::decode::{icmp, ipproto, tcp_flags, Packet, L4};
 use crate::packet::{Direction, Timestamp};
 use crate::stream::TcpSession;
 pub use config::FlowConfig;
@@ -155,11 +155,10 @@ pub struct Flow {
     /// A `drop` EVE event was already written for this direction.
     pub drop_logged: [bool; 2],
     pub alerted: bool,
-    pub app_proto: AppProto,
+    /// Application protocol and its parser state (owned by [`crate::app`]).
+    pub app: AppState,
     /// TCP reassembly; created by the pipeline on the first TCP packet.
     pub tcp: Option<TcpSession>,
-    /// SSH banners; created by the app layer.
-    pub ssh: Option<SshState>,
     /// Rules (indices) that already fired on this flow's transaction.
     pub fired: Vec<u32>,
     /// OR of the TCP flags seen per direction.
@@ -172,8 +171,9 @@ pub struct Flow {
 }
 
 impl Flow {
-    /// A flow for its first packet. `reversed` says the packet goes from
-    /// server to client (a SYN-ACK seen first). Allocates nothing.
+    /// A flow for its first packet. A SYN-ACK seen first makes its sender
+    /// the server. `hash` is the flow key's hash (for `flow_id`). Allocates
+    /// nothing.
     pub fn new(p: &Packet<'_>, ts: Timestamp, hash: u32) -> Flow {
         let (sp, dp) = match p.l4 {
             L4::Tcp(t) => (t.src_port, t.dst_port),
@@ -199,9 +199,8 @@ impl Flow {
             action: FlowAction::None,
             drop_logged: [false; 2],
             alerted: false,
-            app_proto: AppProto::Unknown,
+            app: AppState::default(),
             tcp: None,
-            ssh: None,
             fired: Vec::new(),
             tcp_flags_seen: [0; 2],
             icmp: [None; 2],
@@ -246,7 +245,7 @@ impl Flow {
 
     fn next_state(&self) -> FlowState {
         let both = self.pkts[0] > 0 && self.pkts[1] > 0;
-        if self.proto != 6 {
+        if self.proto != ipproto::TCP {
             return if both {
                 FlowState::Established
             } else {
@@ -265,9 +264,9 @@ impl Flow {
         }
     }
 
-    /// Direction-indexed pair as (to_server, to_client).
+    /// A TCP flow.
     pub fn is_tcp(&self) -> bool {
-        self.proto == 6
+        self.proto == ipproto::TCP
     }
 }
 

@@ -32,7 +32,7 @@ use std::hash::{BuildHasher, Hasher};
 use super::hash::FastState;
 use super::{EndReason, Flow, FlowConfig, FlowKey, FlowState};
 use crate::counters::PipelineCounters;
-use crate::decode::Packet;
+use crate::decode::{ipproto, Packet};
 use crate::packet::{Direction, Timestamp};
 
 /// Flows active more recently than this are never evicted.
@@ -413,22 +413,22 @@ impl FlowTable {
 
 fn class_of(f: &Flow) -> usize {
     match f.proto {
-        6 => match f.state {
+        ipproto::TCP => match f.state {
             FlowState::New => C_TCP_NEW,
             FlowState::Established => C_TCP_EST,
             FlowState::Closed => C_TCP_CLOSED,
         },
-        1 | 58 => C_ICMP,
+        ipproto::ICMP | ipproto::ICMPV6 => C_ICMP,
         _ => C_UDP,
     }
 }
 
 fn proto_slot(proto: u8) -> usize {
     match proto {
-        6 => 0,
-        17 => 1,
-        1 => 2,
-        58 => 3,
+        ipproto::TCP => 0,
+        ipproto::UDP => 1,
+        ipproto::ICMP => 2,
+        ipproto::ICMPV6 => 3,
         _ => 4,
     }
 }

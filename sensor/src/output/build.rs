@@ -13,7 +13,8 @@ use std::net::IpAddr;
 
 use meerkat_shared::eve::{Alert, Drop, Event, Flow, Ssh, Verdict};
 
-use crate::decode::{proto_name, tcp_flags, Packet, L4};
+use crate::action::{Action, RejectTarget};
+use crate::decode::{ipproto, proto_name, tcp_flags, Packet, L4};
 use crate::packet::{Direction, Mode, Source, Timestamp};
 
 use super::community_id::community_id;
@@ -56,56 +57,30 @@ pub struct PacketView<'a> {
     pub dir: Option<Direction>,
 }
 
-/// The action of the rule that produced an alert, as the output needs it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RuleAction {
-    Alert,
-    Pass,
-    Drop,
-    /// `reject` / `rejectsrc`.
-    Reject,
-    RejectDst,
-    RejectBoth,
-}
-
-impl RuleAction {
-    pub fn is_reject(self) -> bool {
-        matches!(
-            self,
-            RuleAction::Reject | RuleAction::RejectDst | RuleAction::RejectBoth
-        )
-    }
-}
-
 /// `alert.action`: `"blocked"` for any reject (in any mode) and for a drop
 /// on an IPS packet, `"allowed"` otherwise.
-pub fn alert_action(mode: Mode, action: RuleAction) -> &'static str {
+pub fn alert_action(mode: Mode, action: Action) -> &'static str {
     match action {
-        RuleAction::Reject | RuleAction::RejectDst | RuleAction::RejectBoth => "blocked",
-        RuleAction::Drop if mode == Mode::Ips => "blocked",
+        Action::Reject(_) => "blocked",
+        Action::Drop if mode == Mode::Ips => "blocked",
         _ => "allowed",
     }
 }
 
 /// The `verdict` object Suricata writes with `verdict: yes`.
-pub fn verdict(mode: Mode, action: RuleAction, proto: u8) -> Verdict {
+pub fn verdict(mode: Mode, action: Action, proto: u8) -> Verdict {
     let act = match action {
-        RuleAction::Pass => "pass",
-        RuleAction::Alert => "alert",
+        Action::Pass => "pass",
+        Action::Alert => "alert",
         _ if mode == Mode::Ips => "drop",
         _ => "alert",
     };
-    let target = match action {
-        RuleAction::Reject => Some("to_client"),
-        RuleAction::RejectDst => Some("to_server"),
-        RuleAction::RejectBoth => Some("both"),
-        _ => None,
-    };
+    let target = action.reject_target().map(RejectTarget::eve_name);
     Verdict {
         action: act.to_string(),
         reject_target: target.map(str::to_string),
         reject: target.map(|_| {
-            vec![if proto == 6 {
+            vec![if proto == ipproto::TCP {
                 "tcp-reset"
             } else {
                 "icmp-prohib"
@@ -115,20 +90,9 @@ pub fn verdict(mode: Mode, action: RuleAction, proto: u8) -> Verdict {
     }
 }
 
-/// Suricata's 51-bit flow id from the flow start time and its hash.
-pub fn flow_id(start: Timestamp, hash: u32) -> u64 {
-    let secs = (start.secs as u64) & 0xffff;
-    let usecs = (start.micros as u64) & 0xffff;
-    ((secs << 48) | (usecs << 32) | hash as u64) & 0x7_ffff_ffff_ffff
-}
-
 fn cid(opts: &BuildOpts, a: (IpAddr, u16), b: (IpAddr, u16), proto: u8) -> Option<String> {
     opts.community_id
         .map(|seed| community_id(seed, a.0, a.1, b.0, b.1, proto))
-}
-
-fn has_ports(proto: u8) -> bool {
-    matches!(proto, 6 | 17 | 132)
 }
 
 /// Header of a packet event (`LOG_DIR_PACKET`).
@@ -174,7 +138,7 @@ fn packet_header(
 
 /// Header of a flow or transaction event (`LOG_DIR_FLOW`).
 fn flow_header(event_type: &str, flow: &FlowView, source: Source, ts: Timestamp) -> Event {
-    let ports = has_ports(flow.proto);
+    let ports = ipproto::has_ports(flow.proto);
     Event {
         timestamp: ts.to_eve(),
         flow_id: Some(flow.flow_id),
@@ -230,11 +194,21 @@ pub struct AlertInfo<'a> {
     /// The `alert` object; set `action` with [`alert_action`].
     pub alert: Alert,
     /// The rule's action (for the `verdict` object).
-    pub action: RuleAction,
+    pub action: Action,
     /// Set when the rule matched on a transaction.
     pub tx: Option<TxMatch>,
     /// Detected application protocol (`"ssh"`, `"failed"`).
     pub app_proto: Option<&'a str>,
+}
+
+/// Swaps an event's tuple so that it reads in direction `dir` (an event of
+/// the packet `pv` about data that travelled the other way).
+pub fn orient(ev: &mut Event, dir: Direction) {
+    std::mem::swap(&mut ev.src_ip, &mut ev.dest_ip);
+    std::mem::swap(&mut ev.src_port, &mut ev.dest_port);
+    if ev.direction.is_some() {
+        ev.direction = Some(dir.as_str().to_string());
+    }
 }
 
 /// An `alert` event for the packet `pv`.
@@ -253,7 +227,7 @@ pub fn alert_event(
     if let Some(f) = flow {
         ev.app_proto = info.app_proto.map(str::to_string);
         ev.direction = pv.dir.map(|d| d.as_str().to_string());
-        let ports = has_ports(f.proto);
+        let ports = ipproto::has_ports(f.proto);
         ev.flow = Some(Flow {
             src_ip: Some(f.client.0.to_string()),
             dest_ip: Some(f.server.0.to_string()),
@@ -295,7 +269,7 @@ pub fn drop_event(
     pv: &PacketView<'_>,
     flow: Option<&FlowView>,
     reason: &str,
-    alert: Option<(Alert, RuleAction, Option<u64>)>,
+    alert: Option<(Alert, Action, Option<u64>)>,
     opts: &BuildOpts,
 ) -> Event {
     let mut ev = packet_header("drop", pv, flow, opts);
@@ -303,7 +277,7 @@ pub fn drop_event(
         ev.direction = pv.dir.map(|d| d.as_str().to_string());
     }
     ev.drop = Some(drop_object(pv.pkt, reason));
-    let mut action = RuleAction::Drop;
+    let mut action = Action::Drop;
     if let Some((mut alert, act, tx_id)) = alert {
         alert.metadata = None;
         ev.tx_id = tx_id;
@@ -404,7 +378,7 @@ pub fn flow_event(
         ..flow_counters(flow)
     });
     ev.community_id = cid(opts, flow.client, flow.server, flow.proto);
-    if flow.proto == 6 {
+    if flow.proto == ipproto::TCP {
         if let Some(t) = end.tcp {
             ev.tcp = Some(tcp_object(&t));
         }
@@ -533,24 +507,30 @@ mod tests {
 
     #[test]
     fn action_semantics() {
-        assert_eq!(alert_action(Mode::Ips, RuleAction::Drop), "blocked");
-        assert_eq!(alert_action(Mode::Ids, RuleAction::Drop), "allowed");
-        assert_eq!(alert_action(Mode::Ids, RuleAction::Reject), "blocked");
-        assert_eq!(alert_action(Mode::Ids, RuleAction::RejectBoth), "blocked");
-        assert_eq!(alert_action(Mode::Ips, RuleAction::Alert), "allowed");
-        let v = verdict(Mode::Ids, RuleAction::Reject, 17);
+        assert_eq!(alert_action(Mode::Ips, Action::Drop), "blocked");
+        assert_eq!(alert_action(Mode::Ids, Action::Drop), "allowed");
+        assert_eq!(
+            alert_action(Mode::Ids, Action::Reject(RejectTarget::Src)),
+            "blocked"
+        );
+        assert_eq!(
+            alert_action(Mode::Ids, Action::Reject(RejectTarget::Both)),
+            "blocked"
+        );
+        assert_eq!(alert_action(Mode::Ips, Action::Alert), "allowed");
+        let v = verdict(Mode::Ids, Action::Reject(RejectTarget::Src), 17);
         assert_eq!(v.action, "alert");
         assert_eq!(v.reject_target.as_deref(), Some("to_client"));
         assert_eq!(v.reject, Some(vec!["icmp-prohib".to_string()]));
-        let v = verdict(Mode::Ips, RuleAction::RejectDst, 6);
+        let v = verdict(Mode::Ips, Action::Reject(RejectTarget::Dst), 6);
         assert_eq!(v.action, "drop");
         assert_eq!(v.reject, Some(vec!["tcp-reset".to_string()]));
-        assert_eq!(verdict(Mode::Ips, RuleAction::Pass, 6).action, "pass");
+        assert_eq!(verdict(Mode::Ips, Action::Pass, 6).action, "pass");
     }
 
     #[test]
     fn flow_id_is_51_bits() {
-        let id = flow_id(
+        let id = crate::flow::flow_id(
             Timestamp {
                 secs: i64::MAX,
                 micros: 999_999,
@@ -558,7 +538,10 @@ mod tests {
             u32::MAX,
         );
         assert!(id < (1 << 51));
-        assert_eq!(flow_id(Timestamp { secs: 1, micros: 0 }, 5), (1 << 48) | 5);
+        assert_eq!(
+            crate::flow::flow_id(Timestamp { secs: 1, micros: 0 }, 5),
+            (1 << 48) | 5
+        );
     }
 
     #[test]
@@ -579,8 +562,8 @@ mod tests {
             &pv,
             Some(&flow()),
             AlertInfo {
-                alert: rule_alert(alert_action(Mode::Ips, RuleAction::Drop)),
-                action: RuleAction::Drop,
+                alert: rule_alert(alert_action(Mode::Ips, Action::Drop)),
+                action: Action::Drop,
                 tx: Some(TxMatch {
                     tx_id: 0,
                     ssh: Some(ssh_obj()),
@@ -615,7 +598,7 @@ mod tests {
             Some(&flow()),
             AlertInfo {
                 alert: rule_alert("allowed"),
-                action: RuleAction::Alert,
+                action: Action::Alert,
                 tx: None,
                 app_proto: Some("ssh"),
             },
@@ -644,7 +627,7 @@ mod tests {
             &pv,
             Some(&flow()),
             "rules",
-            Some((rule_alert("blocked"), RuleAction::Drop, Some(0))),
+            Some((rule_alert("blocked"), Action::Drop, Some(0))),
             &BuildOpts::default(),
         );
         let d = ev.drop.as_ref().unwrap();

@@ -1,12 +1,13 @@
 //! EVE JSON output: the line writer ([`eve`]), the builders that fill
 //! `meerkat_shared::eve::Event` objects in Suricata's field order
 //! ([`build`]), the `stats` event ([`stats`]) and the Community ID flow hash
-//! ([`community_id`]).
+//! ([`community_id`]), and [`view`], which reads flows for the builders.
 
 pub mod build;
 pub mod community_id;
 pub mod eve;
 pub mod stats;
+pub mod view;
 
 pub use build::{FlowView, PacketView};
 pub use eve::{EveConfig, EveSender, EveWriter, OutputError};

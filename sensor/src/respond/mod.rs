@@ -14,27 +14,7 @@ use std::net::IpAddr;
 
 pub use sender::Responder;
 
-/// Who receives the reject packet(s). `detect::RejectTarget` is the rule
-/// side of this; the pipeline maps `reject`/`rejectsrc` to `Src`,
-/// `rejectdst` to `Dst` and `rejectboth` to `Both`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RejectTarget {
-    /// The sender of the matching packet.
-    Src,
-    /// The receiver of the matching packet.
-    Dst,
-    Both,
-}
-
-impl RejectTarget {
-    pub fn to_src(self) -> bool {
-        matches!(self, RejectTarget::Src | RejectTarget::Both)
-    }
-
-    pub fn to_dst(self) -> bool {
-        matches!(self, RejectTarget::Dst | RejectTarget::Both)
-    }
-}
+pub use crate::action::RejectTarget;
 
 /// Which end of the matching packet a reject packet goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
