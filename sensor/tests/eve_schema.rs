@@ -1,10 +1,11 @@
 //! Every event the output builders produce, written through the real EVE
-//! writer, validates against Suricata 7.0.10's schema (`check-eve`).
+//! writer, validates against Suricata 7.0.10's schema (`check-eve` from
+//! `../shared/tools` beside the repository). `check-eve` missing or unable
+//! to run is a failure under CI (see `prereq`), never a silent pass.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use meerkat_sensor::action::{Action, RejectTarget};
 use meerkat_sensor::counters::{add, PipelineCounters, SourceCounters};
@@ -18,7 +19,7 @@ use meerkat_sensor::output::stats::{stats_event, DetectStats};
 use meerkat_sensor::packet::{Direction, Mode, Source, Timestamp};
 use meerkat_shared::eve::{Alert, Event, Ssh, SshSide};
 
-const CHECK_EVE: &str = "/work/shared/tools/check-eve";
+mod prereq;
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
@@ -256,56 +257,44 @@ fn write(dir: &Path, cfg: &EveConfig) -> PathBuf {
     path
 }
 
-fn check(path: &Path) -> Option<(bool, String)> {
-    let out = Command::new(CHECK_EVE).arg(path).output().ok()?;
-    if out.status.code() == Some(2) {
-        eprintln!(
-            "note: check-eve unusable: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        return None;
-    }
-    Some((
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    ))
-}
-
 #[test]
 fn every_built_event_validates() {
-    if !Path::new(CHECK_EVE).exists() {
-        eprintln!("note: {CHECK_EVE} not found; skipped");
+    let test = "every_built_event_validates";
+    let Some(tool) = prereq::require_check_eve(test) else {
         return;
-    }
+    };
     let dir = tmp("ok");
     let path = write(&dir, &EveConfig::default());
     let n = std::fs::read_to_string(&path).unwrap().lines().count();
     assert_eq!(n, all_events().len());
-    if let Some((ok, report)) = check(&path) {
-        assert!(ok, "check-eve failed:\n{report}");
-    }
+    let Some((code, report)) = prereq::run_check_eve(test, &tool, &path) else {
+        return;
+    };
+    assert_eq!(code, 0, "check-eve failed:\n{report}");
+    // check-eve really read every line (not an empty or other file).
+    assert!(
+        report.contains(&format!("OK: all {n} line(s) valid")),
+        "check-eve did not validate {n} lines:\n{report}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn capture_object_is_documented_as_breaking_the_schema() {
-    if !Path::new(CHECK_EVE).exists() {
-        eprintln!("note: {CHECK_EVE} not found; skipped");
+    let test = "capture_object_is_documented_as_breaking_the_schema";
+    let Some(tool) = prereq::require_check_eve(test) else {
         return;
-    }
+    };
     let dir = tmp("capture");
     let cfg = EveConfig {
         capture_object: true,
         ..EveConfig::default()
     };
     let path = write(&dir, &cfg);
-    if let Some((ok, report)) = check(&path) {
-        assert!(!ok, "capture object unexpectedly valid:\n{report}");
-        assert!(report.contains("capture"), "{report}");
-    }
+    let Some((code, report)) = prereq::run_check_eve(test, &tool, &path) else {
+        return;
+    };
+    assert_eq!(code, 1, "capture object unexpectedly valid:\n{report}");
+    assert!(report.contains("capture"), "{report}");
     let _ = std::fs::remove_dir_all(&dir);
 }
