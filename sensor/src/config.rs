@@ -1,8 +1,14 @@
-//! Sensor configuration (TOML). Every setting has a built-in default, so
-//! `-c` is optional. Unknown keys are errors, reported with file:line.
+//! Sensor configuration: Meerkat's TOML or a Suricata YAML file (told apart
+//! by content), then `--set` overrides under Suricata's names. Every
+//! setting has a built-in default, so `-c` is optional. In TOML, unknown
+//! keys are errors with file:line:col; in YAML, the keys Meerkat has no use
+//! for are listed once as ignored (an operator's suricata.yaml has many).
+
+pub mod keys;
+pub mod yaml;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -29,6 +35,183 @@ pub struct SensorConfig {
     pub eve: EveConfig,
     /// What the IPS path does in situations the rules don't decide.
     pub ips: IpsConfig,
+    /// Rule files and the detection engine's side files.
+    pub detect: DetectConfig,
+    /// Application-layer parsers.
+    pub app_layer: AppLayerConfig,
+    /// Offline (pcap file) reading.
+    pub pcap: PcapConfig,
+    /// The one-line-per-alert `fast.log`.
+    pub fast: FastConfig,
+    /// Log directory (Suricata's `default-log-dir`); `-l` overrides it.
+    /// Default `/var/log/meerkat`.
+    pub log_dir: Option<PathBuf>,
+}
+
+/// `[detect]`: where rules come from (Suricata's `default-rule-path`,
+/// `rule-files`, `classification-file`, `reference-config-file`,
+/// `threshold-file`). `-S` on the command line replaces `rule_files`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DetectConfig {
+    /// Directory that relative `rule_files` are taken from (relative to
+    /// the working directory when itself relative).
+    pub rule_path: Option<PathBuf>,
+    /// Rule files loaded when no `-S` is given.
+    pub rule_files: Vec<String>,
+    /// Suricata `classification.config` for `classtype:`. Default: the
+    /// built-in table of Suricata's classtypes. NOT YET READ by the
+    /// detection engine (it uses the built-in table).
+    pub classification_file: Option<PathBuf>,
+    /// Suricata `reference.config` (`reference:` prefixes). NOT YET READ.
+    pub reference_file: Option<PathBuf>,
+    /// Suricata `threshold.config` (suppress, threshold, rate_filter). NOT
+    /// YET READ by the detection engine.
+    pub threshold_file: Option<PathBuf>,
+}
+
+impl DetectConfig {
+    /// The rule files of the configuration, relative ones joined to
+    /// `rule_path`.
+    pub fn rule_paths(&self) -> Vec<PathBuf> {
+        self.rule_files
+            .iter()
+            .map(|f| match &self.rule_path {
+                Some(dir) if Path::new(f).is_relative() => dir.join(f),
+                _ => PathBuf::from(f),
+            })
+            .collect()
+    }
+}
+
+/// `[app_layer]`: application-layer protocols (Suricata's
+/// `app-layer.protocols.*`). Meerkat parses SSH only.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AppLayerConfig {
+    pub ssh: SshAppConfig,
+}
+
+/// `[app_layer.ssh]`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SshAppConfig {
+    /// Parse SSH (`app-layer.protocols.ssh.enabled`). NOT YET WIRED: the
+    /// app layer always parses SSH.
+    pub enabled: bool,
+    /// Compute HASSH and add `hassh` objects to `ssh` events
+    /// (`app-layer.protocols.ssh.hassh`). On by default, unlike Suricata 7.
+    pub hassh: bool,
+    /// What happens once the session is encrypted
+    /// (`app-layer.protocols.ssh.encryption-handling`). NOT YET WIRED.
+    pub encryption_handling: SshEncryptionHandling,
+}
+
+impl Default for SshAppConfig {
+    fn default() -> Self {
+        SshAppConfig {
+            enabled: true,
+            hassh: true,
+            encryption_handling: SshEncryptionHandling::TrackOnly,
+        }
+    }
+}
+
+/// Suricata's SSH `encryption-handling`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SshEncryptionHandling {
+    /// Keep tracking the flow, don't inspect the encrypted part with SSH
+    /// keywords (Suricata's default).
+    TrackOnly,
+    /// Bypass the flow once encrypted (`flow.state: bypassed`).
+    Bypass,
+    /// Keep inspecting the encrypted data with content rules.
+    Full,
+}
+
+impl SshEncryptionHandling {
+    /// Suricata's spelling (`default` = `track-only`).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "default" | "track-only" => Some(SshEncryptionHandling::TrackOnly),
+            "bypass" => Some(SshEncryptionHandling::Bypass),
+            "full" => Some(SshEncryptionHandling::Full),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SshEncryptionHandling::TrackOnly => "track-only",
+            SshEncryptionHandling::Bypass => "bypass",
+            SshEncryptionHandling::Full => "full",
+        }
+    }
+}
+
+/// `[pcap]`: offline reading (Suricata's `pcap-file`).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PcapConfig {
+    /// Checksum validation of pcap packets (`pcap-file.checksum-checks`,
+    /// `-k`). NOT YET WIRED into decode/stream.
+    pub checksum_checks: ChecksumMode,
+}
+
+/// Checksum validation, as Suricata's `-k` and `checksum-checks`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChecksumMode {
+    /// Validate: packets with a bad checksum are invalid (not reassembled,
+    /// not matched by stream rules).
+    All,
+    /// Don't validate.
+    None,
+    /// Validate unless checksums look offloaded (Suricata's default for
+    /// pcap files); Meerkat treats checksums the kernel marks as not yet
+    /// filled in as unknown.
+    #[default]
+    Auto,
+}
+
+impl ChecksumMode {
+    /// `-k` and `checksum-checks` spellings.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "all" | "yes" => Some(ChecksumMode::All),
+            "none" | "no" => Some(ChecksumMode::None),
+            "auto" => Some(ChecksumMode::Auto),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChecksumMode::All => "yes",
+            ChecksumMode::None => "no",
+            ChecksumMode::Auto => "auto",
+        }
+    }
+}
+
+/// `[fast]`: Suricata's `fast.log` (`outputs.N.fast`). NOT YET WRITTEN:
+/// the output stage reads these when it gains a fast.log writer.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct FastConfig {
+    pub enabled: bool,
+    /// File name inside the log directory.
+    pub filename: String,
+}
+
+impl Default for FastConfig {
+    fn default() -> Self {
+        FastConfig {
+            enabled: false,
+            filename: "fast.log".into(),
+        }
+    }
 }
 
 /// `[vars.address]` and `[vars.port]`. Entries given here replace the
@@ -88,9 +271,196 @@ pub enum ConfigError {
         col: usize,
         message: String,
     },
+    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+    Settings(Vec<keys::SettingError>),
+}
+
+/// The file format of a configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Toml,
+    SuricataYaml,
+}
+
+/// A configuration as loaded: the settings, and what of the file Meerkat
+/// did not use (YAML keys without a Meerkat setting, `--set` keys).
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: SensorConfig,
+    pub format: Format,
+    /// YAML keys Meerkat has no setting for (listed once at start-up).
+    pub ignored: Vec<String>,
+    /// `--set` keys Meerkat has no setting for (a warning each).
+    pub unknown_set: Vec<String>,
 }
 
 impl SensorConfig {
+    /// Loads a TOML or Suricata YAML file (`None`: the built-in defaults),
+    /// then applies `--set KEY=VALUE` arguments under Suricata's names.
+    pub fn load_with_sets(path: Option<&Path>, sets: &[String]) -> Result<Loaded, ConfigError> {
+        let (text, origin) = match path {
+            Some(p) => (
+                std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.display().to_string(),
+                    source,
+                })?,
+                p.display().to_string(),
+            ),
+            None => (String::new(), "built-in defaults".to_string()),
+        };
+        let mut settings = keys::Settings::default();
+        let format = if yaml::looks_like_yaml(&text) {
+            Format::SuricataYaml
+        } else {
+            Format::Toml
+        };
+        let mut cfg = match format {
+            Format::Toml => SensorConfig::parse(&text, &origin)?,
+            Format::SuricataYaml => {
+                let entries = yaml::flatten(&text).map_err(|e| ConfigError::Parse {
+                    path: origin.clone(),
+                    line: e.line,
+                    col: e.col,
+                    message: format!("not valid YAML: {}", e.message),
+                })?;
+                for e in entries {
+                    let o = keys::Origin::File {
+                        path: origin.clone(),
+                        line: e.line,
+                    };
+                    settings.insert(&e.key, &e.value, o);
+                }
+                SensorConfig::parse("", &origin)?
+            }
+        };
+        let ignored = settings.apply(&mut cfg).map_err(ConfigError::Settings)?.keys;
+        let mut set = keys::Settings::default();
+        let mut errors = Vec::new();
+        for arg in sets {
+            if let Err(e) = set.insert_set_arg(arg) {
+                errors.push(e);
+            }
+        }
+        let unknown_set = match set.apply(&mut cfg) {
+            Ok(u) => u.keys,
+            Err(e) => {
+                errors.extend(e);
+                Vec::new()
+            }
+        };
+        if !errors.is_empty() {
+            return Err(ConfigError::Settings(errors));
+        }
+        Ok(Loaded {
+            config: cfg,
+            format,
+            ignored,
+            unknown_set,
+        })
+    }
+
+    /// The effective configuration under Suricata's names, one
+    /// `key = value` per line (`--dump-config`).
+    pub fn dump(&self) -> String {
+        let mut out = Vec::<(String, String)>::new();
+        let mut put = |k: &str, v: String| out.push((k.to_string(), v));
+        let yn = |b: bool| if b { "yes" } else { "no" }.to_string();
+        for (k, v) in &self.vars.address {
+            put(&format!("vars.address-groups.{k}"), v.clone());
+        }
+        for (k, v) in &self.vars.port {
+            put(&format!("vars.port-groups.{k}"), v.clone());
+        }
+        if let Some(d) = &self.log_dir {
+            put("default-log-dir", d.display().to_string());
+        }
+        if let Some(p) = &self.detect.rule_path {
+            put("default-rule-path", p.display().to_string());
+        }
+        for (i, f) in self.detect.rule_files.iter().enumerate() {
+            put(&format!("rule-files.{i}"), f.clone());
+        }
+        for (k, v) in [
+            ("classification-file", &self.detect.classification_file),
+            ("reference-config-file", &self.detect.reference_file),
+            ("threshold-file", &self.detect.threshold_file),
+        ] {
+            if let Some(v) = v {
+                put(k, v.display().to_string());
+            }
+        }
+        let st = &self.stream;
+        put("stream.memcap", st.memcap.to_string());
+        put("stream.midstream", st.midstream.to_string());
+        put("stream.midstream-policy", st.midstream_policy.as_str().into());
+        put(
+            "stream.inline",
+            match st.inline {
+                None => "auto".into(),
+                Some(b) => yn(b),
+            },
+        );
+        put("stream.bypass", yn(st.bypass));
+        put("stream.checksum-validation", yn(st.checksum_validation));
+        put("stream.async-oneside", st.async_oneside.to_string());
+        put("stream.reassembly.depth", st.depth.to_string());
+        let fl = &self.flow;
+        put("flow.memcap", fl.memcap_bytes.to_string());
+        put("flow-timeouts.tcp.new", fl.timeout_new.as_secs().to_string());
+        put(
+            "flow-timeouts.tcp.established",
+            fl.timeout_established.as_secs().to_string(),
+        );
+        put("flow-timeouts.tcp.closed", fl.timeout_closed.as_secs().to_string());
+        put("flow-timeouts.udp.established", fl.timeout_udp.as_secs().to_string());
+        put("flow-timeouts.icmp.established", fl.timeout_icmp.as_secs().to_string());
+        let ssh = &self.app_layer.ssh;
+        put("app-layer.protocols.ssh.enabled", yn(ssh.enabled));
+        put("app-layer.protocols.ssh.hassh", yn(ssh.hassh));
+        put(
+            "app-layer.protocols.ssh.encryption-handling",
+            ssh.encryption_handling.as_str().into(),
+        );
+        put("pcap-file.checksum-checks", self.pcap.checksum_checks.as_str().into());
+        put("stats.enabled", yn(self.eve.types.stats));
+        put("stats.interval", self.eve.stats_interval.as_secs().to_string());
+        put("outputs.0", "fast".into());
+        put("outputs.0.fast.enabled", yn(self.fast.enabled));
+        put("outputs.0.fast.filename", self.fast.filename.clone());
+        put("outputs.1", "eve-log".into());
+        put("outputs.1.eve-log.enabled", "yes".into());
+        put("outputs.1.eve-log.filename", self.eve.filename.clone());
+        put("outputs.1.eve-log.community-id", yn(self.eve.community_id));
+        let t = &self.eve.types;
+        let types = [
+            ("alert", t.alert),
+            ("anomaly", t.anomaly),
+            ("drop", t.drop),
+            ("ssh", t.ssh),
+            ("flow", t.flow),
+            ("stats", t.stats),
+        ];
+        for (i, (name, _)) in types.iter().filter(|(_, on)| *on).enumerate() {
+            put(&format!("outputs.1.eve-log.types.{i}"), name.to_string());
+            if *name == "alert" {
+                let a = &self.eve.alert;
+                let p = format!("outputs.1.eve-log.types.{i}.alert");
+                put(&format!("{p}.payload"), yn(a.payload));
+                put(&format!("{p}.payload-printable"), yn(a.payload_printable));
+                put(&format!("{p}.packet"), yn(a.packet));
+                put(&format!("{p}.metadata"), yn(a.metadata));
+            }
+        }
+        let mut s = String::new();
+        for (k, v) in out {
+            s.push_str(&k);
+            s.push_str(" = ");
+            s.push_str(&v);
+            s.push('\n');
+        }
+        s
+    }
+
     /// Loads and validates a config file.
     pub fn load(path: &Path) -> Result<SensorConfig, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -146,6 +516,64 @@ mod tests {
             SensorConfig::parse("[vars.address]\nHOME_NET = \"[203.0.113.0/24]\"\n", "t").unwrap();
         assert_eq!(cfg.vars.address["HOME_NET"], "[203.0.113.0/24]");
         assert_eq!(cfg.vars.address["EXTERNAL_NET"], "!$HOME_NET");
+    }
+
+    #[test]
+    fn suricata_yaml_is_read_and_rest_listed() {
+        let dir = std::env::temp_dir().join(format!("meerkat-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("suricata.yaml");
+        std::fs::write(
+            &p,
+            "%YAML 1.1\n---\nvars:\n  address-groups:\n    HOME_NET: \"[10.1.0.0/16]\"\n\
+             default-rule-path: /etc/r\nrule-files:\n  - a.rules\n\
+             outputs:\n  - eve-log:\n      enabled: yes\n      types:\n        - alert\n        - dns\n\
+             app-layer:\n  protocols:\n    ssh:\n      enabled: yes\n    tls:\n      enabled: yes\n\
+             stream:\n  reassembly:\n    depth: 1mb\n",
+        )
+        .unwrap();
+        let sets = vec![
+            "stream.midstream=true".to_string(),
+            "no.such.key=1".to_string(),
+        ];
+        let l = SensorConfig::load_with_sets(Some(&p), &sets).unwrap();
+        assert_eq!(l.format, Format::SuricataYaml);
+        let c = &l.config;
+        assert_eq!(c.vars.address["HOME_NET"], "[10.1.0.0/16]");
+        assert_eq!(c.vars.address["EXTERNAL_NET"], "!$HOME_NET");
+        assert_eq!(c.detect.rule_paths(), vec![PathBuf::from("/etc/r/a.rules")]);
+        assert!(c.eve.types.alert && !c.eve.types.flow);
+        assert_eq!(c.stream.depth, 1 << 20);
+        assert!(c.stream.midstream);
+        assert_eq!(
+            l.ignored,
+            vec![
+                "app-layer.protocols.tls.enabled".to_string(),
+                "outputs.0.eve-log.types dns".to_string()
+            ]
+        );
+        assert_eq!(l.unknown_set, vec!["no.such.key".to_string()]);
+        let dump = c.dump();
+        assert!(dump.contains("stream.midstream = true\n"), "{dump}");
+        assert!(dump.contains("vars.address-groups.HOME_NET = [10.1.0.0/16]\n"));
+        std::fs::write(&p, "%YAML 1.1\n---\nstream:\n  reassembly:\n    depth: deep\n").unwrap();
+        let err = SensorConfig::load_with_sets(Some(&p), &[]).unwrap_err().to_string();
+        assert!(err.contains("suricata.yaml:5: stream.reassembly.depth"), "{err}");
+        std::fs::write(&p, "%YAML 1.1\n---\nstream: [\n").unwrap();
+        let err = SensorConfig::load_with_sets(Some(&p), &[]).unwrap_err().to_string();
+        assert!(err.contains("not valid YAML"), "{err}");
+        let err = SensorConfig::load_with_sets(None, &["x".into()]).unwrap_err().to_string();
+        assert!(err.contains("expected KEY=VALUE"), "{err}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn default_home_net_is_suricatas() {
+        let cfg = SensorConfig::parse("", "t").unwrap();
+        assert_eq!(
+            cfg.vars.address["HOME_NET"],
+            "[192.168.0.0/16,10.0.0.0/8,172.16.0.0/12]"
+        );
     }
 
     #[test]

@@ -115,9 +115,8 @@ impl CapturedPacket<'_> {
 
 /// What happens to an IPS packet. IDS packets always get `Accept` (their
 /// verdict is ignored by the capture source).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
-    #[default]
     Accept,
     Drop,
 }

@@ -8,7 +8,7 @@
 //! every packet its verdict, ends its flows, and the last stats event is
 //! written before the EVE file is closed.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -20,7 +20,7 @@ use meerkat_shared::notify;
 
 use crate::capture::{self, NfQueue, Nflog, PacketHandler};
 use crate::cli::Cli;
-use crate::config::SensorConfig;
+use crate::config::{ChecksumMode, Loaded, SensorConfig};
 use crate::counters::{PipelineCounters, SourceCounters};
 use crate::detect::{Engine, RuleLoadReport, Vars};
 use crate::flow::FlowTable;
@@ -44,18 +44,101 @@ struct ThreadCounters {
     pipeline: Arc<PipelineCounters>,
 }
 
+/// The Suricata release whose behaviour, rule language and EVE format
+/// Meerkat follows; `-V` reports it so that Suricata's test suite selects
+/// tests as for that release.
+pub const SURICATA_COMPAT_VERSION: &str = "7.0.10";
+
+/// `-V`: one line that Suricata's tooling parses (it looks for
+/// "Suricata version X.Y.Z").
+pub fn version_line() -> String {
+    format!(
+        "This is Meerkat version {} (Suricata version {} compatible)",
+        env!("CARGO_PKG_VERSION"),
+        SURICATA_COMPAT_VERSION
+    )
+}
+
+/// `--build-info`, in Suricata's layout (suricata-verify reads the
+/// `Features:` line and the `... support: yes` lines for `requires:
+/// features`). Only what Meerkat really has is listed as present.
+pub fn build_info() -> String {
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    let mut s = format!("{}\n", version_line());
+    s.push_str("Features: NFQ NFLOG PCAP_FILE RUST\n");
+    s.push_str(&format!(
+        "{}-bits, {}-endian architecture\n",
+        usize::BITS,
+        if cfg!(target_endian = "little") { "Little" } else { "Big" }
+    ));
+    s.push_str("\nSuricata Configuration:\n");
+    let rows: &[(&str, bool)] = &[
+        ("AF_PACKET support", false),
+        ("AF_XDP support", false),
+        ("DPDK support", false),
+        ("eBPF support", false),
+        ("XDP support", false),
+        ("PF_RING support", false),
+        ("NFQueue support", true),
+        ("NFLOG support", true),
+        ("IPFW support", false),
+        ("Netmap support", false),
+        ("Unix socket enabled", false),
+        ("Detection enabled", true),
+        ("Libmagic support", false),
+        ("libjansson support", false),
+        ("hiredis support", false),
+        ("PCRE jit", false),
+        ("LUA support", false),
+        ("GeoIP2 support", false),
+        ("JA3 support", false),
+        ("JA4 support", false),
+        ("Hyperscan support", false),
+        ("Libnet support", false),
+        ("liblz4 support", false),
+        ("Rust support", true),
+        ("Python support", false),
+        ("Profiling enabled", false),
+        ("Plugin support (experimental)", false),
+    ];
+    for (name, on) in rows {
+        s.push_str(&format!("  {:<41}{}\n", format!("{name}:"), yes_no(*on)));
+    }
+    s.push_str(
+        "\nMeerkat: NFQUEUE (IPS) and NFLOG (IDS) in one process, pcap/pcapng files, \
+         raw-socket reject; application layer: SSH only.\n",
+    );
+    s
+}
+
 /// Runs the sensor as the command line says.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let cfg = match &cli.config {
-        Some(path) => SensorConfig::load(path)?,
-        None => SensorConfig::parse("", "built-in defaults")?,
-    };
+    if cli.version {
+        println!("{}", version_line());
+        return Ok(ExitCode::SUCCESS);
+    }
+    if cli.build_info {
+        print!("{}", build_info());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let loaded = SensorConfig::load_with_sets(cli.config.as_deref(), &cli.set)?;
+    if cli.dump_config {
+        print!("{}", loaded.config.dump());
+        return Ok(ExitCode::SUCCESS);
+    }
+    note_compat(&cli, &loaded);
+    let mut cfg = loaded.config;
+    if let Some(k) = cli.checksum {
+        cfg.pcap.checksum_checks = k;
+        cfg.stream.checksum_validation = k != ChecksumMode::None;
+    }
     let vars = Vars {
         address: cfg.vars.address.clone().into_iter().collect(),
         port: cfg.vars.port.clone().into_iter().collect(),
     };
+    let rule_files = rule_files(&cli, &cfg);
     let started = Timestamp::now();
-    let (engine, report) = Engine::load_files(&cli.rules, &vars);
+    let (engine, report) = Engine::load_files(&rule_files, &vars);
     if cli.test {
         return Ok(check_only(&cli, &report));
     }
@@ -67,7 +150,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             f.failed
         );
     }
-    if cli.rules.is_empty() {
+    if cli.init_errors_fatal && report.failed > 0 {
+        bail!(
+            "{} rule(s) failed to load and --init-errors-fatal is given (see the errors above)",
+            report.failed
+        );
+    }
+    if rule_files.is_empty() && !cli.disable_detection {
         tracing::warn!(
             "no rules file given (-S): the sensor will log ssh, flow and stats events only"
         );
@@ -78,13 +167,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if cli.pcap.is_none() && queues.is_empty() && groups.is_empty() {
         bail!("nothing to capture: give -q QUEUE (NFQUEUE, IPS), --nflog GROUP (NFLOG, IDS), or -r FILE (pcap)");
     }
-    if !cli.log_dir.is_dir() {
+    let log_dir = cli
+        .log_dir
+        .clone()
+        .or_else(|| cfg.log_dir.clone())
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_LOG_DIR));
+    if !log_dir.is_dir() {
         bail!(
             "log directory {} does not exist; create it or pass -l DIR",
-            cli.log_dir.display()
+            log_dir.display()
         );
     }
-    let eve_path = cli.log_dir.join("eve.json");
+    let eve_path = log_dir.join(&cfg.eve.filename);
     let eve = EveWriter::open(&eve_path, &cfg.eve)
         .with_context(|| format!("cannot open EVE log {}", eve_path.display()))?;
 
@@ -108,6 +202,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         build: cfg.eve.build_opts(),
         responder,
         ips: cfg.ips.clone(),
+        app: crate::app::AppConfig {
+            ssh_hassh: cfg.app_layer.ssh.hassh,
+        },
     });
     // One memory budget for TCP reassembly across all threads.
     let stream = StreamContext::new(cfg.stream);
@@ -123,9 +220,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
 
     if let Some(pcap) = &cli.pcap {
-        let tc = thread_counters(Source::Pcap);
-        let mut worker = new_worker(Source::Pcap, &tc);
-        let result = capture::read_pcap(pcap, &mut worker, &tc.source_counters);
+        // `--simulate-ips`: the source, and so every packet, is IPS.
+        let source = if cli.simulate_ips {
+            Source::PcapIps
+        } else {
+            Source::Pcap
+        };
+        let tc = thread_counters(source);
+        let mut worker = new_worker(source, &tc);
+        let result = capture::read_pcap_as(pcap, source, &mut worker, &tc.source_counters);
         worker.finish();
         let summary = result?;
         tracing::info!(
@@ -270,6 +373,106 @@ fn supervise(
             }
         }
     }
+}
+
+/// The default log directory when neither `-l` nor the configuration
+/// names one.
+pub const DEFAULT_LOG_DIR: &str = "/var/log/meerkat";
+
+/// The rule files to load: none with `--disable-detection`; `-S` files
+/// (exclusive) or else the configuration's `rule_files`; plus `-s` files.
+fn rule_files(cli: &Cli, cfg: &SensorConfig) -> Vec<PathBuf> {
+    if cli.disable_detection {
+        return Vec::new();
+    }
+    let mut v = if cli.rules.is_empty() {
+        // As Suricata: a configured rule file that does not exist is a
+        // warning (an error with --init-errors-fatal, from the loader).
+        let (found, missing): (Vec<PathBuf>, Vec<PathBuf>) = cfg
+            .detect
+            .rule_paths()
+            .into_iter()
+            .partition(|p| p.exists());
+        for m in &missing {
+            tracing::warn!(file = %m.display(), "configured rule file not found; skipped");
+        }
+        if cli.init_errors_fatal {
+            found.into_iter().chain(missing).collect()
+        } else {
+            found
+        }
+    } else {
+        cli.rules.clone()
+    };
+    v.extend(cli.extra_rules.iter().cloned());
+    v
+}
+
+/// Start-up notes for Suricata compatibility: the YAML keys Meerkat has no
+/// use for (one line), each unknown `--set` key (a warning, as Suricata),
+/// and the Suricata flags accepted without effect.
+fn note_compat(cli: &Cli, loaded: &Loaded) {
+    if !loaded.ignored.is_empty() {
+        tracing::info!(
+            "{} setting(s) of {} have no meaning for Meerkat and are ignored: {}",
+            loaded.ignored.len(),
+            cli.config
+                .as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            summarize_keys(&loaded.ignored)
+        );
+    }
+    for k in &loaded.unknown_set {
+        tracing::warn!("--set {k}: Meerkat has no such setting; ignored");
+    }
+    let mut flags: Vec<String> = cli
+        .ignored
+        .given()
+        .into_iter()
+        .map(String::from)
+        .collect();
+    if let Some(m) = &cli.runmode {
+        flags.push(format!("--runmode {m} (one thread per capture source)"));
+    }
+    if cli.pcap_file_continuous {
+        flags.push("--pcap-file-continuous (the file is read once)".into());
+    }
+    if cli.simulate_ips && cli.pcap.is_none() {
+        flags.push("--simulate-ips (only applies to -r)".into());
+    }
+    if !flags.is_empty() {
+        tracing::info!(
+            "Suricata option(s) accepted without effect: {}",
+            flags.join(", ")
+        );
+    }
+}
+
+/// Ignored keys, shortened to their section with counts
+/// (`app-layer.protocols.http (12)`, `af-packet (5)`), so the line stays
+/// readable.
+fn summarize_keys(keys: &[String]) -> String {
+    let mut groups: Vec<(String, usize)> = Vec::new();
+    for k in keys {
+        let c: Vec<&str> = k.split('.').collect();
+        let depth = match c.as_slice() {
+            ["app-layer", "protocols", ..] => 3,
+            ["outputs", _, ..] => 3,
+            [_, n, ..] if n.parse::<usize>().is_ok() => 1,
+            _ => 2,
+        };
+        let g = c[..depth.min(c.len())].join(".");
+        match groups.last_mut() {
+            Some((last, n)) if *last == g => *n += 1,
+            _ => groups.push((g, 1)),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(g, n)| if n > 1 { format!("{g} ({n})") } else { g })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn thread_counters(source: Source) -> ThreadCounters {

@@ -21,7 +21,7 @@ use serde::Deserialize;
 pub use crate::packet::{CapturedPacket, Timestamp, Verdict};
 pub use nflog::Nflog;
 pub use nfqueue::{kernel_queue_stats, NfQueue};
-pub use pcap::{read_pcap, PcapSummary};
+pub use pcap::{read_pcap, read_pcap_as, PcapSummary};
 
 /// What the pipeline implements; capture sources call it synchronously on
 /// their own thread.

@@ -70,13 +70,25 @@ pub fn read_pcap(
     handler: &mut dyn PacketHandler,
     counters: &SourceCounters,
 ) -> Result<PcapSummary, CaptureError> {
+    read_pcap_as(path, Source::Pcap, handler, counters)
+}
+
+/// [`read_pcap`] with the packets tagged as `source` (and so its mode):
+/// [`Source::PcapIps`] for `--simulate-ips`.
+pub fn read_pcap_as(
+    path: &Path,
+    source: Source,
+    handler: &mut dyn PacketHandler,
+    counters: &SourceCounters,
+) -> Result<PcapSummary, CaptureError> {
     let file = File::open(path).map_err(|source| CaptureError::PcapIo {
         path: path.to_path_buf(),
         source,
     })?;
-    read_pcap_from(
+    read_pcap_from_as(
         BufReader::with_capacity(1 << 20, file),
         path,
+        source,
         handler,
         counters,
     )
@@ -89,12 +101,24 @@ pub fn read_pcap_from<R: Read>(
     handler: &mut dyn PacketHandler,
     counters: &SourceCounters,
 ) -> Result<PcapSummary, CaptureError> {
+    read_pcap_from_as(reader, name, Source::Pcap, handler, counters)
+}
+
+/// [`read_pcap_from`] with the packets tagged as `source`.
+pub fn read_pcap_from_as<R: Read>(
+    reader: R,
+    name: &Path,
+    source: Source,
+    handler: &mut dyn PacketHandler,
+    counters: &SourceCounters,
+) -> Result<PcapSummary, CaptureError> {
     let mut rd = Reader {
         r: reader,
         offset: 0,
         path: name.to_path_buf(),
     };
     let mut out = Emitter {
+        source,
         handler,
         counters,
         summary: PcapSummary::default(),
@@ -240,6 +264,8 @@ impl<R: Read> Reader<R> {
 }
 
 struct Emitter<'h, 'c> {
+    /// The source every packet is tagged with (its mode follows).
+    source: Source,
     handler: &'h mut dyn PacketHandler,
     counters: &'c SourceCounters,
     summary: PcapSummary,
@@ -263,7 +289,7 @@ impl Emitter<'_, '_> {
             None => self.last_tick_secs = Some(ts.secs),
         }
         let pkt = CapturedPacket {
-            source: Source::Pcap,
+            source: self.source,
             ts,
             data,
             orig_len,

@@ -112,6 +112,44 @@ pub struct EveConfig {
     pub stats_interval: Duration,
     /// Lines the writer queue holds before events are dropped.
     pub queue_lines: usize,
+    /// File name inside the log directory (Suricata's
+    /// `outputs.N.eve-log.filename`).
+    pub filename: String,
+    /// Options of `alert` events (Suricata's `types: - alert: {...}`).
+    pub alert: EveAlertConfig,
+}
+
+/// `[eve.alert]`: what alert events carry besides the rule (Suricata's
+/// `outputs.N.eve-log.types.M.alert.*`, with Suricata 7's defaults).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct EveAlertConfig {
+    /// `payload`: the packet payload (or stream data) in base64. NOT YET
+    /// WIRED into the event builder.
+    pub payload: bool,
+    /// `payload-printable`: the payload as printable text. NOT YET WIRED.
+    pub payload_printable: bool,
+    /// `packet`: the packet in base64. NOT YET WIRED.
+    pub packet: bool,
+    /// `payload-length`: length of the payload. NOT YET WIRED.
+    pub payload_length: bool,
+    /// `metadata`: the rule's metadata (Suricata default yes).
+    pub metadata: bool,
+    /// `tagged-packets`: log packets tagged by `tag` rules. NOT YET WIRED.
+    pub tagged_packets: bool,
+}
+
+impl Default for EveAlertConfig {
+    fn default() -> Self {
+        EveAlertConfig {
+            payload: false,
+            payload_printable: false,
+            packet: false,
+            payload_length: false,
+            metadata: true,
+            tagged_packets: false,
+        }
+    }
 }
 
 impl Default for EveConfig {
@@ -124,6 +162,8 @@ impl Default for EveConfig {
             verdict: false,
             stats_interval: Duration::from_secs(30),
             queue_lines: 65_536,
+            filename: "eve.json".into(),
+            alert: EveAlertConfig::default(),
         }
     }
 }

@@ -59,6 +59,27 @@ pub struct StreamConfig {
     pub memcap: usize,
     /// Stop reassembling a direction after this many bytes (0 = never).
     pub depth: usize,
+    /// Suricata's `stream.midstream`: pick up TCP sessions whose handshake
+    /// was not seen. Default false, as Suricata. NOT YET WIRED into the
+    /// data path (set from YAML / `--set`; the stream stage reads it).
+    pub midstream: bool,
+    /// Suricata's `stream.midstream-policy`: what happens to a midstream
+    /// session when `midstream` is false. NOT YET WIRED.
+    pub midstream_policy: ExceptionPolicy,
+    /// Suricata's `stream.inline`: `None` = auto (inline for IPS packets,
+    /// on acknowledged data for IDS packets: Meerkat's per-packet mode);
+    /// `Some(true)` = inline for every packet, `Some(false)` = never.
+    /// NOT YET WIRED: the stream stage follows the packet's mode.
+    pub inline: Option<bool>,
+    /// Suricata's `stream.bypass`: stop inspecting a flow once its stream
+    /// depth is reached (`flow.state: bypassed`). NOT YET WIRED.
+    pub bypass: bool,
+    /// Suricata's `stream.checksum-validation` (and `-k`): segments with a
+    /// bad TCP checksum are not reassembled. NOT YET WIRED.
+    pub checksum_validation: bool,
+    /// Suricata's `stream.async-oneside`: sessions seen in one direction
+    /// only are tracked. NOT YET WIRED.
+    pub async_oneside: bool,
 }
 
 impl Default for StreamConfig {
@@ -68,6 +89,62 @@ impl Default for StreamConfig {
             max_buffered_per_dir: 64 * 1024,
             memcap: 64 * 1024 * 1024,
             depth: 1024 * 1024,
+            midstream: false,
+            midstream_policy: ExceptionPolicy::Ignore,
+            inline: None,
+            bypass: false,
+            checksum_validation: true,
+            async_oneside: false,
+        }
+    }
+}
+
+/// Suricata's exception policies (`stream.midstream-policy`,
+/// `exception-policy`, ...): what to do with a packet or flow when the
+/// engine cannot handle it normally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExceptionPolicy {
+    /// Suricata's `auto`: `drop-flow` in IPS mode, `ignore` otherwise.
+    Auto,
+    DropPacket,
+    DropFlow,
+    PassPacket,
+    PassFlow,
+    Bypass,
+    Reject,
+    /// Carry on as if nothing happened (the default).
+    #[default]
+    Ignore,
+}
+
+impl ExceptionPolicy {
+    /// Parses Suricata's spelling (`drop-flow`, ...).
+    pub fn parse(s: &str) -> Option<ExceptionPolicy> {
+        Some(match s {
+            "auto" => ExceptionPolicy::Auto,
+            "drop-packet" => ExceptionPolicy::DropPacket,
+            "drop-flow" => ExceptionPolicy::DropFlow,
+            "pass-packet" => ExceptionPolicy::PassPacket,
+            "pass-flow" => ExceptionPolicy::PassFlow,
+            "bypass" => ExceptionPolicy::Bypass,
+            "reject" => ExceptionPolicy::Reject,
+            "ignore" => ExceptionPolicy::Ignore,
+            _ => return None,
+        })
+    }
+
+    /// Suricata's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExceptionPolicy::Auto => "auto",
+            ExceptionPolicy::DropPacket => "drop-packet",
+            ExceptionPolicy::DropFlow => "drop-flow",
+            ExceptionPolicy::PassPacket => "pass-packet",
+            ExceptionPolicy::PassFlow => "pass-flow",
+            ExceptionPolicy::Bypass => "bypass",
+            ExceptionPolicy::Reject => "reject",
+            ExceptionPolicy::Ignore => "ignore",
         }
     }
 }

@@ -356,6 +356,7 @@ fn random_segments_never_panic_and_memory_balances() {
         memcap: 2000,
         window: 16,
         depth: 0,
+        ..StreamConfig::default()
     });
     let mut x: u64 = 0x1234_5678_9abc_def1;
     let mut rnd = move || {
