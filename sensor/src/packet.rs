@@ -115,8 +115,9 @@ impl CapturedPacket<'_> {
 
 /// What happens to an IPS packet. IDS packets always get `Accept` (their
 /// verdict is ignored by the capture source).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Verdict {
+    #[default]
     Accept,
     Drop,
 }
