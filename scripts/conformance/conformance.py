@@ -383,6 +383,34 @@ def table(tests, meerkat, live):
     return "\n".join(lines)
 
 
+def cause(reason):
+    """A short cause class for a failure reason, for the grouped count."""
+    if reason.startswith("PANIC") or reason.startswith("TIMEOUT") or reason.startswith("SIGNAL"):
+        return reason.split(":")[0]
+    m = re.match(r"got exit code (\d+), expected (\d+)(?:: (.*))?", reason)
+    if m:
+        detail = m.group(3) or ""
+        detail = re.sub(r"^(ERROR|WARN)\s+", "", detail)
+        detail = re.sub(r"meerkat-sensor: error: ", "", detail)
+        detail = re.sub(r"/\S+", "FILE", detail)
+        detail = re.sub(r"\d+", "N", detail)
+        return "exit %s (expected %s) %s" % (m.group(1), m.group(2), detail[:70])
+    m = re.search(r"expected (\d+) matches; got (\d+) for filter (.*)", reason)
+    if m:
+        et = re.search(r"'event_type': '([\w-]+)'", m.group(3))
+        fn = re.search(r"'filename': '([^']+)'", m.group(3))
+        what = et.group(1) if et else (fn.group(1) if fn else "any event")
+        return "%s events: %s" % (what, "none" if m.group(2) == "0" else "wrong count")
+    m = re.match(r"check #\d+: (stats\.[\w-]+)", reason)
+    if m:
+        return "stats check " + m.group(1)
+    if "check #" in reason and "expected" in reason and "got" in reason:
+        return "shell check output differs"
+    if reason.startswith("SKIPPED") or "requires" in reason:
+        return "skipped: " + reason[:60]
+    return reason[:70]
+
+
 def read_list(path):
     if not os.path.exists(path):
         return []
@@ -462,6 +490,14 @@ def main():
         report.append("  %s [%s, %s] %s%s" % (t["test"], t["scope"], t["suricata_7.0.10"],
                                               "SKIPPED: " if m["status"] == "SKIP" else "",
                                               m["reason"]))
+    groups = collections.Counter()
+    for t in fails:
+        m = meerkat[t["test"]]
+        groups[("skipped: " + m["reason"][:60]) if m["status"] == "SKIP" else cause(m["reason"])] += 1
+    report.append("")
+    report.append("Meerkat failures by cause:")
+    for c, n in groups.most_common():
+        report.append("  %4d  %s" % (n, c))
     crashes = [t["test"] for t in tests if meerkat[t["test"]]["crash"]]
     report.append("")
     report.append("panics/hangs/signals: %d%s" % (len(crashes),

@@ -14,7 +14,8 @@ pub use crate::config::ChecksumMode;
 /// Suricata's own flags are accepted (see README): those Meerkat has no use
 /// for are noted and ignored.
 #[derive(Debug, Parser)]
-#[command(name = "meerkat-sensor", about, long_about = None, disable_version_flag = true)]
+#[command(name = "meerkat-sensor", about, long_about = None, disable_version_flag = true,
+          args_override_self = true)]
 pub struct Cli {
     /// NFQUEUE queue to take packets from inline (IPS). Repeatable; `A:B`
     /// takes the range A..=B (one thread per queue; pair with the firewall's
@@ -110,6 +111,11 @@ pub struct Cli {
     /// More log output (-v debug, -vv trace). RUST_LOG overrides.
     #[arg(short = 'v', action = ArgAction::Count)]
     pub verbose: u8,
+
+    /// A BPF filter expression (Suricata takes it as trailing words).
+    /// Accepted and NOT applied, with a warning: filter in the firewall.
+    #[arg(value_name = "BPF", trailing_var_arg = true, hide = true)]
+    pub bpf: Vec<String>,
 
     /// Suricata flags without meaning for Meerkat, accepted so that
     /// Suricata command lines work; each is noted once at start-up.
@@ -305,6 +311,11 @@ mod tests {
         assert_eq!(cli.verbose, 3);
         assert_eq!(cli.ignored.given(), vec!["--data-dir", "--no-random"]);
         assert!(Cli::try_parse_from(["m", "-k", "maybe"]).is_err());
+        // run.py adds --simulate-ips for "ips" tests that pass it too.
+        let c = Cli::try_parse_from(["m", "--simulate-ips", "--simulate-ips", "-k", "none", "port", "22"])
+            .unwrap();
+        assert!(c.simulate_ips);
+        assert_eq!(c.bpf, vec!["port", "22"]);
     }
 
     #[test]

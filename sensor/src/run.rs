@@ -181,6 +181,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let eve_path = log_dir.join(&cfg.eve.filename);
     let eve = EveWriter::open(&eve_path, &cfg.eve)
         .with_context(|| format!("cannot open EVE log {}", eve_path.display()))?;
+    let fast = if cfg.fast.enabled {
+        let path = log_dir.join(&cfg.fast.filename);
+        let w = EveWriter::open(&path, &cfg.eve)
+            .with_context(|| format!("cannot open fast.log {}", path.display()))?;
+        Some(w)
+    } else {
+        None
+    };
 
     let responder = match Responder::new() {
         Ok(r) => Some(Arc::new(r)),
@@ -198,6 +206,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let shared = Arc::new(Shared {
         engine: Arc::new(engine),
         eve: eve.sender(),
+        fast: fast.as_ref().map(EveWriter::sender),
         types: cfg.eve.types.clone(),
         build: cfg.eve.build_opts(),
         responder,
@@ -240,6 +249,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         write_stats(&shared, &[tc], &detect_stats, started);
         drop(shared);
         eve.shutdown();
+        if let Some(f) = fast {
+            f.shutdown();
+        }
         return Ok(ExitCode::SUCCESS);
     }
 
@@ -322,6 +334,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     write_stats(&shared, &all_counters, &detect_stats, started);
     drop(shared);
     eve.shutdown();
+    if let Some(f) = fast {
+        f.shutdown();
+    }
     tracing::info!("meerkat-sensor stopped");
     Ok(if failed {
         ExitCode::from(1)
@@ -440,6 +455,12 @@ fn note_compat(cli: &Cli, loaded: &Loaded) {
     }
     if cli.simulate_ips && cli.pcap.is_none() {
         flags.push("--simulate-ips (only applies to -r)".into());
+    }
+    if !cli.bpf.is_empty() {
+        tracing::warn!(
+            "BPF filter `{}` is NOT applied (Meerkat has no BPF filtering; filter in the firewall)",
+            cli.bpf.join(" ")
+        );
     }
     if !flags.is_empty() {
         tracing::info!(
