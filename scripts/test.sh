@@ -5,6 +5,9 @@
 #   fmt       cargo fmt --all -- --check
 #   clippy    cargo clippy --workspace --all-targets -- -D warnings
 #   unit      cargo test --workspace --release   (unit + root e2e tests)
+#   conformance  scripts/conformance.sh: suricata-verify (../shared/reference)
+#             scopes ssh,plain with run.py; fails when a test listed in
+#             tests/conformance/passing.txt fails
 #   systemd   tests/systemd-check.sh             (verify + security exposure)
 #   examples  tests/examples-check.sh            (configs, rules, rulesets, install)
 #   firewall  tests/firewall-paths.sh            (example rulesets, IPS/IDS paths)
@@ -31,7 +34,7 @@ while [[ $# -gt 0 ]]; do
     --no-install) INSTALL=0; shift ;;
     --skip) SKIP+="${2:?--skip needs a stage} "; shift 2 ;;
     --only) ONLY+="${2:?--only needs a stage} "; shift 2 ;;
-    -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "test.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -98,6 +101,8 @@ stage build 1800 cargo build --release --workspace || { wanted build && BUILD_OK
 stage fmt 300 cargo fmt --all -- --check
 stage clippy 1800 cargo clippy --workspace --all-targets -- -D warnings
 stage unit 2400 cargo test --workspace --release --no-fail-fast
+needs_binaries conformance &&
+    stage conformance 900 scripts/conformance.sh -j 2 --quiet --outdir "$ART/conformance"
 needs_binaries systemd && stage systemd 120 tests/systemd-check.sh
 needs_binaries examples && stage examples 120 tests/examples-check.sh
 stage firewall 180 tests/firewall-paths.sh

@@ -6,7 +6,7 @@
 MEERKAT_APT_PACKAGES=(
     build-essential pkg-config ca-certificates curl git
     nftables iptables ipset iproute2 iputils-ping
-    openssh-server openssh-client python3 python3-paramiko python3-jsonschema
+    openssh-server openssh-client python3 python3-paramiko python3-jsonschema python3-yaml findutils
     iperf3 tcpdump tshark jq systemd procps coreutils
 )
 
