@@ -181,7 +181,10 @@ impl IgnoredFlags {
         add(self.unix_socket.is_some(), "--unix-socket");
         add(self.pcap_file_delete, "--pcap-file-delete");
         add(self.pcap_file_recursive, "--pcap-file-recursive");
-        add(self.strict_rule_keywords.is_some(), "--strict-rule-keywords");
+        add(
+            self.strict_rule_keywords.is_some(),
+            "--strict-rule-keywords",
+        );
         add(self.bpf_file.is_some(), "-F");
         v
     }
@@ -312,8 +315,16 @@ mod tests {
         assert_eq!(cli.ignored.given(), vec!["--data-dir", "--no-random"]);
         assert!(Cli::try_parse_from(["m", "-k", "maybe"]).is_err());
         // run.py adds --simulate-ips for "ips" tests that pass it too.
-        let c = Cli::try_parse_from(["m", "--simulate-ips", "--simulate-ips", "-k", "none", "port", "22"])
-            .unwrap();
+        let c = Cli::try_parse_from([
+            "m",
+            "--simulate-ips",
+            "--simulate-ips",
+            "-k",
+            "none",
+            "port",
+            "22",
+        ])
+        .unwrap();
         assert!(c.simulate_ips);
         assert_eq!(c.bpf, vec!["port", "22"]);
     }
@@ -321,7 +332,11 @@ mod tests {
     #[test]
     fn version_and_info_flags() {
         assert!(Cli::try_parse_from(["m", "-V"]).unwrap().version);
-        assert!(Cli::try_parse_from(["m", "--build-info"]).unwrap().build_info);
+        assert!(
+            Cli::try_parse_from(["m", "--build-info"])
+                .unwrap()
+                .build_info
+        );
         let c = Cli::try_parse_from(["m", "-c", "s.yaml", "--dump-config"]).unwrap();
         assert!(c.dump_config);
     }

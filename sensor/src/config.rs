@@ -195,8 +195,9 @@ impl ChecksumMode {
     }
 }
 
-/// `[fast]`: Suricata's `fast.log` (`outputs.N.fast`). NOT YET WRITTEN:
-/// the output stage reads these when it gains a fast.log writer.
+/// `[fast]`: Suricata's `fast.log` (`outputs.N.fast`), one line per alert
+/// (see `output::fast`). Off by default in Meerkat's TOML; a Suricata YAML
+/// turns it on as Suricata's does.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct FastConfig {
@@ -333,7 +334,10 @@ impl SensorConfig {
                 SensorConfig::parse("", &origin)?
             }
         };
-        let ignored = settings.apply(&mut cfg).map_err(ConfigError::Settings)?.keys;
+        let ignored = settings
+            .apply(&mut cfg)
+            .map_err(ConfigError::Settings)?
+            .keys;
         let mut set = keys::Settings::default();
         let mut errors = Vec::new();
         for arg in sets {
@@ -392,7 +396,10 @@ impl SensorConfig {
         let st = &self.stream;
         put("stream.memcap", st.memcap.to_string());
         put("stream.midstream", st.midstream.to_string());
-        put("stream.midstream-policy", st.midstream_policy.as_str().into());
+        put(
+            "stream.midstream-policy",
+            st.midstream_policy.as_str().into(),
+        );
         put(
             "stream.inline",
             match st.inline {
@@ -406,14 +413,26 @@ impl SensorConfig {
         put("stream.reassembly.depth", st.depth.to_string());
         let fl = &self.flow;
         put("flow.memcap", fl.memcap_bytes.to_string());
-        put("flow-timeouts.tcp.new", fl.timeout_new.as_secs().to_string());
+        put(
+            "flow-timeouts.tcp.new",
+            fl.timeout_new.as_secs().to_string(),
+        );
         put(
             "flow-timeouts.tcp.established",
             fl.timeout_established.as_secs().to_string(),
         );
-        put("flow-timeouts.tcp.closed", fl.timeout_closed.as_secs().to_string());
-        put("flow-timeouts.udp.established", fl.timeout_udp.as_secs().to_string());
-        put("flow-timeouts.icmp.established", fl.timeout_icmp.as_secs().to_string());
+        put(
+            "flow-timeouts.tcp.closed",
+            fl.timeout_closed.as_secs().to_string(),
+        );
+        put(
+            "flow-timeouts.udp.established",
+            fl.timeout_udp.as_secs().to_string(),
+        );
+        put(
+            "flow-timeouts.icmp.established",
+            fl.timeout_icmp.as_secs().to_string(),
+        );
         let ssh = &self.app_layer.ssh;
         put("app-layer.protocols.ssh.enabled", yn(ssh.enabled));
         put("app-layer.protocols.ssh.hassh", yn(ssh.hassh));
@@ -421,9 +440,15 @@ impl SensorConfig {
             "app-layer.protocols.ssh.encryption-handling",
             ssh.encryption_handling.as_str().into(),
         );
-        put("pcap-file.checksum-checks", self.pcap.checksum_checks.as_str().into());
+        put(
+            "pcap-file.checksum-checks",
+            self.pcap.checksum_checks.as_str().into(),
+        );
         put("stats.enabled", yn(self.eve.types.stats));
-        put("stats.interval", self.eve.stats_interval.as_secs().to_string());
+        put(
+            "stats.interval",
+            self.eve.stats_interval.as_secs().to_string(),
+        );
         put("outputs.0", "fast".into());
         put("outputs.0.fast.enabled", yn(self.fast.enabled));
         put("outputs.0.fast.filename", self.fast.filename.clone());
@@ -556,13 +581,26 @@ mod tests {
         let dump = c.dump();
         assert!(dump.contains("stream.midstream = true\n"), "{dump}");
         assert!(dump.contains("vars.address-groups.HOME_NET = [10.1.0.0/16]\n"));
-        std::fs::write(&p, "%YAML 1.1\n---\nstream:\n  reassembly:\n    depth: deep\n").unwrap();
-        let err = SensorConfig::load_with_sets(Some(&p), &[]).unwrap_err().to_string();
-        assert!(err.contains("suricata.yaml:5: stream.reassembly.depth"), "{err}");
+        std::fs::write(
+            &p,
+            "%YAML 1.1\n---\nstream:\n  reassembly:\n    depth: deep\n",
+        )
+        .unwrap();
+        let err = SensorConfig::load_with_sets(Some(&p), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("suricata.yaml:5: stream.reassembly.depth"),
+            "{err}"
+        );
         std::fs::write(&p, "%YAML 1.1\n---\nstream: [\n").unwrap();
-        let err = SensorConfig::load_with_sets(Some(&p), &[]).unwrap_err().to_string();
+        let err = SensorConfig::load_with_sets(Some(&p), &[])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not valid YAML"), "{err}");
-        let err = SensorConfig::load_with_sets(None, &["x".into()]).unwrap_err().to_string();
+        let err = SensorConfig::load_with_sets(None, &["x".into()])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("expected KEY=VALUE"), "{err}");
         std::fs::remove_dir_all(&dir).ok();
     }

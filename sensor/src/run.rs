@@ -69,7 +69,11 @@ pub fn build_info() -> String {
     s.push_str(&format!(
         "{}-bits, {}-endian architecture\n",
         usize::BITS,
-        if cfg!(target_endian = "little") { "Little" } else { "Big" }
+        if cfg!(target_endian = "little") {
+            "Little"
+        } else {
+            "Big"
+        }
     ));
     s.push_str("\nSuricata Configuration:\n");
     let rows: &[(&str, bool)] = &[
@@ -441,12 +445,7 @@ fn note_compat(cli: &Cli, loaded: &Loaded) {
     for k in &loaded.unknown_set {
         tracing::warn!("--set {k}: Meerkat has no such setting; ignored");
     }
-    let mut flags: Vec<String> = cli
-        .ignored
-        .given()
-        .into_iter()
-        .map(String::from)
-        .collect();
+    let mut flags: Vec<String> = cli.ignored.given().into_iter().map(String::from).collect();
     if let Some(m) = &cli.runmode {
         flags.push(format!("--runmode {m} (one thread per capture source)"));
     }

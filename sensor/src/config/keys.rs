@@ -194,22 +194,18 @@ impl Applier<'_> {
                 self.cfg.detect.rule_path = non_empty(value).map(PathBuf::from);
                 true
             }
-            ["classification-file"] => {
-                self.set(key, value, origin, path, "a file", |c, v| {
-                    c.detect.classification_file = Some(v)
-                })
-            }
+            ["classification-file"] => self.set(key, value, origin, path, "a file", |c, v| {
+                c.detect.classification_file = Some(v)
+            }),
             ["reference-config-file"] => self.set(key, value, origin, path, "a file", |c, v| {
                 c.detect.reference_file = Some(v)
             }),
             ["threshold-file"] => self.set(key, value, origin, path, "a file", |c, v| {
                 c.detect.threshold_file = Some(v)
             }),
-            ["default-log-dir"] => {
-                self.set(key, value, origin, path, "a directory", |c, v| {
-                    c.log_dir = Some(v)
-                })
-            }
+            ["default-log-dir"] => self.set(key, value, origin, path, "a directory", |c, v| {
+                c.log_dir = Some(v)
+            }),
             ["stream", "midstream"] => self.set(key, value, origin, parse_bool, BOOL, |c, v| {
                 c.stream.midstream = v
             }),
@@ -385,7 +381,8 @@ impl EveOutputs {
                 ["fast", "filename"] => ap.cfg.fast.filename = value.clone(),
                 ["fast", "append"] => {}
                 ["eve-log", ..] if eve_idx.is_some_and(|e| e != *idx) => {
-                    ap.unused.push(format!("outputs.{idx}.eve-log (a second EVE output)"));
+                    ap.unused
+                        .push(format!("outputs.{idx}.eve-log (a second EVE output)"));
                 }
                 ["eve-log", "enabled"] => match parse_bool(value) {
                     Some(v) => eve_enabled = v,
@@ -448,7 +445,12 @@ impl EveOutputs {
                 if ty == "stats" {
                     stats_listed = on;
                 }
-                set_type(ap, &ty, on, &format!("outputs.{}.eve-log.types", eve_idx.unwrap_or(0)));
+                set_type(
+                    ap,
+                    &ty,
+                    on,
+                    &format!("outputs.{}.eve-log.types", eve_idx.unwrap_or(0)),
+                );
             }
             ap.cfg.eve.types.stats = stats_module && stats_listed;
         }
@@ -515,7 +517,10 @@ pub fn parse_size(v: &str) -> Option<usize> {
     if let Ok(n) = num.parse::<usize>() {
         return n.checked_mul(mult);
     }
-    let f = num.parse::<f64>().ok().filter(|f| f.is_finite() && *f >= 0.0)?;
+    let f = num
+        .parse::<f64>()
+        .ok()
+        .filter(|f| f.is_finite() && *f >= 0.0)?;
     Some((f * mult as f64) as usize)
 }
 
@@ -597,7 +602,9 @@ mod tests {
         let errs = s.apply(&mut SensorConfig::default()).unwrap_err();
         assert_eq!(errs.len(), 2);
         let text: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
-        assert!(text.iter().any(|t| t.starts_with("s.yaml:7: stream.reassembly.depth")));
+        assert!(text
+            .iter()
+            .any(|t| t.starts_with("s.yaml:7: stream.reassembly.depth")));
         assert!(text.iter().any(|t| t.contains("--set: stream.midstream")));
         assert!(s.insert_set_arg("nonsense").is_err());
     }
