@@ -94,7 +94,6 @@ pub async fn run(
                 continue;
             }
         };
-        stats.connected.store(true, Ordering::Relaxed);
         if cursor.is_none() {
             cursor = Some(if start_at == StartAt::Beginning {
                 StreamId::ZERO
@@ -115,6 +114,9 @@ pub async fn run(
                 tracing::warn!(cursor = %c, oldest = %first, "input: the stream was trimmed past the saved cursor; events in between are lost");
             }
         }
+        // Connected = the start position is known (what is added from now
+        // on will be read).
+        stats.connected.store(true, Ordering::Relaxed);
         tracing::info!(key = %cfg.key, from = %cursor.unwrap_or_default(), "input: reading EVE from Redis");
         backoff.reset();
         loop {

@@ -60,7 +60,14 @@ fn text(v: &Value) -> Option<String> {
     }
 }
 
-/// Was the stream trimmed past `cursor`? A missing stream was not.
+/// Was the stream trimmed past `cursor`? A missing stream was not (Redis
+/// restarted empty: there is nothing to catch up).
+///
+/// Trimming removes the oldest entries first, so while the entry at the
+/// cursor is still there nothing after it is gone. When it is not there,
+/// `entries-added > length` (Redis 7+; Redis 7.0 does not update
+/// `max-deleted-entry-id` on trimming) says entries were removed; older
+/// servers fall back to "the oldest entry is newer than the cursor".
 async fn trimmed_past(
     con: &mut MultiplexedConnection,
     key: &str,
@@ -81,24 +88,48 @@ async fn trimmed_past(
         Value::Map(m) => m.iter().map(|(k, v)| (k, v)).collect(),
         _ => Vec::new(),
     };
-    let mut first: Option<StreamId> = None;
+    let int = |v: &Value| match v {
+        Value::Int(i) => u64::try_from(*i).ok(),
+        other => text(other).and_then(|t| t.parse().ok()),
+    };
+    let (mut length, mut added, mut max_deleted, mut first) = (0u64, None, None, None);
     for (k, v) in pairs {
         match text(k).as_deref() {
+            Some("length") => length = int(v).unwrap_or(0),
+            Some("entries-added") => added = int(v),
             Some("max-deleted-entry-id") => {
-                if let Some(id) = text(v).and_then(|s| s.parse::<StreamId>().ok()) {
-                    return Ok(id > cursor);
-                }
+                max_deleted = text(v).and_then(|s| s.parse::<StreamId>().ok())
             }
             Some("first-entry") => {
                 if let Value::Array(e) = v {
-                    first = e.first().and_then(text).and_then(|s| s.parse().ok());
+                    first = e
+                        .first()
+                        .and_then(text)
+                        .and_then(|s| s.parse::<StreamId>().ok());
                 }
             }
             _ => {}
         }
     }
-    // Redis < 7: an oldest entry newer than the cursor may mean a gap.
-    Ok(first.is_some_and(|f| f > cursor))
+    if max_deleted.is_some_and(|m| m > cursor) {
+        return Ok(true);
+    }
+    if cursor != StreamId::ZERO {
+        let v: Value = redis::cmd("XRANGE")
+            .arg(key)
+            .arg(cursor.to_string())
+            .arg(cursor.to_string())
+            .query_async(con)
+            .await?;
+        let mut bad = 0;
+        if !wire::entries(&v, &mut bad).is_empty() {
+            return Ok(false);
+        }
+    }
+    Ok(match added {
+        Some(a) => a > length,
+        None => first.is_some_and(|f| f > cursor),
+    })
 }
 
 /// The newest id of the stream (`0-0` when empty or missing).
