@@ -101,12 +101,8 @@ pub fn plan(batch: &Batch, store: &BanStore, guard: &Guard, stats: &FleetStats, 
     for ip in order {
         match act.remove(&ip) {
             Some(Some(r)) => p.adds.push(r),
-            Some(None) => {
-                if store.get(ip).is_some() {
-                    p.removes.push(ip);
-                }
-            }
-            None => {}
+            Some(None) if store.get(ip).is_some() => p.removes.push(ip),
+            _ => {}
         }
     }
     if batch.snapshot {
