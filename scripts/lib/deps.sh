@@ -8,6 +8,7 @@ MEERKAT_APT_PACKAGES=(
     nftables iptables ipset iproute2 iputils-ping
     openssh-server openssh-client python3 python3-paramiko python3-jsonschema python3-yaml findutils
     iperf3 tcpdump tshark jq systemd procps coreutils
+    redis-server
 )
 
 # apt-get update + install, without questions (tshark asks about
