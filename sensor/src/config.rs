@@ -43,9 +43,37 @@ pub struct SensorConfig {
     pub pcap: PcapConfig,
     /// The one-line-per-alert `fast.log`.
     pub fast: FastConfig,
+    /// The engine's own log file (Suricata's `logging.outputs.N.file`).
+    pub engine_log: EngineLogConfig,
     /// Log directory (Suricata's `default-log-dir`); `-l` overrides it.
     /// Default `/var/log/meerkat`.
     pub log_dir: Option<PathBuf>,
+}
+
+/// `[engine_log]`: the sensor's messages also written to a file in the log
+/// directory (Suricata's `logging.outputs.N.file`). Off by default (the
+/// messages go to stderr / the journal).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineLogConfig {
+    pub enabled: bool,
+    /// File name inside the log directory.
+    pub filename: String,
+    /// JSON lines in Suricata's `engine` event format instead of text.
+    pub json: bool,
+    /// Suricata's level threshold: error, warning, notice, info, debug.
+    pub level: String,
+}
+
+impl Default for EngineLogConfig {
+    fn default() -> Self {
+        EngineLogConfig {
+            enabled: false,
+            filename: "meerkat.log".into(),
+            json: false,
+            level: "notice".into(),
+        }
+    }
 }
 
 /// `[detect]`: where rules come from (Suricata's `default-rule-path`,
@@ -103,7 +131,7 @@ pub struct SshAppConfig {
     /// (`app-layer.protocols.ssh.hassh`). On by default, unlike Suricata 7.
     pub hassh: bool,
     /// What happens once the session is encrypted
-    /// (`app-layer.protocols.ssh.encryption-handling`). NOT YET WIRED.
+    /// (`app-layer.protocols.ssh.encryption-handling`).
     pub encryption_handling: SshEncryptionHandling,
 }
 
@@ -486,6 +514,31 @@ impl SensorConfig {
         s
     }
 
+    /// Checks combinations of settings Suricata refuses at start-up, given
+    /// whether any packet source is IPS (NFQUEUE, `--simulate-ips`).
+    /// Messages are Suricata's.
+    pub fn validate(&self, ips: bool) -> Result<(), String> {
+        use crate::stream::ExceptionPolicy as P;
+        let p = self.stream.midstream_policy;
+        let bad = |why: &str| Err(format!("stream.midstream-policy: \"{}\" {why}", p.as_str()));
+        if self.stream.midstream {
+            if !matches!(p, P::Auto | P::PassFlow | P::Ignore) {
+                return bad("is not a valid exception policy when midstream is enabled; valid are pass-flow and ignore");
+            }
+        } else {
+            match p {
+                P::DropPacket | P::PassPacket => {
+                    return bad("is not valid for this exception policy (a midstream session is a flow, not a packet)")
+                }
+                P::DropFlow if !ips => {
+                    return bad("is not a valid exception policy in IDS mode")
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     /// Loads and validates a config file.
     pub fn load(path: &Path) -> Result<SensorConfig, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -603,6 +656,25 @@ mod tests {
             .to_string();
         assert!(err.contains("expected KEY=VALUE"), "{err}");
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn midstream_policy_combinations_as_suricata() {
+        use crate::stream::ExceptionPolicy as P;
+        let cfg = |midstream, policy| {
+            let mut c = SensorConfig::default();
+            c.stream.midstream = midstream;
+            c.stream.midstream_policy = policy;
+            c
+        };
+        assert!(cfg(true, P::Ignore).validate(false).is_ok());
+        assert!(cfg(true, P::PassFlow).validate(true).is_ok());
+        assert!(cfg(true, P::Bypass).validate(false).is_err());
+        assert!(cfg(true, P::DropFlow).validate(true).is_err());
+        assert!(cfg(false, P::DropFlow).validate(false).is_err());
+        assert!(cfg(false, P::DropFlow).validate(true).is_ok());
+        assert!(cfg(false, P::DropPacket).validate(true).is_err());
+        assert!(cfg(false, P::Bypass).validate(false).is_ok());
     }
 
     #[test]

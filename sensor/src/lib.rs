@@ -19,6 +19,7 @@ pub mod counters;
 pub mod decode;
 pub mod detect;
 pub mod flow;
+pub mod logging;
 pub mod output;
 pub mod packet;
 pub mod respond;

@@ -13,6 +13,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             eprintln!("meerkat-sensor: error: {err:#}");
+            meerkat_sensor::logging::fatal(&format!("{err:#}"));
             ExitCode::from(1)
         }
     }
@@ -24,12 +25,17 @@ fn init_tracing(verbose: u8) {
         1 => "debug",
         _ => "trace",
     };
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
+        .with_target(false);
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(stderr)
+        .with(meerkat_sensor::logging::EngineLogLayer)
         .init();
 }

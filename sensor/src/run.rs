@@ -130,8 +130,23 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         print!("{}", loaded.config.dump());
         return Ok(ExitCode::SUCCESS);
     }
+    let mut cfg = loaded.config.clone();
+    let log_dir = cli
+        .log_dir
+        .clone()
+        .or_else(|| cfg.log_dir.clone())
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_LOG_DIR));
+    if cfg.engine_log.enabled && log_dir.is_dir() {
+        let p = log_dir.join(&cfg.engine_log.filename);
+        if let Err(e) = crate::logging::open(&p, cfg.engine_log.json, &cfg.engine_log.level) {
+            tracing::warn!(file = %p.display(), "cannot open the engine log: {e}");
+        }
+    }
     note_compat(&cli, &loaded);
-    let mut cfg = loaded.config;
+    let ips = cli.simulate_ips || !cli.queues.is_empty();
+    if let Err(e) = cfg.validate(ips) {
+        bail!("{e}");
+    }
     if let Some(k) = cli.checksum {
         cfg.pcap.checksum_checks = k;
         cfg.stream.checksum_validation = k != ChecksumMode::None;
@@ -171,11 +186,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if cli.pcap.is_none() && queues.is_empty() && groups.is_empty() {
         bail!("nothing to capture: give -q QUEUE (NFQUEUE, IPS), --nflog GROUP (NFLOG, IDS), or -r FILE (pcap)");
     }
-    let log_dir = cli
-        .log_dir
-        .clone()
-        .or_else(|| cfg.log_dir.clone())
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_LOG_DIR));
     if !log_dir.is_dir() {
         bail!(
             "log directory {} does not exist; create it or pass -l DIR",
@@ -207,6 +217,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         rules_skipped: report.skipped as u64,
         last_reload: started,
     };
+    let ssh_hassh = cfg.app_layer.ssh.hassh || engine.uses_hassh();
     let shared = Arc::new(Shared {
         engine: Arc::new(engine),
         eve: eve.sender(),
@@ -216,7 +227,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         responder,
         ips: cfg.ips.clone(),
         app: crate::app::AppConfig {
-            ssh_hassh: cfg.app_layer.ssh.hassh,
+            ssh_hassh,
+            ssh_encryption: match cfg.app_layer.ssh.encryption_handling {
+                crate::config::SshEncryptionHandling::TrackOnly => {
+                    crate::app::EncryptionHandling::TrackOnly
+                }
+                crate::config::SshEncryptionHandling::Bypass => {
+                    crate::app::EncryptionHandling::Bypass
+                }
+                crate::config::SshEncryptionHandling::Full => crate::app::EncryptionHandling::Full,
+            },
         },
     });
     // One memory budget for TCP reassembly across all threads.
@@ -528,7 +548,12 @@ fn write_stats(
         .collect();
     let pipelines: Vec<&PipelineCounters> = counters.iter().map(|t| &*t.pipeline).collect();
     let uptime = (now.secs - started.secs).max(0) as u64;
-    let ev = stats_event(uptime, &sources, &pipelines, detect, now);
+    let mut ev = stats_event(uptime, &sources, &pipelines, detect, now);
+    // Writer failures (a full disk), reported once lines are written again.
+    let eve = ev.stats.as_mut().and_then(|s| s.pointer_mut("/capture/eve"));
+    if let Some(e) = eve.and_then(|v| v.as_object_mut()) {
+        e.insert("write_errors".into(), shared.eve.write_errors().into());
+    }
     shared.eve.send(&ev);
 }
 

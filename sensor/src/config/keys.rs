@@ -294,6 +294,24 @@ impl Applier<'_> {
                 "default, track-only, bypass or full",
                 |c, v| c.app_layer.ssh.encryption_handling = v,
             ),
+            ["logging", "outputs", _n, "file", field] => match *field {
+                "enabled" => self.set(key, value, origin, parse_bool, BOOL, |c, v| {
+                    c.engine_log.enabled = v
+                }),
+                "filename" => {
+                    self.cfg.engine_log.filename = value.to_string();
+                    true
+                }
+                "type" => {
+                    self.cfg.engine_log.json = value == "json";
+                    true
+                }
+                "level" => {
+                    self.cfg.engine_log.level = value.to_string();
+                    true
+                }
+                _ => false,
+            },
             ["pcap-file", "checksum-checks"] => self.set(
                 key,
                 value,
