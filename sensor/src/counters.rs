@@ -6,6 +6,8 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+use crate::decode::ERROR_KINDS;
+
 /// Add to a counter.
 #[inline]
 pub fn add(c: &AtomicU64, n: u64) {
@@ -59,9 +61,9 @@ pub struct PipelineCounters {
     pub decoder_fragments: AtomicU64,
     pub decoder_invalid: AtomicU64,
     pub decoder_max_pkt_size: AtomicU64,
-    /// Decode failures by reason (`DecodeError::reason`). Indexed by
-    /// [`PipelineCounters::decode_error_index`].
-    pub decoder_errors: [AtomicU64; DECODE_REASONS.len()],
+    /// Decode failures by kind, indexed by `DecodeError::index` (names in
+    /// `decode::ERROR_KINDS`).
+    pub decoder_errors: [AtomicU64; ERROR_KINDS.len()],
     // flow
     pub flow_tcp: AtomicU64,
     pub flow_udp: AtomicU64,
@@ -73,6 +75,9 @@ pub struct PipelineCounters {
     pub flow_evicted: AtomicU64,
     pub flow_memcap: AtomicU64,
     pub flow_memuse: AtomicU64,
+    /// Flows bypassed (no more inspection) and their packets since.
+    pub flow_bypassed: AtomicU64,
+    pub flow_bypassed_pkts: AtomicU64,
     // tcp / stream
     pub tcp_sessions: AtomicU64,
     pub tcp_syn: AtomicU64,
@@ -108,42 +113,15 @@ pub struct PipelineCounters {
     pub reject_errors: AtomicU64,
 }
 
-/// The decode-failure reasons, in counter order.
-pub const DECODE_REASONS: [&str; 14] = [
-    "empty",
-    "invalid_ip_version",
-    "ipv4_trunc",
-    "ipv6_trunc",
-    "ipv6_exthdr_trunc",
-    "tcp_trunc",
-    "udp_trunc",
-    "icmp_trunc",
-    "ipv4_bad_len",
-    "ipv6_bad_len",
-    "tcp_bad_hlen",
-    "udp_bad_len",
-    "bad_len",
-    "ipv6_too_many_ext",
-];
-
 impl PipelineCounters {
-    /// Index of a reason in `decoder_errors`; unknown reasons share the
-    /// last-but-one slot (`bad_len`).
-    pub fn decode_error_index(reason: &str) -> usize {
-        DECODE_REASONS
-            .iter()
-            .position(|r| *r == reason)
-            .unwrap_or(12)
-    }
-
     /// Decode failures by reason, non-zero only.
     pub fn decode_errors(&self) -> BTreeMap<&'static str, u64> {
-        DECODE_REASONS
+        ERROR_KINDS
             .iter()
             .zip(self.decoder_errors.iter())
-            .filter_map(|(name, c)| {
+            .filter_map(|(k, c)| {
                 let v = c.load(Relaxed);
-                (v > 0).then_some((*name, v))
+                (v > 0).then_some((k.reason, v))
             })
             .collect()
     }

@@ -108,6 +108,12 @@ impl CapturedPacket<'_> {
         self.source.mode()
     }
 
+    /// The packet's length on the wire as far as the capture knows it
+    /// (the copy may be shorter).
+    pub fn wire_len(&self) -> u32 {
+        self.orig_len.max(self.data.len() as u32)
+    }
+
     pub fn truncated(&self) -> bool {
         (self.orig_len as usize) > self.data.len()
     }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use meerkat_shared::eve::Event;
 
 use crate::action::RejectTarget;
-use crate::app::{AppProto, Banner};
+use crate::app::{AppConfig, AppProto, EncryptionHandling, SshState};
 use crate::capture::PacketHandler;
 use crate::config::IpsConfig;
 use crate::counters::{add, inc, PipelineCounters, SourceCounters};
@@ -23,6 +23,7 @@ use crate::detect::{DetectInput, Engine, Matches, SshBannerRef, StreamChunk};
 use crate::flow::{Flow, FlowState, FlowTable};
 use crate::output::build::{self, BuildOpts, PacketView};
 use crate::output::eve::{EveSender, EveTypes};
+use crate::output::fast;
 use crate::output::view::{flow_end_event, flow_view, ssh_object};
 use crate::packet::{CapturedPacket, Direction, Mode, Source, Timestamp, Verdict};
 use crate::respond::Responder;
@@ -35,6 +36,8 @@ pub struct Shared {
     pub engine: Arc<Engine>,
     /// Where events go; never blocks.
     pub eve: EveSender,
+    /// fast.log, when enabled: one line per alert event.
+    pub fast: Option<EveSender>,
     /// Which event types are written.
     pub types: EveTypes,
     /// Options for the event builders.
@@ -44,6 +47,8 @@ pub struct Shared {
     pub responder: Option<Arc<Responder>>,
     /// IPS policies.
     pub ips: IpsConfig,
+    /// App-layer settings.
+    pub app: AppConfig,
 }
 
 /// One capture thread's pipeline.
@@ -62,6 +67,10 @@ pub struct Worker {
     /// IPS packets dropped because their copy was truncated (for
     /// rate-limiting the warning).
     truncated_drops: u64,
+    /// Packets handed to this worker so far.
+    packets: u64,
+    /// The current packet's `pcap_cnt` (pcap sources only).
+    pcap_cnt: Option<u64>,
 }
 
 impl Worker {
@@ -86,6 +95,8 @@ impl Worker {
             source_counters,
             last_expire: 0,
             truncated_drops: 0,
+            packets: 0,
+            pcap_cnt: None,
         }
     }
 
@@ -111,7 +122,7 @@ impl Worker {
         let view = flow_view(&flow);
         if let Some(ssh) = flow.app.take_unlogged_ssh() {
             if shared.types.ssh {
-                let ev = build::ssh_event(&view, ssh_object(ssh), self.source, now, &shared.build);
+                let ev = build::ssh_event(&view, ssh_object(ssh), self.source, now, None, &shared.build);
                 self.send(&ev);
             }
         }
@@ -152,6 +163,8 @@ impl Worker {
 impl PacketHandler for Worker {
     fn handle(&mut self, cap: &CapturedPacket<'_>) -> Verdict {
         let mode = cap.mode();
+        self.packets += 1;
+        self.pcap_cnt = matches!(cap.source, Source::Pcap | Source::PcapIps).then_some(self.packets);
         {
             let c = &*self.counters;
             inc(&c.decoder_pkts);
@@ -168,8 +181,7 @@ impl PacketHandler for Worker {
             Err(e) => {
                 let c = &*self.counters;
                 inc(&c.decoder_invalid);
-                let idx = PipelineCounters::decode_error_index(e.reason());
-                if let Some(slot) = c.decoder_errors.get(idx) {
+                if let Some(slot) = c.decoder_errors.get(e.index()) {
                     inc(slot);
                 }
                 tracing::debug!(source = %self.source, error = %e, len = cap.data.len(), "undecodable packet accepted");
@@ -226,7 +238,7 @@ impl PacketHandler for Worker {
 impl Worker {
     fn inspect_packet(&mut self, cap: &CapturedPacket<'_>, pkt: &Packet<'_>) -> Verdict {
         let mode = cap.mode();
-        let (fid, dir) = match self.flows.lookup(pkt, cap.ts) {
+        let (fid, dir) = match self.flows.lookup(pkt, cap.ts, cap.wire_len()) {
             Ok((fid, dir, _new)) => (fid, dir),
             Err(e) => {
                 // Counted by the flow table (`flow.memcap` in stats).
@@ -247,6 +259,7 @@ impl Worker {
             counters,
             source,
             source_counters,
+            pcap_cnt,
             ..
         } = self;
         let Some(flow) = flows.get_mut(fid) else {
@@ -265,6 +278,7 @@ impl Worker {
             ts: cap.ts,
             source: *source,
             dir: Some(dir),
+            pcap_cnt: *pcap_cnt,
         };
         outcome.clear();
 
@@ -273,6 +287,15 @@ impl Worker {
             send_all(shared, counters, outcome);
             return v;
         }
+        if flow.state == FlowState::Bypassed {
+            inc(&counters.flow_bypassed_pkts);
+            return Verdict::Accept;
+        }
+        // An encrypted session's payload is not inspected (Suricata's
+        // `encryption-handling: track-only`): only data that arrived before
+        // encryption began still reaches content rules.
+        let payload_inspected = !(flow.app.encrypted()
+            && shared.app.ssh_encryption != EncryptionHandling::Full);
 
         // Stream reassembly and the app layer.
         inspect.clear();
@@ -283,9 +306,7 @@ impl Worker {
             session.on_packet(dir, &tcp, pkt.payload, mode, inspect);
             inspect.add_to_counters(counters);
             for chunk in inspect.chunks() {
-                let up = flow
-                    .app
-                    .on_stream_data(chunk.dir, chunk.new_bytes(), counters);
+                let up = flow.app.on_stream_data(chunk.dir, chunk.new_bytes(), &shared.app, counters);
                 if (up.invalid_banner || up.long_banner) && shared.types.anomaly {
                     let event = if up.invalid_banner {
                         "INVALID_BANNER"
@@ -299,6 +320,10 @@ impl Worker {
                     }
                     send(shared, counters, &ev);
                 }
+                if up.encrypted && shared.app.ssh_encryption == EncryptionHandling::Bypass {
+                    flow.state = FlowState::Bypassed;
+                    inc(&counters.flow_bypassed);
+                }
                 if up.tx_complete && shared.types.ssh {
                     if let Some(ssh) = flow.app.ssh() {
                         let ev = build::ssh_event(
@@ -306,6 +331,7 @@ impl Worker {
                             ssh_object(ssh),
                             *source,
                             cap.ts,
+                            pv.pcap_cnt,
                             &shared.build,
                         );
                         send(shared, counters, &ev);
@@ -314,13 +340,40 @@ impl Worker {
             }
         }
 
+        // A closed session has nothing more to add to its transaction:
+        // write it now rather than at the flow's timeout.
+        if flow.state == FlowState::Closed && shared.types.ssh {
+            let view = flow_view(flow);
+            if let Some(ssh) = flow.app.take_unlogged_ssh() {
+                let ev = build::ssh_event(
+                    &view,
+                    ssh_object(ssh),
+                    *source,
+                    cap.ts,
+                    pv.pcap_cnt,
+                    &shared.build,
+                );
+                send(shared, counters, &ev);
+            }
+        }
+
         // Detection.
         let mut chunks: [StreamChunk<'_>; 2] = [empty_chunk(), empty_chunk()];
         let mut n = 0;
-        for (slot, c) in chunks.iter_mut().zip(inspect.chunks()) {
-            *slot = c;
-            n += 1;
+        if payload_inspected {
+            for (slot, c) in chunks.iter_mut().zip(inspect.chunks()) {
+                *slot = c;
+                n += 1;
+            }
         }
+        let mut header_only;
+        let pkt = if payload_inspected {
+            pkt
+        } else {
+            header_only = *pkt;
+            header_only.payload = &[];
+            &header_only
+        };
         let ssh = flow.app.ssh();
         let input = DetectInput {
             mode,
@@ -328,8 +381,8 @@ impl Worker {
             dir: Some(dir),
             established: flow.state == FlowState::Established,
             stream: &chunks[..n],
-            ssh_client: banner(ssh.and_then(|s| s.client_banner())),
-            ssh_server: banner(ssh.and_then(|s| s.server_banner())),
+            ssh_client: ssh_side(ssh, Direction::ToServer),
+            ssh_server: ssh_side(ssh, Direction::ToClient),
             app_is_ssh: flow.app.proto() == AppProto::Ssh,
         };
         matches.clear();
@@ -362,6 +415,7 @@ impl Worker {
             ts: cap.ts,
             source: self.source,
             dir: None,
+            pcap_cnt: self.pcap_cnt,
         };
         let shared = &*self.shared;
         let counters = &*self.counters;
@@ -433,12 +487,24 @@ fn send(shared: &Shared, counters: &PipelineCounters, ev: &Event) {
     } else {
         inc(&counters.eve_dropped);
     }
+    if let Some(fast) = shared.fast.as_ref() {
+        let mut line = Vec::with_capacity(256);
+        if fast::fast_line(ev, &mut line) && !fast.send_line(line) {
+            inc(&counters.eve_dropped);
+        }
+    }
 }
 
-fn banner(b: Option<&Banner>) -> Option<SshBannerRef<'_>> {
-    b.map(|b| SshBannerRef {
+/// What the `ssh.*` keywords read of one side.
+fn ssh_side(ssh: Option<&SshState>, dir: Direction) -> Option<SshBannerRef<'_>> {
+    let ssh = ssh?;
+    let b = ssh.side(dir).banner.as_ref()?;
+    let hassh = ssh.kex(dir).hassh.as_ref();
+    Some(SshBannerRef {
         proto_version: b.proto_version.as_str(),
         software_version: b.software_version.as_str(),
+        hassh: hassh.map(|h| h.hash.as_str()),
+        hassh_string: hassh.map(|h| h.string.as_str()),
     })
 }
 

@@ -140,15 +140,17 @@ fn all_events() -> Vec<Event> {
         ts: ts(621_034),
         source: Source::Nfq(0),
         dir: Some(Direction::ToServer),
+        pcap_cnt: None,
     };
     let nflog = |pkt| PacketView {
         pkt,
         ts: ts(621_034),
         source: Source::Nflog(10),
         dir: Some(Direction::ToClient),
+        pcap_cnt: None,
     };
     let f = flow();
-    let mut evs = vec![ssh_event(&f, ssh(), Source::Nfq(0), ts(713_482), &opts)];
+    let mut evs = vec![ssh_event(&f, ssh(), Source::Nfq(0), ts(713_482), None, &opts)];
     for (pv, mode, action) in [
         (nfq(&p4), Mode::Ips, Action::Drop),
         (nflog(&p4), Mode::Ids, Action::Reject(RejectTarget::Src)),

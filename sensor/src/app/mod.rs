@@ -18,12 +18,49 @@
 //! `app_tx_ssh` (one transaction per SSH flow), `app_flow_failed_tcp`,
 //! `app_ssh_invalid_banner`, `app_ssh_long_banner`.
 
+pub mod kexinit;
 pub mod ssh;
 
 use crate::counters::{inc, PipelineCounters};
 use crate::packet::Direction;
 
+pub use kexinit::{Hassh, KexSide};
 pub use ssh::{Banner, SideState};
+
+/// App-layer settings (Suricata's `app-layer.protocols.*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppConfig {
+    /// Compute HASSH from each side's `KEXINIT` (Suricata's
+    /// `app-layer.protocols.ssh.hassh`; on by default here, off in
+    /// Suricata 7). With HASSH on, the SSH transaction completes when both
+    /// sides' `KEXINIT` are parsed, so the `ssh` event carries them.
+    pub ssh_hassh: bool,
+    /// What happens once both sides of an SSH session sent `NEWKEYS`
+    /// (Suricata's `app-layer.protocols.ssh.encryption-handling`).
+    pub ssh_encryption: EncryptionHandling,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        AppConfig {
+            ssh_hassh: true,
+            ssh_encryption: EncryptionHandling::TrackOnly,
+        }
+    }
+}
+
+/// Handling of an encrypted session (Suricata's `encryption-handling`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EncryptionHandling {
+    /// Keep tracking the flow; its encrypted payload is not inspected
+    /// (Suricata's default).
+    #[default]
+    TrackOnly,
+    /// Bypass the flow: no more inspection at all (`flow.state: bypassed`).
+    Bypass,
+    /// Keep inspecting the encrypted payload with content rules.
+    Full,
+}
 
 /// The flow's application protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -62,6 +99,10 @@ pub struct SshState {
     pub client: SideState,
     /// The server (to_client) side.
     pub server: SideState,
+    /// The client's binary packets after its banner (KEXINIT, HASSH).
+    pub client_kex: KexSide,
+    /// The server's binary packets after its banner.
+    pub server_kex: KexSide,
     /// The transaction was handed to the output (complete, or flushed at
     /// flow end).
     logged: bool,
@@ -89,6 +130,30 @@ impl SshState {
     /// Both sides finished banner parsing (parsed or invalid).
     pub fn both_done(&self) -> bool {
         self.client.finished() && self.server.finished()
+    }
+
+    /// The binary-packet walk of direction `dir`.
+    pub fn kex(&self, dir: Direction) -> &KexSide {
+        match dir {
+            Direction::ToServer => &self.client_kex,
+            Direction::ToClient => &self.server_kex,
+        }
+    }
+
+    /// Both sides have sent `NEWKEYS`: the rest of the session is encrypted.
+    pub fn encrypted(&self) -> bool {
+        self.client_kex.newkeys && self.server_kex.newkeys
+    }
+
+    /// The transaction has all it will get: both banners are done and,
+    /// with HASSH on, both `KEXINIT`s parsed (or their walk ended).
+    fn complete(&self, hassh: bool) -> bool {
+        let side_done = |banner: &SideState, kex: &KexSide| match banner.progress {
+            ssh::Progress::Invalid => true,
+            ssh::Progress::Done => !hassh || kex.kexinit.is_some() || kex.finished(),
+            _ => false,
+        };
+        side_done(&self.client, &self.client_kex) && side_done(&self.server, &self.server_kex)
     }
 
     /// The side sending in direction `dir`.
@@ -135,6 +200,9 @@ pub struct AppUpdate {
     /// The transaction completed in this call (set once per transaction:
     /// write its event now).
     pub tx_complete: bool,
+    /// Both sides are now encrypted (set once, in the call that saw the
+    /// second `NEWKEYS`).
+    pub encrypted: bool,
     /// An invalid banner was seen in this call (anomaly).
     pub invalid_banner: bool,
     /// A long banner was seen in this call (anomaly).
@@ -159,6 +227,11 @@ impl AppState {
         }
     }
 
+    /// The session is encrypted from here on (both sides sent `NEWKEYS`).
+    pub fn encrypted(&self) -> bool {
+        self.ssh().is_some_and(SshState::encrypted)
+    }
+
     /// At flow end: the SSH transaction if it has something to log and was
     /// not logged yet (marks it logged).
     pub fn take_unlogged_ssh(&mut self) -> Option<&SshState> {
@@ -179,6 +252,7 @@ impl AppState {
         &mut self,
         dir: Direction,
         new_bytes: &[u8],
+        cfg: &AppConfig,
         counters: &PipelineCounters,
     ) -> AppUpdate {
         let mut up = AppUpdate::default();
@@ -216,10 +290,12 @@ impl AppState {
             return up;
         };
         let side = st.side_mut(dir);
-        if side.finished() {
-            return up;
+        let mut rest = new_bytes;
+        let mut r = ssh::FeedResult::default();
+        if !side.finished() {
+            r = side.feed(new_bytes, server);
+            rest = new_bytes.get(r.consumed..).unwrap_or(&[]);
         }
-        let r = side.feed(new_bytes, server);
         if r.invalid {
             if let AppState::Ssh(st) = self {
                 st.invalid_banner = true;
@@ -243,7 +319,18 @@ impl AppState {
             up.long_banner = true;
         }
         up.banner_done = r.banner_done;
-        if st.both_done() && !st.logged {
+        let banner_done = st.side(dir).progress == ssh::Progress::Done;
+        if banner_done && !rest.is_empty() {
+            let rest = st.side_mut(dir).strip_pending_lf(rest);
+            let was_encrypted = st.encrypted();
+            let kex = match dir {
+                Direction::ToServer => &mut st.client_kex,
+                Direction::ToClient => &mut st.server_kex,
+            };
+            kex.feed(rest, server, cfg.ssh_hassh);
+            up.encrypted = !was_encrypted && st.encrypted();
+        }
+        if !st.logged && st.complete(cfg.ssh_hassh) {
             st.logged = true;
             up.tx_complete = true;
         }
@@ -288,7 +375,15 @@ mod tests {
         b: &[u8],
         c: &PipelineCounters,
     ) -> AppUpdate {
-        f.on_stream_data(dir, b, c)
+        f.on_stream_data(
+            dir,
+            b,
+            &AppConfig {
+                ssh_hassh: false,
+                ..AppConfig::default()
+            },
+            c,
+        )
     }
 
     #[test]

@@ -128,6 +128,9 @@ pub struct FeedResult {
     pub invalid: bool,
     /// The banner was longer than [`MAX_BANNER_LEN`] (cut).
     pub long_banner: bool,
+    /// Bytes of the input used; the rest (after a completed banner) belongs
+    /// to the binary packets that follow.
+    pub consumed: usize,
 }
 
 /// One direction's banner parser.
@@ -152,10 +155,21 @@ impl SideState {
         matches!(self.progress, Progress::Done | Progress::Invalid)
     }
 
+    /// `data` without the `\n` of a banner's `\r\n` that was split after
+    /// the `\r` (the banner ended at a segment end).
+    pub fn strip_pending_lf<'a>(&mut self, data: &'a [u8]) -> &'a [u8] {
+        if !self.skip_lf || data.is_empty() {
+            return data;
+        }
+        self.skip_lf = false;
+        data.strip_prefix(b"\n").unwrap_or(data)
+    }
+
     /// Feeds the next in-order bytes of this side. `server` allows
     /// pre-banner text lines. Cheap no-op once [`SideState::finished`].
     pub fn feed(&mut self, mut data: &[u8], server: bool) -> FeedResult {
         let mut r = FeedResult::default();
+        let total = data.len();
         while !self.finished() && !data.is_empty() {
             if self.skip_lf {
                 self.skip_lf = false;
@@ -207,6 +221,7 @@ impl SideState {
         if self.finished() {
             self.buf = Vec::new();
         }
+        r.consumed = total - data.len();
         r
     }
 

@@ -195,26 +195,67 @@ pub enum DecodeError {
     TooManyExtensions,
 }
 
+/// One kind of decode failure: Meerkat's reason name (log messages,
+/// `capture.decoder` in stats) and, where Suricata has the same event,
+/// its `decoder.event.<layer>.<name>` counter. The one list of them:
+/// counters are indexed by [`DecodeError::index`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorKind {
+    pub reason: &'static str,
+    pub suricata: Option<(&'static str, &'static str)>,
+}
+
+const fn kind(reason: &'static str, suricata: Option<(&'static str, &'static str)>) -> ErrorKind {
+    ErrorKind { reason, suricata }
+}
+
+/// Every decode failure, in [`DecodeError::index`] order.
+pub const ERROR_KINDS: [ErrorKind; 14] = [
+    kind("empty", None),
+    kind("invalid_ip_version", Some(("ipraw", "invalid_ip_version"))),
+    kind("ipv4_trunc", Some(("ipv4", "trunc_pkt"))),
+    kind("ipv6_trunc", Some(("ipv6", "trunc_pkt"))),
+    kind("ipv6_exthdr_trunc", Some(("ipv6", "trunc_exthdr"))),
+    kind("tcp_trunc", Some(("tcp", "pkt_too_small"))),
+    kind("udp_trunc", Some(("udp", "pkt_too_small"))),
+    kind("icmp_trunc", Some(("icmpv4", "pkt_too_small"))),
+    kind("ipv4_bad_len", Some(("ipv4", "iplen_smaller_than_hlen"))),
+    kind("ipv6_bad_len", Some(("ipv6", "pkt_too_small"))),
+    kind("tcp_bad_hlen", Some(("tcp", "hlen_too_small"))),
+    kind("udp_bad_len", Some(("udp", "len_invalid"))),
+    kind("bad_len", None),
+    kind("ipv6_too_many_ext", None),
+];
+
 impl DecodeError {
-    /// Counter name under `decoder.` in stats, as Suricata's `decoder.*`
-    /// naming where one exists.
-    pub fn reason(&self) -> &'static str {
+    /// Position in [`ERROR_KINDS`] (and in the per-kind counters).
+    pub fn index(&self) -> usize {
         match self {
-            DecodeError::Empty => "empty",
-            DecodeError::BadVersion(_) => "invalid_ip_version",
-            DecodeError::Truncated(Layer::Ipv4) => "ipv4_trunc",
-            DecodeError::Truncated(Layer::Ipv6) => "ipv6_trunc",
-            DecodeError::Truncated(Layer::Ipv6Ext) => "ipv6_exthdr_trunc",
-            DecodeError::Truncated(Layer::Tcp) => "tcp_trunc",
-            DecodeError::Truncated(Layer::Udp) => "udp_trunc",
-            DecodeError::Truncated(Layer::Icmp) => "icmp_trunc",
-            DecodeError::BadLength(Layer::Ipv4) => "ipv4_bad_len",
-            DecodeError::BadLength(Layer::Ipv6) => "ipv6_bad_len",
-            DecodeError::BadLength(Layer::Tcp) => "tcp_bad_hlen",
-            DecodeError::BadLength(Layer::Udp) => "udp_bad_len",
-            DecodeError::BadLength(_) => "bad_len",
-            DecodeError::TooManyExtensions => "ipv6_too_many_ext",
+            DecodeError::Empty => 0,
+            DecodeError::BadVersion(_) => 1,
+            DecodeError::Truncated(Layer::Ipv4) => 2,
+            DecodeError::Truncated(Layer::Ipv6) => 3,
+            DecodeError::Truncated(Layer::Ipv6Ext) => 4,
+            DecodeError::Truncated(Layer::Tcp) => 5,
+            DecodeError::Truncated(Layer::Udp) => 6,
+            DecodeError::Truncated(Layer::Icmp) => 7,
+            DecodeError::BadLength(Layer::Ipv4) => 8,
+            DecodeError::BadLength(Layer::Ipv6) => 9,
+            DecodeError::BadLength(Layer::Tcp) => 10,
+            DecodeError::BadLength(Layer::Udp) => 11,
+            DecodeError::BadLength(_) => 12,
+            DecodeError::TooManyExtensions => 13,
         }
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        ERROR_KINDS[self.index()]
+    }
+
+    /// Meerkat's name for the failure (as in [`ERROR_KINDS`]).
+    pub fn reason(&self) -> &'static str {
+        self.kind().reason
     }
 }
 

@@ -440,6 +440,17 @@ impl Engine {
         self.flowbit_names.get(id as usize).map(String::as_str)
     }
 
+    /// Some rule reads a HASSH buffer (`ssh.hassh*`): as in Suricata, such
+    /// a rule turns HASSH computation on whatever the configuration says.
+    pub fn uses_hassh(&self) -> bool {
+        self.rules.iter().any(|r| {
+            SshBuf::ALL
+                .iter()
+                .filter(|b| !matches!(b, SshBuf::Proto | SshBuf::Software))
+                .any(|b| r.ssh.get(b.index()).is_some_and(|l| !l.is_empty()))
+        })
+    }
+
     pub fn len(&self) -> usize {
         self.rules.len()
     }
@@ -466,7 +477,8 @@ impl Engine {
     /// `fired` is the flow's detection state, updated here; keep it with
     /// the flow, start it empty, and pass a fresh empty Vec for packets
     /// without a flow. It holds two kinds of entries:
-    /// - a rule index: a transaction rule that already fired on the flow;
+    /// - a rule index: a transaction rule that already fired on the flow's
+    ///   to_server side (`TX_TOCLIENT_TAG | index`: on its to_client side);
     /// - `FLOWBIT_TAG | id` (top bit set): flowbit `id` is set on the flow
     ///   (see [`super::flowbits`], [`Engine::flowbit_name`]).
     pub fn inspect<'a>(&self, input: &DetectInput<'a>, fired: &mut Vec<u32>, out: &mut Matches) {
@@ -533,8 +545,11 @@ impl Engine {
             }
         }
 
-        // Content on the packet itself unless the flow's stream carries it.
-        let payload_on_packet = !(is_tcp && input.dir.is_some());
+        // Content on the packet itself unless the flow's stream carries it:
+        // as Suricata, a TCP packet outside an established session (a lone
+        // packet, data on a SYN, no 3-way handshake with midstream off) is
+        // inspected as a packet.
+        let payload_on_packet = !(is_tcp && input.dir.is_some() && input.established);
         let brute = self.brute;
         for (vi, v) in views.iter().enumerate() {
             let Some(v) = v else { continue };
@@ -584,7 +599,10 @@ impl Engine {
             ) else {
                 continue;
             };
-            if rule.kind == Kind::Tx && fired.contains(&ri) {
+            // A transaction rule fires once per direction of the
+            // transaction, as Suricata's per-direction inspection progress.
+            let tx_key = tx_key(ri, view.dir);
+            if rule.kind == Kind::Tx && fired.contains(&tx_key) {
                 continue;
             }
             let ok = self.eval(
@@ -600,10 +618,11 @@ impl Engine {
             if !ok {
                 continue;
             }
-            last_hit = ri;
             let tx = rule.kind == Kind::Tx;
             if tx {
-                fired.push(ri);
+                fired.push(tx_key);
+            } else {
+                last_hit = ri;
             }
             if input.dir.is_some() && !rule.flowbits.is_empty() {
                 flowbits::apply(&rule.flowbits, fired);
@@ -725,9 +744,23 @@ impl Engine {
             (Kind::Payload, ViewKind::Stream { buf, new_from }) => {
                 content_on(&rule.payload, buf, new_from, vi, lower, lower_ok)
             }
-            (Kind::Tx, ViewKind::Tx(b)) => tx_matches(rule, &b, tx_lower),
+            (Kind::Tx, ViewKind::Tx(b)) => {
+                tx_matches(rule, &b, view.dir.unwrap_or(Direction::ToServer), tx_lower)
+            }
             _ => false,
         }
+    }
+}
+
+/// Marks a `fired` entry as a transaction rule that fired on the
+/// to_client side (to_server entries are the bare rule index).
+const TX_TOCLIENT_TAG: u32 = 0x4000_0000;
+
+/// The `fired` entry of transaction rule `ri` on direction `dir`.
+fn tx_key(ri: u32, dir: Option<Direction>) -> u32 {
+    match dir {
+        Some(Direction::ToClient) => ri | TX_TOCLIENT_TAG,
+        _ => ri,
     }
 }
 
@@ -797,7 +830,7 @@ fn lowered<'b>(
     l
 }
 
-fn tx_matches(rule: &Rule, b: &SshBannerRef, scratch: &mut Vec<u8>) -> bool {
+fn tx_matches(rule: &Rule, b: &SshBannerRef, dir: Direction, scratch: &mut Vec<u8>) -> bool {
     for t in &rule.ssh_legacy {
         let ok = match t {
             SshLegacy::ProtoEq(v) => b.proto_version == v,
@@ -810,15 +843,32 @@ fn tx_matches(rule: &Rule, b: &SshBannerRef, scratch: &mut Vec<u8>) -> bool {
             return false;
         }
     }
-    let mut check = |list: &super::content::ContentList, s: &str| {
+    for buf in SshBuf::ALL {
+        let Some(list) = rule.ssh.get(buf.index()) else {
+            continue;
+        };
         if list.is_empty() {
-            return true;
+            continue;
         }
+        if buf.side().is_some_and(|side| side != dir) {
+            return false;
+        }
+        let value = match buf {
+            SshBuf::Proto => Some(b.proto_version),
+            SshBuf::Software => Some(b.software_version),
+            SshBuf::Hassh | SshBuf::HasshServer => b.hassh,
+            SshBuf::HasshString | SshBuf::HasshServerString => b.hassh_string,
+        };
+        let Some(value) = value else {
+            return false;
+        };
         scratch.clear();
-        scratch.extend(s.bytes().map(|c| c.to_ascii_lowercase()));
-        list.matches(s.as_bytes(), scratch, 0)
-    };
-    check(&rule.ssh_proto, b.proto_version) && check(&rule.ssh_software, b.software_version)
+        scratch.extend(value.bytes().map(|c| c.to_ascii_lowercase()));
+        if !list.matches(value.as_bytes(), scratch, 0) {
+            return false;
+        }
+    }
+    true
 }
 
 struct Loader<'v> {

@@ -322,6 +322,8 @@ fn ssh_tx_rules_fire_once_per_flow() {
     inp.ssh_client = Some(SshBannerRef {
         proto_version: "2.0",
         software_version: "libssh_0.10.6",
+        hassh: None,
+        hassh_string: None,
     });
     let mut fired = Vec::new();
     let mut m = Matches::new();
@@ -337,6 +339,8 @@ fn ssh_tx_rules_fire_once_per_flow() {
     inp.ssh_server = Some(SshBannerRef {
         proto_version: "1.99",
         software_version: "OpenSSH_9.2p1",
+        hassh: None,
+        hassh_string: None,
     });
     e.inspect(&inp, &mut fired, &mut m);
     let got: Vec<u32> = m.hits.iter().map(|h| e.rule(h.rule).sid).collect();
@@ -348,6 +352,8 @@ fn ssh_tx_rules_fire_once_per_flow() {
     inp.ssh_client = Some(SshBannerRef {
         proto_version: "2.0",
         software_version: "paramiko_3.4",
+        hassh: None,
+        hassh_string: None,
     });
     let mut fired = Vec::new();
     e.inspect(&inp, &mut fired, &mut m);

@@ -127,6 +127,9 @@ pub use crate::stream::Chunk as StreamChunk;
 pub struct SshBannerRef<'a> {
     pub proto_version: &'a str,
     pub software_version: &'a str,
+    /// This side's HASSH, once its `KEXINIT` is parsed (and HASSH is on).
+    pub hassh: Option<&'a str>,
+    pub hassh_string: Option<&'a str>,
 }
 
 /// One invalid rule (or unreadable file).

@@ -412,8 +412,7 @@ pub fn parse_flags(v: &str) -> Result<FlagsTest, String> {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Buf {
     Payload,
-    SshProto,
-    SshSoftware,
+    Ssh(SshBuf),
 }
 
 /// Parses one rule. `origin` is `file:line`.
@@ -570,8 +569,7 @@ struct Builder {
     flags: Option<FlagsTest>,
     buf: Buf,
     payload: Vec<ItemSpec>,
-    ssh_proto: Vec<ItemSpec>,
-    ssh_software: Vec<ItemSpec>,
+    ssh: [Vec<ItemSpec>; SshBuf::ALL.len()],
     last: Option<Buf>,
     ssh_legacy: Vec<SshLegacy>,
     threshold: Option<Threshold>,
@@ -611,8 +609,7 @@ impl Builder {
             flags: None,
             buf: Buf::Payload,
             payload: Vec::new(),
-            ssh_proto: Vec::new(),
-            ssh_software: Vec::new(),
+            ssh: Default::default(),
             last: None,
             ssh_legacy: Vec::new(),
             threshold: None,
@@ -631,8 +628,7 @@ impl Builder {
     fn list(&mut self, b: Buf) -> &mut Vec<ItemSpec> {
         match b {
             Buf::Payload => &mut self.payload,
-            Buf::SshProto => &mut self.ssh_proto,
-            Buf::SshSoftware => &mut self.ssh_software,
+            Buf::Ssh(b) => &mut self.ssh[b.index()],
         }
     }
 
@@ -835,8 +831,12 @@ impl Builder {
                 }
             }
             "pkt_data" => self.buf = Buf::Payload,
-            "ssh.proto" | "ssh_proto" => self.buf = Buf::SshProto,
-            "ssh.software" | "ssh_software" => self.buf = Buf::SshSoftware,
+            "ssh.proto" | "ssh_proto" => self.buf = Buf::Ssh(SshBuf::Proto),
+            "ssh.software" | "ssh_software" => self.buf = Buf::Ssh(SshBuf::Software),
+            "ssh.hassh" => self.buf = Buf::Ssh(SshBuf::Hassh),
+            "ssh.hassh.string" => self.buf = Buf::Ssh(SshBuf::HasshString),
+            "ssh.hassh.server" => self.buf = Buf::Ssh(SshBuf::HasshServer),
+            "ssh.hassh.server.string" => self.buf = Buf::Ssh(SshBuf::HasshServerString),
             "ssh.protoversion" => {
                 let s = unquote(need(k, v)?);
                 self.ssh_legacy.push(if s == "2_compat" {
@@ -896,9 +896,7 @@ impl Builder {
     ) -> Parsed {
         let (src, src_ports, dir, dst, dst_ports) = header;
         let fail = |e: String| err(Some(sid), bad("content", "", e));
-        let has_ssh = !self.ssh_proto.is_empty()
-            || !self.ssh_software.is_empty()
-            || !self.ssh_legacy.is_empty();
+        let has_ssh = self.ssh.iter().any(|l| !l.is_empty()) || !self.ssh_legacy.is_empty();
         let has_header_tests = self.dsize.is_some()
             || self.itype.is_some()
             || self.icode.is_some()
@@ -930,14 +928,13 @@ impl Builder {
             Ok(l) => l,
             Err(e) => return fail(e),
         };
-        let ssh_proto = match ContentList::build_items(std::mem::take(&mut self.ssh_proto)) {
-            Ok(l) => l,
-            Err(e) => return fail(e),
-        };
-        let ssh_software = match ContentList::build_items(std::mem::take(&mut self.ssh_software)) {
-            Ok(l) => l,
-            Err(e) => return fail(e),
-        };
+        let mut ssh: [ContentList; SshBuf::ALL.len()] = Default::default();
+        for (out, items) in ssh.iter_mut().zip(self.ssh.iter_mut()) {
+            match ContentList::build_items(std::mem::take(items)) {
+                Ok(l) => *out = l,
+                Err(e) => return fail(e),
+            }
+        }
         let ip_only = proto == RuleProto::Ip
             && kind == Kind::Packet
             && payload.is_empty()
@@ -984,8 +981,7 @@ impl Builder {
             icode: self.icode,
             flags: self.flags,
             payload,
-            ssh_proto,
-            ssh_software,
+            ssh,
             ssh_legacy: self.ssh_legacy,
             kind,
             threshold: self.threshold,
@@ -1197,9 +1193,9 @@ mod tests {
             ok("alert ssh any any -> any any (ssh.software; content:\"libssh\"; nocase; sid:1;)");
         assert_eq!(r.kind, Kind::Tx);
         assert!(m.flow_scope);
-        assert_eq!(r.ssh_software.len(), 1);
+        assert_eq!(r.ssh[SshBuf::Software.index()].len(), 1);
         let (r, _) = ok("alert ssh any any -> any any (ssh_proto; content:\"PUTTY\"; sid:1;)");
-        assert_eq!((r.kind, r.ssh_proto.len()), (Kind::Tx, 1));
+        assert_eq!((r.kind, r.ssh[SshBuf::Proto.index()].len()), (Kind::Tx, 1));
         let (r, _) = ok("alert ssh any any -> any any (ssh.protoversion:2_compat; ssh.softwareversion:OpenSSH; sid:1;)");
         assert_eq!(
             r.ssh_legacy,

@@ -44,6 +44,48 @@ impl RuleProto {
     }
 }
 
+/// The SSH sticky buffers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SshBuf {
+    /// `ssh.proto`: the protocol version of either side.
+    Proto,
+    /// `ssh.software`: the software version of either side.
+    Software,
+    /// `ssh.hassh`: the client's HASSH (to_server only).
+    Hassh,
+    /// `ssh.hassh.string`.
+    HasshString,
+    /// `ssh.hassh.server`: the server's HASSH (to_client only).
+    HasshServer,
+    /// `ssh.hassh.server.string`.
+    HasshServerString,
+}
+
+impl SshBuf {
+    pub const ALL: [SshBuf; 6] = [
+        SshBuf::Proto,
+        SshBuf::Software,
+        SshBuf::Hassh,
+        SshBuf::HasshString,
+        SshBuf::HasshServer,
+        SshBuf::HasshServerString,
+    ];
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The only direction this buffer exists in, if it is one-sided.
+    pub fn side(self) -> Option<crate::packet::Direction> {
+        use crate::packet::Direction;
+        match self {
+            SshBuf::Proto | SshBuf::Software => None,
+            SshBuf::Hassh | SshBuf::HasshString => Some(Direction::ToServer),
+            SshBuf::HasshServer | SshBuf::HasshServerString => Some(Direction::ToClient),
+        }
+    }
+}
+
 /// `->` or `<>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RuleDir {
@@ -173,10 +215,9 @@ pub struct Rule {
     pub flags: Option<FlagsTest>,
     /// Content on the packet payload or stream.
     pub payload: ContentList,
-    /// Content on the SSH protocol version string.
-    pub ssh_proto: ContentList,
-    /// Content on the SSH software version string.
-    pub ssh_software: ContentList,
+    /// Content on the SSH transaction's buffers, indexed by
+    /// [`SshBuf::index`].
+    pub ssh: [ContentList; SshBuf::ALL.len()],
     pub ssh_legacy: Vec<SshLegacy>,
     pub kind: Kind,
     /// `threshold` or `detection_filter`.

@@ -51,6 +51,9 @@ pub enum FlowState {
     Established,
     /// TCP: FIN from both sides, or a RST.
     Closed,
+    /// No more inspection (an encrypted session with `encryption-handling:
+    /// bypass`): packets are only accounted. Final.
+    Bypassed,
 }
 
 impl FlowState {
@@ -59,6 +62,7 @@ impl FlowState {
             FlowState::New => "new",
             FlowState::Established => "established",
             FlowState::Closed => "closed",
+            FlowState::Bypassed => "bypassed",
         }
     }
 }
@@ -149,7 +153,7 @@ pub struct Flow {
     pub client: (IpAddr, u16),
     pub server: (IpAddr, u16),
     pub pkts: [u64; 2],
-    /// IP bytes (header included) per direction.
+    /// Bytes per direction as captured (link-layer header included).
     pub bytes: [u64; 2],
     pub action: FlowAction,
     /// A `drop` EVE event was already written for this direction.
@@ -223,16 +227,16 @@ impl Flow {
         }
     }
 
-    /// Accounts a packet of direction `dir`: counters, flags, last time,
-    /// state.
-    pub fn account(&mut self, p: &Packet<'_>, dir: Direction, ts: Timestamp) {
+    /// Accounts a packet of direction `dir` that was `wire_len` bytes long
+    /// as captured (link-layer header included, as Suricata counts flow
+    /// bytes): counters, flags, last time, state.
+    pub fn account(&mut self, p: &Packet<'_>, dir: Direction, ts: Timestamp, wire_len: u32) {
         let d = dir.index() & 1;
         if ts > self.last {
             self.last = ts;
         }
         self.pkts[d] += 1;
-        let hdr = if p.ip.version == 6 { 40 } else { 0 };
-        self.bytes[d] += u64::from(p.ip.len) + hdr;
+        self.bytes[d] += u64::from(wire_len);
         match p.l4 {
             L4::Tcp(t) => self.tcp_flags_seen[d] |= t.flags,
             L4::Icmp(i) if self.icmp[d].is_none() => {
@@ -244,6 +248,9 @@ impl Flow {
     }
 
     fn next_state(&self) -> FlowState {
+        if self.state == FlowState::Bypassed {
+            return FlowState::Bypassed;
+        }
         let both = self.pkts[0] > 0 && self.pkts[1] > 0;
         if self.proto != ipproto::TCP {
             return if both {

@@ -155,6 +155,7 @@ impl FlowTable {
         &mut self,
         pkt: &Packet<'_>,
         ts: Timestamp,
+        wire_len: u32,
     ) -> Result<(FlowId, Direction, bool), FlowError> {
         let (key, _) = FlowKey::from_packet(pkt);
         if let Some(&idx) = self.map.get(&key) {
@@ -166,7 +167,7 @@ impl FlowTable {
                     return Err(self.full());
                 };
                 let dir = flow.direction_of(pkt);
-                flow.account(pkt, dir, ts);
+                flow.account(pkt, dir, ts, wire_len);
                 let class = class_of(flow);
                 let id = FlowId { idx, gen: slot.gen };
                 (class, id, dir)
@@ -191,7 +192,7 @@ impl FlowTable {
         };
         let mut flow = Flow::new(pkt, ts, hash);
         let dir = flow.direction_of(pkt);
-        flow.account(pkt, dir, ts);
+        flow.account(pkt, dir, ts, wire_len);
         let class = class_of(&flow);
         self.pending.by_proto[proto_slot(flow.proto)] += 1;
         let idx = match self.free.pop() {
@@ -415,7 +416,7 @@ fn class_of(f: &Flow) -> usize {
     match f.proto {
         ipproto::TCP => match f.state {
             FlowState::New => C_TCP_NEW,
-            FlowState::Established => C_TCP_EST,
+            FlowState::Established | FlowState::Bypassed => C_TCP_EST,
             FlowState::Closed => C_TCP_CLOSED,
         },
         ipproto::ICMP | ipproto::ICMPV6 => C_ICMP,

@@ -55,6 +55,9 @@ pub struct PacketView<'a> {
     pub source: Source,
     /// Direction within its flow, if it has one.
     pub dir: Option<Direction>,
+    /// Suricata's `pcap_cnt`: the packet's number in a pcap file (1-based);
+    /// `None` for live capture.
+    pub pcap_cnt: Option<u64>,
 }
 
 /// `alert.action`: `"blocked"` for any reject (in any mode) and for a drop
@@ -121,6 +124,7 @@ fn packet_header(
     Event {
         timestamp: pv.ts.to_eve(),
         flow_id: flow.map(|f| f.flow_id),
+        pcap_cnt: pv.pcap_cnt,
         in_iface: Some(pv.source.to_string()),
         event_type: event_type.to_string(),
         src_ip: Some(p.ip.src.to_string()),
@@ -170,9 +174,11 @@ pub fn ssh_event(
     ssh: Ssh,
     source: Source,
     ts: Timestamp,
+    pcap_cnt: Option<u64>,
     opts: &BuildOpts,
 ) -> Event {
     let mut ev = flow_header("ssh", flow, source, ts);
+    ev.pcap_cnt = pcap_cnt;
     ev.pkt_src = Some(PKT_SRC_WIRE.to_string());
     ev.community_id = cid(opts, flow.client, flow.server, flow.proto);
     ev.tx_id = Some(0);
@@ -553,6 +559,7 @@ mod tests {
             ts: ts(),
             source: Source::Nfq(0),
             dir: Some(Direction::ToServer),
+            pcap_cnt: None,
         };
         let opts = BuildOpts {
             community_id: Some(0),
@@ -592,6 +599,7 @@ mod tests {
             ts: ts(),
             source: Source::Nflog(2),
             dir: Some(Direction::ToClient),
+            pcap_cnt: None,
         };
         let ev = alert_event(
             &pv,
@@ -622,6 +630,7 @@ mod tests {
             ts: ts(),
             source: Source::Nfq(0),
             dir: Some(Direction::ToServer),
+            pcap_cnt: None,
         };
         let ev = drop_event(
             &pv,
@@ -653,6 +662,7 @@ mod tests {
             ts: ts(),
             source: Source::Nfq(1),
             dir: None,
+            pcap_cnt: None,
         };
         let d = drop_event(&pv, None, "flow drop", None, &BuildOpts::default())
             .drop
@@ -679,6 +689,7 @@ mod tests {
             ts: ts(),
             source: Source::Nflog(0),
             dir: None,
+            pcap_cnt: None,
         };
         let ev = drop_event(
             &pv,
@@ -704,7 +715,7 @@ mod tests {
             community_id: Some(0),
             verdict: false,
         };
-        let ev = ssh_event(&flow(), ssh_obj(), Source::Nfq(0), ts(), &opts);
+        let ev = ssh_event(&flow(), ssh_obj(), Source::Nfq(0), ts(), None, &opts);
         assert_eq!(ev.tx_id, Some(0));
         assert_eq!(ev.pkt_src.as_deref(), Some("wire/pcap"));
         assert_eq!(

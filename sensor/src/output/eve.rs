@@ -353,6 +353,11 @@ impl EveSender {
         self.counters.dropped.load(Ordering::Relaxed)
     }
 
+    /// Write, flush and reopen failures of the writer so far (a full disk).
+    pub fn write_errors(&self) -> u64 {
+        self.counters.errors.load(Ordering::Relaxed)
+    }
+
     fn warn_dropped(&self, total: u64) {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -22,7 +22,8 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use meerkat_shared::eve::Event;
 use serde_json::{json, Map, Value};
 
-use crate::counters::{PipelineCounters, SourceCounters, DECODE_REASONS};
+use crate::counters::{PipelineCounters, SourceCounters};
+use crate::decode::ERROR_KINDS;
 use crate::packet::{Mode, Source, Timestamp};
 
 /// Detection engine state for `stats.detect.engines`.
@@ -32,25 +33,6 @@ pub struct DetectStats {
     pub rules_failed: u64,
     pub rules_skipped: u64,
     pub last_reload: Timestamp,
-}
-
-/// Where each decode failure reason goes in Suricata's `decoder.event`
-/// tree; `None`: Meerkat-only, written under `capture.decoder`.
-fn decoder_event_path(reason: &str) -> Option<(&'static str, &'static str)> {
-    Some(match reason {
-        "invalid_ip_version" => ("ipraw", "invalid_ip_version"),
-        "ipv4_trunc" => ("ipv4", "trunc_pkt"),
-        "ipv6_trunc" => ("ipv6", "trunc_pkt"),
-        "ipv6_exthdr_trunc" => ("ipv6", "trunc_exthdr"),
-        "tcp_trunc" => ("tcp", "pkt_too_small"),
-        "udp_trunc" => ("udp", "pkt_too_small"),
-        "icmp_trunc" => ("icmpv4", "pkt_too_small"),
-        "ipv4_bad_len" => ("ipv4", "iplen_smaller_than_hlen"),
-        "ipv6_bad_len" => ("ipv6", "pkt_too_small"),
-        "tcp_bad_hlen" => ("tcp", "hlen_too_small"),
-        "udp_bad_len" => ("udp", "len_invalid"),
-        _ => return None,
-    })
 }
 
 /// Builds one `stats` event. `now` is the wall-clock log time.
@@ -125,13 +107,13 @@ pub fn stats_event(
     let mut meerkat_decoder = Map::new();
     meerkat_decoder.insert("other".into(), sum(|p| &p.decoder_other).into());
     meerkat_decoder.insert("fragments".into(), sum(|p| &p.decoder_fragments).into());
-    for (i, reason) in DECODE_REASONS.iter().enumerate() {
+    for (i, kind) in ERROR_KINDS.iter().enumerate() {
         let n: u64 = pipelines
             .iter()
             .filter_map(|p| p.decoder_errors.get(i))
             .map(|c| c.load(Relaxed))
             .fold(0u64, u64::wrapping_add);
-        match decoder_event_path(reason) {
+        match kind.suricata {
             Some((layer, name)) => {
                 let entry = events
                     .entry(layer.to_string())
@@ -142,7 +124,7 @@ pub fn stats_event(
                 }
             }
             None => {
-                meerkat_decoder.insert(format!("error_{reason}"), n.into());
+                meerkat_decoder.insert(format!("error_{}", kind.reason), n.into());
             }
         }
     }
@@ -237,6 +219,13 @@ pub fn stats_event(
     }
     stats.insert("decoder".into(), decoder);
     stats.insert("flow".into(), flow);
+    stats.insert(
+        "flow_bypassed".into(),
+        json!({
+            "local_pkts": sum(|p| &p.flow_bypassed_pkts),
+            "closed": sum(|p| &p.flow_bypassed),
+        }),
+    );
     stats.insert("tcp".into(), tcp);
     stats.insert("app_layer".into(), app_layer);
     stats.insert("detect".into(), detect);
@@ -253,6 +242,7 @@ pub fn stats_event(
 mod tests {
     use super::*;
     use crate::counters::{add, inc};
+    use crate::decode::{DecodeError, Layer};
 
     #[test]
     fn sums_pipelines_and_places_sources() {
@@ -270,8 +260,8 @@ mod tests {
         p1.note_pkt_size(1500);
         p2.note_pkt_size(60);
         inc(&p1.ips_drop_rules);
-        inc(&p2.decoder_errors[PipelineCounters::decode_error_index("tcp_trunc")]);
-        inc(&p2.decoder_errors[PipelineCounters::decode_error_index("empty")]);
+        inc(&p2.decoder_errors[DecodeError::Truncated(Layer::Tcp).index()]);
+        inc(&p2.decoder_errors[DecodeError::Empty.index()]);
         let det = DetectStats {
             rules_loaded: 42,
             ..Default::default()

@@ -2,12 +2,12 @@
 //! the event builders take. The only place where output looks into a
 //! [`Flow`]; nothing here changes pipeline state.
 
-use meerkat_shared::eve::{Event, Ssh, SshSide};
+use meerkat_shared::eve::{Event, Hassh as EveHassh, Ssh, SshSide};
 
 use crate::app::{Banner, SshState};
 use crate::decode::ipproto;
 use crate::flow::Flow;
-use crate::packet::{Source, Timestamp};
+use crate::packet::{Direction, Source, Timestamp};
 
 use super::build::{self, BuildOpts, FlowEnd, FlowView, TcpSummary};
 
@@ -32,16 +32,19 @@ pub fn flow_view(flow: &Flow) -> FlowView {
 
 /// The EVE `ssh` object of a flow's banners.
 pub fn ssh_object(s: &SshState) -> Ssh {
-    let side = |b: Option<&Banner>| {
+    let side = |b: Option<&Banner>, dir: Direction| {
         b.map(|b| SshSide {
             proto_version: b.proto_version.clone(),
             software_version: Some(b.software_version.clone()),
-            hassh: None,
+            hassh: s.kex(dir).hassh.as_ref().map(|h| EveHassh {
+                hash: h.hash.clone(),
+                string: h.string.clone(),
+            }),
         })
     };
     Ssh {
-        client: side(s.client_banner()),
-        server: side(s.server_banner()),
+        client: side(s.client_banner(), Direction::ToServer),
+        server: side(s.server_banner(), Direction::ToClient),
     }
 }
 
