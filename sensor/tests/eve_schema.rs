@@ -150,7 +150,14 @@ fn all_events() -> Vec<Event> {
         pcap_cnt: None,
     };
     let f = flow();
-    let mut evs = vec![ssh_event(&f, ssh(), Source::Nfq(0), ts(713_482), None, &opts)];
+    let mut evs = vec![ssh_event(
+        &f,
+        ssh(),
+        Source::Nfq(0),
+        ts(713_482),
+        None,
+        &opts,
+    )];
     for (pv, mode, action) in [
         (nfq(&p4), Mode::Ips, Action::Drop),
         (nflog(&p4), Mode::Ids, Action::Reject(RejectTarget::Src)),
