@@ -18,12 +18,14 @@
 //! `app_tx_ssh` (one transaction per SSH flow), `app_flow_failed_tcp`,
 //! `app_ssh_invalid_banner`, `app_ssh_long_banner`.
 
+pub mod http;
 pub mod kexinit;
 pub mod ssh;
 
 use crate::counters::{inc, PipelineCounters};
 use crate::packet::Direction;
 
+pub use http::HttpState;
 pub use kexinit::{Hassh, KexSide};
 pub use ssh::{Banner, SideState};
 
@@ -69,6 +71,9 @@ pub enum AppProto {
     #[default]
     Unknown,
     Ssh,
+    /// HTTP/1.x, found by a request method or `HTTP/` at the start of a
+    /// direction.
+    Http,
     /// No known protocol; no more app-layer work for this flow.
     Failed,
 }
@@ -79,6 +84,7 @@ impl AppProto {
         match self {
             AppProto::Unknown => "unknown",
             AppProto::Ssh => "ssh",
+            AppProto::Http => "http",
             AppProto::Failed => "failed",
         }
     }
@@ -183,9 +189,18 @@ pub enum AppState {
     /// Undecided, with SSH parsing under way (pre-banner lines seen).
     Probing(Box<SshState>),
     Ssh(Box<SshState>),
+    /// Undecided, with the first bytes of a direction that may still
+    /// become an HTTP request or status line (at most
+    /// [`HTTP_PROBE_MAX`] bytes each; index 0: to_server).
+    HttpProbe(Box<[Vec<u8>; 2]>),
+    Http(Box<HttpState>),
     /// No known protocol.
     Failed,
 }
+
+/// Bytes buffered per direction while HTTP detection is undecided (longer
+/// than any method plus its space).
+pub const HTTP_PROBE_MAX: usize = 16;
 
 /// What one [`AppState::on_stream_data`] call changed, so the pipeline can
 /// log.
@@ -193,6 +208,8 @@ pub enum AppState {
 pub struct AppUpdate {
     /// The flow became SSH in this call.
     pub became_ssh: bool,
+    /// The flow became HTTP in this call.
+    pub became_http: bool,
     /// The flow became `Failed` in this call.
     pub failed: bool,
     /// The banner of this direction was completed in this call.
@@ -213,8 +230,9 @@ impl AppState {
     /// The decided protocol.
     pub fn proto(&self) -> AppProto {
         match self {
-            AppState::Unknown | AppState::Probing(_) => AppProto::Unknown,
+            AppState::Unknown | AppState::Probing(_) | AppState::HttpProbe(_) => AppProto::Unknown,
             AppState::Ssh(_) => AppProto::Ssh,
+            AppState::Http(_) => AppProto::Http,
             AppState::Failed => AppProto::Failed,
         }
     }
@@ -225,6 +243,40 @@ impl AppState {
             AppState::Ssh(s) => Some(s),
             _ => None,
         }
+    }
+
+    /// The HTTP state, once the flow is HTTP.
+    pub fn http(&self) -> Option<&HttpState> {
+        match self {
+            AppState::Http(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    /// The HTTP state, once the flow is HTTP.
+    pub fn http_mut(&mut self) -> Option<&mut HttpState> {
+        match self {
+            AppState::Http(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    /// Call before the chunks of a new packet: forgets the previous
+    /// packet's HTTP inspection points. Nothing to do for other protocols.
+    pub fn begin_packet(&mut self) {
+        if let AppState::Http(h) = self {
+            h.begin_packet();
+        }
+    }
+
+    /// The connection closed in direction `dir` (FIN or RST seen, or the
+    /// flow ends): ends a body delimited by the close.
+    pub fn on_close(&mut self, dir: Direction) -> AppUpdate {
+        let mut up = AppUpdate::default();
+        if let AppState::Http(h) = self {
+            up.tx_complete = h.on_close(dir).tx_complete;
+        }
+        up
     }
 
     /// The session is encrypted from here on (both sides sent `NEWKEYS`).
@@ -260,8 +312,137 @@ impl AppState {
             return up;
         }
         let server = dir == Direction::ToClient;
+        let di = usize::from(server);
         match self {
-            AppState::Failed => return up,
+            AppState::Http(h) => {
+                let hu = h.feed(dir, new_bytes);
+                up.tx_complete = hu.tx_complete;
+                if hu.new_tx {
+                    inc(&counters.app_tx_http);
+                }
+                return up;
+            }
+            AppState::Failed | AppState::Ssh(_) => {
+                return self.on_stream_data_ssh(dir, new_bytes, cfg, counters);
+            }
+            AppState::HttpProbe(bufs) => {
+                let held_mine = bufs.get(di).cloned().unwrap_or_default();
+                let mut cand = held_mine.clone();
+                let room = HTTP_PROBE_MAX.saturating_sub(cand.len());
+                cand.extend_from_slice(new_bytes.get(..room.min(new_bytes.len())).unwrap_or(&[]));
+                match http::probe(&cand, server) {
+                    Some(true) => return self.become_http(dir, new_bytes, counters),
+                    None if new_bytes.len() <= room => {
+                        if let Some(b) = bufs.get_mut(di) {
+                            *b = cand;
+                        }
+                        return up;
+                    }
+                    _ => {}
+                }
+                // Not HTTP after all: replay what was held back through the
+                // other probes.
+                let held = std::mem::take(&mut **bufs);
+                *self = AppState::Unknown;
+                for (i, b) in held.iter().enumerate() {
+                    if i != di && !b.is_empty() {
+                        let d = if i == 0 {
+                            Direction::ToServer
+                        } else {
+                            Direction::ToClient
+                        };
+                        let u = self.on_stream_data_ssh(d, b, cfg, counters);
+                        merge(&mut up, u);
+                    }
+                }
+                if !held_mine.is_empty() {
+                    let u = self.on_stream_data_ssh(dir, &held_mine, cfg, counters);
+                    merge(&mut up, u);
+                }
+                let u = self.on_stream_data_ssh(dir, new_bytes, cfg, counters);
+                merge(&mut up, u);
+                return up;
+            }
+            AppState::Unknown => match http::probe(new_bytes, server) {
+                Some(true) => return self.become_http(dir, new_bytes, counters),
+                None if new_bytes.len() <= HTTP_PROBE_MAX => {
+                    let mut bufs: Box<[Vec<u8>; 2]> = Box::default();
+                    if let Some(b) = bufs.get_mut(di) {
+                        b.extend_from_slice(new_bytes);
+                    }
+                    *self = AppState::HttpProbe(bufs);
+                    return up;
+                }
+                _ => {}
+            },
+            AppState::Probing(_) => {
+                if let Some(true) = http::probe(new_bytes, server) {
+                    return self.become_http(dir, new_bytes, counters);
+                }
+            }
+        }
+        self.on_stream_data_ssh(dir, new_bytes, cfg, counters)
+    }
+
+    /// Decides HTTP: `new_bytes` is fed after the held-back bytes.
+    fn become_http(
+        &mut self,
+        dir: Direction,
+        new_bytes: &[u8],
+        counters: &PipelineCounters,
+    ) -> AppUpdate {
+        let mut up = AppUpdate {
+            became_http: true,
+            ..AppUpdate::default()
+        };
+        let held = match std::mem::take(self) {
+            AppState::HttpProbe(b) => *b,
+            _ => Default::default(),
+        };
+        let mut h = Box::<HttpState>::default();
+        inc(&counters.app_flow_http);
+        let di = usize::from(dir == Direction::ToClient);
+        let mut feed = |h: &mut HttpState, d: Direction, b: &[u8]| {
+            let hu = h.feed(d, b);
+            up.tx_complete |= hu.tx_complete;
+            if hu.new_tx {
+                inc(&counters.app_tx_http);
+            }
+        };
+        // The other direction's held bytes first (requests before
+        // responses when the client spoke first).
+        for (i, b) in held.iter().enumerate() {
+            if i != di && !b.is_empty() {
+                let d = if i == 0 {
+                    Direction::ToServer
+                } else {
+                    Direction::ToClient
+                };
+                feed(&mut h, d, b);
+            }
+        }
+        if let Some(mine) = held.get(di) {
+            feed(&mut h, dir, mine);
+        }
+        feed(&mut h, dir, new_bytes);
+        *self = AppState::Http(h);
+        up
+    }
+
+    fn on_stream_data_ssh(
+        &mut self,
+        dir: Direction,
+        new_bytes: &[u8],
+        cfg: &AppConfig,
+        counters: &PipelineCounters,
+    ) -> AppUpdate {
+        let mut up = AppUpdate::default();
+        if new_bytes.is_empty() {
+            return up;
+        }
+        let server = dir == Direction::ToClient;
+        match self {
+            AppState::Failed | AppState::Http(_) | AppState::HttpProbe(_) => return up,
             AppState::Ssh(_) => {}
             AppState::Unknown | AppState::Probing(_) => {
                 let side_started = match self {
@@ -337,6 +518,22 @@ impl AppState {
         up
     }
 
+    /// Both directions' streams ended (flow end): banners still waiting
+    /// for their line end are parsed with what arrived.
+    pub fn on_eof(&mut self, counters: &PipelineCounters) -> AppUpdate {
+        let mut up = AppUpdate::default();
+        let (AppState::Ssh(st) | AppState::Probing(st)) = self else {
+            return up;
+        };
+        let c = st.client.finish(false);
+        let s = st.server.finish(true);
+        if c.banner_done || s.banner_done {
+            up.banner_done = true;
+            self.become_ssh(counters, &mut up);
+        }
+        up
+    }
+
     fn fail(&mut self, counters: &PipelineCounters, up: &mut AppUpdate) {
         *self = AppState::Failed;
         inc(&counters.app_flow_failed_tcp);
@@ -358,6 +555,18 @@ impl AppState {
         inc(&counters.app_tx_ssh);
         up.became_ssh = true;
     }
+}
+
+/// Ors the flags of `b` into `a`.
+fn merge(a: &mut AppUpdate, b: AppUpdate) {
+    a.became_ssh |= b.became_ssh;
+    a.became_http |= b.became_http;
+    a.failed |= b.failed;
+    a.banner_done |= b.banner_done;
+    a.tx_complete |= b.tx_complete;
+    a.encrypted |= b.encrypted;
+    a.invalid_banner |= b.invalid_banner;
+    a.long_banner |= b.long_banner;
 }
 
 #[cfg(test)]
@@ -427,13 +636,47 @@ mod tests {
     fn non_ssh_fails_and_stops() {
         let c = PipelineCounters::default();
         let mut f = flow();
-        let u = on_stream_data(&mut f, Direction::ToServer, b"GET / HTTP/1.1\r\n", &c);
+        let u = on_stream_data(&mut f, Direction::ToServer, b"\x16\x03\x01\x02\x00", &c);
         assert!(u.failed);
         assert_eq!(f.proto(), AppProto::Failed);
         assert!(f.ssh().is_none());
         let u = on_stream_data(&mut f, Direction::ToClient, b"SSH-2.0-x\r\n", &c);
         assert_eq!(u, AppUpdate::default());
         assert_eq!(c.app_flow_failed_tcp.load(Relaxed), 1);
+    }
+
+    #[test]
+    fn http_detected_byte_by_byte_on_any_port() {
+        let c = PipelineCounters::default();
+        let mut f = flow();
+        let req = b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n";
+        let mut became = 0;
+        for b in req.chunks(1) {
+            became += usize::from(on_stream_data(&mut f, Direction::ToServer, b, &c).became_http);
+        }
+        assert_eq!((became, f.proto()), (1, AppProto::Http));
+        let u = on_stream_data(&mut f, Direction::ToClient, b"HTTP/1.1 204 No\r\n\r\n", &c);
+        assert!(u.tx_complete);
+        let tx = f.http().unwrap().tx(0).unwrap();
+        assert_eq!((tx.uri.as_slice(), tx.status), (&b"/x"[..], Some(204)));
+        assert_eq!(c.app_flow_http.load(Relaxed), 1);
+        assert_eq!(c.app_tx_http.load(Relaxed), 1);
+        // Server first, then the request.
+        let mut f = flow();
+        on_stream_data(&mut f, Direction::ToClient, b"HT", &c);
+        assert_eq!(f.proto(), AppProto::Unknown);
+        on_stream_data(&mut f, Direction::ToClient, b"TP/1.0 200 OK\r\n\r\nhi", &c);
+        assert_eq!(f.proto(), AppProto::Http);
+        // A held-back prefix that turns out not to be HTTP goes on to SSH.
+        let mut f = flow();
+        on_stream_data(&mut f, Direction::ToServer, b"GE", &c);
+        let u = on_stream_data(&mut f, Direction::ToServer, b"X\r\n", &c);
+        assert!(u.failed);
+        let mut f = flow();
+        on_stream_data(&mut f, Direction::ToServer, b"S", &c);
+        assert_eq!(f.proto(), AppProto::Unknown);
+        on_stream_data(&mut f, Direction::ToServer, b"SH-2.0-x\r\n", &c);
+        assert_eq!(f.proto(), AppProto::Ssh);
     }
 
     #[test]

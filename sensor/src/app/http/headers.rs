@@ -1,0 +1,133 @@
+//! Header blocks: split into lines (CRLF or bare LF), folded continuation
+//! lines joined, `name: value` pairs with the value trimmed.
+
+/// One header as received (name case kept).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Header {
+    pub name: Vec<u8>,
+    pub value: Vec<u8>,
+}
+
+/// Anomalies found while parsing a header block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HeaderIssues {
+    /// A line without `:` (Suricata's `MISSING_COLON`... libhtp:
+    /// `INVALID_HEADER_NAME`/`REQUEST_HEADER_INVALID`).
+    pub invalid: bool,
+    /// A folded (continuation) line.
+    pub folded: bool,
+    /// Space between the name and the colon.
+    pub space_in_name: bool,
+}
+
+/// Lines of a block (without their line ends); `block` has no final blank
+/// line.
+pub fn lines(block: &[u8]) -> impl Iterator<Item = &[u8]> {
+    block
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+}
+
+fn trim(v: &[u8]) -> &[u8] {
+    let start = v
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(v.len());
+    let end = v
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
+    v.get(start..end.max(start)).unwrap_or(&[])
+}
+
+/// Parses header lines (after the start line) into `out`, at most
+/// `max_headers` headers.
+pub fn parse<'a>(
+    block_lines: impl Iterator<Item = &'a [u8]>,
+    out: &mut Vec<Header>,
+    max_headers: usize,
+) -> HeaderIssues {
+    let mut issues = HeaderIssues::default();
+    for line in block_lines {
+        if line.is_empty() {
+            continue;
+        }
+        if matches!(line.first(), Some(b' ' | b'\t')) {
+            issues.folded = true;
+            if let Some(h) = out.last_mut() {
+                let t = trim(line);
+                if !t.is_empty() {
+                    h.value.push(b' ');
+                    h.value.extend_from_slice(t);
+                }
+                continue;
+            }
+        }
+        let Some(colon) = memchr::memchr(b':', line) else {
+            issues.invalid = true;
+            continue;
+        };
+        let raw_name = line.get(..colon).unwrap_or(&[]);
+        let name = trim(raw_name);
+        if name.len() != raw_name.len() {
+            issues.space_in_name = true;
+        }
+        if name.is_empty() {
+            issues.invalid = true;
+            continue;
+        }
+        if out.len() >= max_headers {
+            continue;
+        }
+        out.push(Header {
+            name: name.to_vec(),
+            value: trim(line.get(colon + 1..).unwrap_or(&[])).to_vec(),
+        });
+    }
+    issues
+}
+
+/// The first header called `name` (ASCII case-insensitive).
+pub fn get<'h>(headers: &'h [Header], name: &str) -> Option<&'h [u8]> {
+    headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case(name.as_bytes()))
+        .map(|h| h.value.as_slice())
+}
+
+/// `Content-Length` as libhtp reads it: digits after optional spaces;
+/// `None` when absent, `Err` when invalid.
+pub fn content_length(headers: &[Header]) -> Option<Result<u64, ()>> {
+    let v = get(headers, "content-length")?;
+    let t = trim(v);
+    if t.is_empty() || !t.iter().all(u8::is_ascii_digit) {
+        return Some(Err(()));
+    }
+    Some(
+        std::str::from_utf8(t)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or(()),
+    )
+}
+
+/// `Transfer-Encoding` contains `chunked`.
+pub fn is_chunked(headers: &[Header]) -> bool {
+    get(headers, "transfer-encoding")
+        .is_some_and(|v| v.windows(7).any(|w| w.eq_ignore_ascii_case(b"chunked")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_folded_and_invalid() {
+        let block = b"Host: a.example\r\nX-A:  1 \r\n\tcont\r\nbogus\r\nContent-Length: 12";
+        let mut h = Vec::new();
+        let i = parse(lines(block), &mut h, 64);
+        assert!(i.folded && i.invalid);
+        assert_eq!(get(&h, "x-a"), Some(&b"1 cont"[..]));
+        assert_eq!(content_length(&h), Some(Ok(12)));
+    }
+}
