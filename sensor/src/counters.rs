@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use crate::decode::ERROR_KINDS;
+use crate::decode::{Packet, COUNTED, ERROR_KINDS};
 
 /// Add to a counter.
 #[inline]
@@ -63,7 +63,11 @@ pub struct PipelineCounters {
     pub decoder_max_pkt_size: AtomicU64,
     /// Decode failures by kind, indexed by `DecodeError::index` (names in
     /// `decode::ERROR_KINDS`).
-    pub decoder_errors: [AtomicU64; ERROR_KINDS.len()],
+    pub decoder_errors: Counters<{ ERROR_KINDS.len() }>,
+    /// Packets per decoded layer (`stats.decoder.ethernet`, `vlan`, `gre`,
+    /// `ipv4`, ...: a tunnel counts its inner layers too), indexed as
+    /// `decode::COUNTED`.
+    pub decoder_layers: Counters<{ COUNTED.len() }>,
     // flow
     pub flow_tcp: AtomicU64,
     pub flow_udp: AtomicU64,
@@ -92,12 +96,12 @@ pub struct PipelineCounters {
     pub app_flow_ssh: AtomicU64,
     pub app_flow_failed_tcp: AtomicU64,
     pub app_tx_ssh: AtomicU64,
+    pub app_flow_http: AtomicU64,
+    pub app_tx_http: AtomicU64,
     pub app_ssh_invalid_banner: AtomicU64,
     pub app_ssh_long_banner: AtomicU64,
     // detect
     pub detect_alert: AtomicU64,
-    pub app_flow_http: AtomicU64,
-    pub app_tx_http: AtomicU64,
     pub detect_alert_queue_overflow: AtomicU64,
     pub detect_pass: AtomicU64,
     pub detect_drop: AtomicU64,
@@ -115,7 +119,42 @@ pub struct PipelineCounters {
     pub reject_errors: AtomicU64,
 }
 
+/// A fixed array of counters (`Default` for any length).
+#[derive(Debug)]
+pub struct Counters<const N: usize>(pub [AtomicU64; N]);
+
+impl<const N: usize> Default for Counters<N> {
+    fn default() -> Self {
+        Counters(std::array::from_fn(|_| AtomicU64::new(0)))
+    }
+}
+
+impl<const N: usize> std::ops::Deref for Counters<N> {
+    type Target = [AtomicU64; N];
+    fn deref(&self) -> &[AtomicU64; N] {
+        &self.0
+    }
+}
+
 impl PipelineCounters {
+    /// Counts what decoding found in one packet: its layers, its
+    /// anomalies (`stats.decoder.event.*`) and whether it was invalid.
+    pub fn note_decoded(&self, pkt: &Packet<'_>) {
+        for i in pkt.ext.layers.iter() {
+            if let Some(c) = self.decoder_layers.get(i) {
+                inc(c);
+            }
+        }
+        for e in pkt.ext.events.iter() {
+            if let Some(c) = self.decoder_errors.get(e.index()) {
+                inc(c);
+            }
+        }
+        if pkt.ext.invalid.is_some() {
+            inc(&self.decoder_invalid);
+        }
+    }
+
     /// Decode failures by reason, non-zero only.
     pub fn decode_errors(&self) -> BTreeMap<&'static str, u64> {
         ERROR_KINDS

@@ -3,12 +3,14 @@
 //! `if_tsresol`/`if_tsoffset`, EPB, SPB and the obsolete PB; other blocks
 //! are skipped), read as a stream with one reused buffer.
 //!
-//! Link types: RAW (101, and 12/14 as some systems write it), IPv4 (228),
-//! IPv6 (229), Ethernet (1, VLAN/QinQ tags stripped), Linux SLL (113) and
-//! SLL2 (276) as tcpdump writes for `-i any`, and BSD NULL/LOOP (0/108).
-//! Frames that do not carry IPv4/IPv6 are counted as skipped. A truncated
-//! or malformed file gives [`CaptureError::PcapFormat`] naming the file and
-//! the byte offset; nothing here panics.
+//! Frames are handed on whole, with their link type: decoding the link
+//! layer (Ethernet, VLAN/QinQ, SLL/SLL2, NULL/LOOP, PPP, raw IP) is
+//! `decode`'s job, so its counters and the EVE `ether` object see it. The
+//! link types accepted are [`crate::decode::link::supported`]'s. A
+//! truncated or malformed file header gives [`CaptureError::PcapFormat`]
+//! naming the file and the byte offset; a corrupt record later in the file
+//! is logged and ends the file (as libpcap, which cannot resynchronise),
+//! keeping what was read; nothing here panics.
 
 use std::fs::File;
 use std::io::{self, BufReader, Read};
@@ -21,11 +23,11 @@ use crate::packet::{CapturedPacket, Source, Timestamp};
 /// What a file contained.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PcapSummary {
-    /// IP packets handed to the handler.
+    /// Frames handed to the handler.
     pub packets: u64,
-    /// Their captured bytes (from the IP header on).
+    /// Their captured bytes (link layer included).
     pub bytes: u64,
-    /// Frames that carried no IPv4/IPv6 (ARP, LLDP, ...).
+    /// Records not read: a corrupt record ends the file early (1 then).
     pub skipped: u64,
     /// Packets whose capture was shorter than the original.
     pub truncated: u64,
@@ -37,29 +39,8 @@ pub struct PcapSummary {
 /// Largest record or block accepted (guards against garbage lengths).
 const MAX_RECORD: u32 = 64 << 20;
 
-const LINKTYPE_NULL: u16 = 0;
-const LINKTYPE_ETHERNET: u16 = 1;
-const LINKTYPE_RAW: u16 = 101;
-const LINKTYPE_LOOP: u16 = 108;
-const LINKTYPE_LINUX_SLL: u16 = 113;
-const LINKTYPE_IPV4: u16 = 228;
-const LINKTYPE_IPV6: u16 = 229;
-const LINKTYPE_LINUX_SLL2: u16 = 276;
-
 fn supported_linktype(lt: u16) -> bool {
-    matches!(
-        lt,
-        LINKTYPE_NULL
-            | LINKTYPE_ETHERNET
-            | 12
-            | 14
-            | LINKTYPE_RAW
-            | LINKTYPE_LOOP
-            | LINKTYPE_LINUX_SLL
-            | LINKTYPE_IPV4
-            | LINKTYPE_IPV6
-            | LINKTYPE_LINUX_SLL2
-    )
+    crate::decode::link::supported(lt)
 }
 
 /// Reads `path`, handing every IP packet to `handler` (source
@@ -274,12 +255,8 @@ struct Emitter<'h, 'c> {
 
 impl Emitter<'_, '_> {
     fn frame(&mut self, linktype: u16, ts: Timestamp, frame: &[u8], orig_len: u32) {
-        let Some(off) = ip_offset(linktype, frame) else {
-            self.summary.skipped += 1;
-            return;
-        };
-        let data = frame.get(off..).unwrap_or(&[]);
-        let orig_len = orig_len.saturating_sub(off as u32).max(data.len() as u32);
+        let data = frame;
+        let orig_len = orig_len.max(data.len() as u32);
         match self.last_tick_secs {
             Some(last) if ts.secs > last => {
                 self.handler.tick(ts);
@@ -292,6 +269,7 @@ impl Emitter<'_, '_> {
             source: self.source,
             ts,
             data,
+            linktype,
             orig_len,
             csum_unknown: false,
         };
@@ -309,51 +287,6 @@ impl Emitter<'_, '_> {
     }
 }
 
-/// Where the IP header starts in a frame of `linktype`, or `None` when the
-/// frame carries no IPv4/IPv6.
-fn ip_offset(linktype: u16, f: &[u8]) -> Option<usize> {
-    let be16 = |at: usize| -> Option<u16> {
-        Some(u16::from_be_bytes(f.get(at..at + 2)?.try_into().ok()?))
-    };
-    // An ethertype field at `at`, header payload after it; VLAN tags stripped.
-    let ethertype_at = |mut at: usize| -> Option<usize> {
-        for _ in 0..4 {
-            match be16(at)? {
-                0x0800 | 0x86dd => return Some(at + 2),
-                0x8100 | 0x88a8 | 0x9100 => at += 4,
-                _ => return None,
-            }
-        }
-        None
-    };
-    match linktype {
-        LINKTYPE_RAW | 12 | 14 | LINKTYPE_IPV4 | LINKTYPE_IPV6 => Some(0),
-        LINKTYPE_ETHERNET => ethertype_at(12),
-        LINKTYPE_LINUX_SLL => ethertype_at(14).filter(|o| *o >= 16),
-        LINKTYPE_LINUX_SLL2 => match be16(0)? {
-            0x0800 | 0x86dd if f.len() >= 20 => Some(20),
-            _ => None,
-        },
-        LINKTYPE_NULL | LINKTYPE_LOOP => {
-            let raw: [u8; 4] = f.get(..4)?.try_into().ok()?;
-            let family = if linktype == LINKTYPE_LOOP {
-                u32::from_be_bytes(raw)
-            } else {
-                // Host byte order of the writer: try both.
-                let le = u32::from_le_bytes(raw);
-                if le > 0xffff {
-                    u32::from_be_bytes(raw)
-                } else {
-                    le
-                }
-            };
-            // AF_INET, and AF_INET6 as BSDs, Darwin and Linux number it.
-            matches!(family, 2 | 10 | 24 | 28 | 30).then_some(4)
-        }
-        _ => None,
-    }
-}
-
 fn read_classic<R: Read>(
     rd: &mut Reader<R>,
     out: &mut Emitter<'_, '_>,
@@ -368,7 +301,7 @@ fn read_classic<R: Read>(
     if !supported_linktype(linktype) {
         return Err(rd.format_err(
             20,
-            format!("unsupported link type {linktype} (supported: RAW 101/12/14, IPv4 228, IPv6 229, Ethernet 1, SLL 113, SLL2 276, NULL 0, LOOP 108)"),
+            format!("unsupported link type {linktype} (supported: RAW 101/12/14, IPv4 228, IPv6 229, Ethernet 1, PPP 9, SLL 113, SLL2 276, NULL 0, LOOP 108)"),
         ));
     }
     let mut rec = [0u8; 16];
@@ -389,17 +322,27 @@ fn read_classic<R: Read>(
         let frac = e.u32(&rec, 4).unwrap_or(0);
         let incl = e.u32(&rec, 8).unwrap_or(0);
         let orig = e.u32(&rec, 12).unwrap_or(0);
-        let sub_limit = if nanos { 1_000_000_000 } else { 1_000_000 };
-        if incl > MAX_RECORD || frac >= sub_limit {
-            return Err(rd.format_err(
-                start,
-                format!("corrupt record header (captured length {incl}, fraction {frac}); the file is damaged or not a pcap"),
-            ));
+        if incl > MAX_RECORD {
+            // libpcap gives up on the file here; so do we, keeping what
+            // was read (Suricata logs it and exits 0).
+            tracing::error!(
+                path = %rd.path.display(),
+                offset = start,
+                captured_length = incl,
+                "corrupt pcap record header: the rest of the file is skipped"
+            );
+            out.summary.skipped += 1;
+            return Ok(());
         }
         rd.exact_vec(&mut data, incl as usize, start, "packet record")?;
+        let sub_limit = if nanos { 1_000_000_000 } else { 1_000_000 };
         let ts = Timestamp {
-            secs: i64::from(secs),
-            micros: if nanos { frac / 1000 } else { frac },
+            secs: i64::from(secs) + i64::from(frac / sub_limit),
+            micros: if nanos {
+                (frac % sub_limit) / 1000
+            } else {
+                frac % sub_limit
+            },
         };
         out.frame(linktype, ts, &data, orig);
     }
@@ -707,8 +650,9 @@ mod tests {
             ],
         );
         let (s, h, _) = run(&f).unwrap();
-        assert_eq!((s.packets, s.skipped), (1, 1));
-        assert_eq!(h.pkts[0].0, IP4.to_vec());
+        // Frames are handed on whole: decode strips the link layer.
+        assert_eq!((s.packets, s.skipped), (2, 0));
+        assert_eq!(h.pkts[0].0, frame);
         assert_eq!(
             h.pkts[0].1,
             Timestamp {
@@ -716,7 +660,7 @@ mod tests {
                 micros: 123_456
             }
         );
-        assert_eq!(h.pkts[0].2, 20);
+        assert_eq!(h.pkts[0].2, frame.len() as u32);
     }
 
     #[test]
@@ -726,25 +670,26 @@ mod tests {
         sll.extend_from_slice(&[0x60; 40]);
         let (s, h, _) = run(&classic(Endian::Little, false, 113, &[(1, 0, &sll, 56)])).unwrap();
         assert_eq!(s.packets, 1);
-        assert_eq!(h.pkts[0].0, vec![0x60; 40]);
+        assert_eq!(h.pkts[0].0, sll);
         let mut sll2 = vec![0x08, 0x00];
         sll2.extend_from_slice(&[0u8; 18]);
         sll2.extend_from_slice(&IP4);
         let (s, h, _) = run(&classic(Endian::Little, false, 276, &[(1, 0, &sll2, 40)])).unwrap();
         assert_eq!(s.packets, 1);
-        assert_eq!(h.pkts[0].0, IP4.to_vec());
+        assert_eq!(h.pkts[0].0, sll2);
     }
 
     #[test]
-    fn null_loopback_family() {
-        let mut f = 2u32.to_le_bytes().to_vec();
+    fn corrupt_record_ends_the_file_without_error() {
+        let mut f = classic(Endian::Little, false, 101, &[(1, 0, &IP4, 20)]);
+        // A record header claiming a gigabyte.
+        for x in [2u32, 0, 1 << 30, 1 << 30] {
+            f.extend_from_slice(&x.to_le_bytes());
+        }
         f.extend_from_slice(&IP4);
-        assert_eq!(ip_offset(LINKTYPE_NULL, &f), Some(4));
-        let mut f = 30u32.to_be_bytes().to_vec();
-        f.extend_from_slice(&IP4);
-        assert_eq!(ip_offset(LINKTYPE_NULL, &f), Some(4));
-        assert_eq!(ip_offset(LINKTYPE_LOOP, &f), Some(4));
-        assert_eq!(ip_offset(LINKTYPE_LOOP, &[0, 0, 0, 7]), None);
+        let (s, h, _) = run(&f).unwrap();
+        assert_eq!((s.packets, s.skipped), (1, 1));
+        assert_eq!(h.pkts.len(), 1);
     }
 
     fn block(t: u32, body: &[u8]) -> Vec<u8> {

@@ -6,6 +6,7 @@
 //! summary. Checksums are not validated.
 
 use super::be16;
+use super::event::Ev;
 use super::{DecodeError, IcmpInfo, Layer};
 
 mod field {
@@ -110,6 +111,41 @@ impl<'a> Packet<&'a [u8]> {
     pub fn into_payload(self) -> &'a [u8] {
         self.buffer.get(HEADER_LEN..).unwrap_or(&[])
     }
+}
+
+/// Suricata's type/code validation: the anomaly for an unknown type or a
+/// code out of range for its type, if any.
+pub fn check_type_code(v6: bool, t: u8, c: u8) -> Option<Ev> {
+    if v6 {
+        let max_code = match t {
+            1 => 7,
+            2 | 128 | 129 | 130 | 131 | 132 | 133 | 134 | 135 | 136 | 137 | 143 => 0,
+            3 => 1,
+            4 => 3,
+            138 => 255,
+            139 | 140 => 2,
+            100 | 101 | 200 | 201 => return Some(Ev::Icmpv6ExperimentationType),
+            5..=99 | 102..=126 | 162..=199 | 202..=254 => return Some(Ev::Icmpv6UnassignedType),
+            141..=161 => 255,
+            _ => return Some(Ev::Icmpv6UnknownType),
+        };
+        return (c > max_code).then_some(Ev::Icmpv6UnknownCode);
+    }
+    let max_code = match t {
+        0 | 4 | 8 | 10 | 13 | 14 | 15 | 16 | 17 | 18 => 0,
+        3 => 15,
+        5 => 3,
+        9 => 16,
+        11 => 1,
+        12 => 2,
+        _ => return Some(Ev::Icmpv4UnknownType),
+    };
+    (c > max_code).then_some(Ev::Icmpv4UnknownCode)
+}
+
+/// ICMPv4 error types that quote the offending packet's IPv4 header.
+pub fn quotes_ipv4(t: u8) -> bool {
+    matches!(t, 3 | 4 | 5 | 11 | 12)
 }
 
 #[cfg(test)]

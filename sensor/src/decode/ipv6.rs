@@ -11,6 +11,7 @@
 
 use std::net::Ipv6Addr;
 
+use super::event::{Ev, Events};
 use super::{DecodeError, Layer};
 
 mod field {
@@ -244,6 +245,271 @@ pub fn walk_extensions(first: u8, data: &[u8]) -> Result<ExtWalk, DecodeError> {
                 non_first_fragment: true,
             });
         }
+    }
+}
+
+/// Result of [`walk_exthdrs`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ExtHdrs {
+    /// Upper-layer protocol (Suricata's `IPV6_SET_L4PROTO`: the last
+    /// header type looked at).
+    pub proto: u8,
+    /// Where the upper layer starts in the walked data.
+    pub l4_off: usize,
+    /// The walk reached an upper-layer protocol to decode (`proto` at
+    /// `l4_off`); false after a fragment, "no next header", an unknown
+    /// header or a fatal anomaly.
+    pub l4: bool,
+    /// The first fragment header, if any: (its offset in the data, offset
+    /// of the next-header byte naming it, counted from the IPv6 header
+    /// start, fragment offset in bytes, more fragments, id, next header).
+    pub frag: Option<FragHdr>,
+    /// A fatal anomaly (`ENGINE_SET_INVALID_EVENT` in Suricata).
+    pub fatal: Option<Ev>,
+}
+
+/// Fields of an IPv6 fragment header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FragHdr {
+    /// Offset of the fragment header in the walked data.
+    pub at: usize,
+    /// Offset, from the IPv6 header start, of the next-header byte that
+    /// names the fragment header.
+    pub prev_nh: usize,
+    pub offset: u32,
+    pub more: bool,
+    pub id: u32,
+    pub next: u8,
+}
+
+const OPT_PAD1: u8 = 0;
+const OPT_PADN: u8 = 1;
+const OPT_RA: u8 = 5;
+const OPT_JUMBO: u8 = 0xc2;
+const OPT_HAO: u8 = 0xc9;
+
+/// Walks the extension headers starting with `first` over `data` (the
+/// payload after the fixed header) as Suricata's `DecodeIPV6ExtHdrs`,
+/// pushing its anomalies into `events`. Every step advances at least 8
+/// bytes, so the walk ends.
+pub fn walk_exthdrs(first: u8, data: &[u8], events: &mut Events) -> ExtHdrs {
+    let mut nh = first;
+    let mut off = 0usize;
+    let mut prev_nh = field::NXT_HDR;
+    let (mut hh, mut rh, mut ah, mut fh) = (false, false, false, false);
+    let mut dstopts = 0u8;
+    let mut out = ExtHdrs::default();
+    loop {
+        let rest = data.get(off..).unwrap_or(&[]);
+        let plen = rest.len();
+        out.l4_off = off;
+        if nh == next_header::NO_NEXT {
+            if plen > 0 {
+                events.push(Ev::Ipv6DataAfterNoneHeader);
+            }
+            out.proto = nh;
+            return out;
+        }
+        if plen < 2 {
+            out.fatal = Some(Ev::Ipv6TruncExthdr);
+            return out;
+        }
+        let b1 = usize::from(rest.get(1).copied().unwrap_or(0));
+        let next = rest.first().copied().unwrap_or(0);
+        let hdrlen = match nh {
+            6 | 17 | 58 | 132 | 50 | 4 | 41 => {
+                out.proto = nh;
+                out.l4 = true;
+                return out;
+            }
+            1 => {
+                events.push(Ev::Ipv6Icmpv4);
+                out.proto = nh;
+                return out;
+            }
+            next_header::ROUTING => {
+                out.proto = nh;
+                let l = 8 + b1 * 8;
+                if l > plen {
+                    out.fatal = Some(Ev::Ipv6TruncExthdr);
+                    return out;
+                }
+                if rh {
+                    events.push(Ev::Ipv6ExthdrDuplRh);
+                } else {
+                    rh = true;
+                    if rest.get(2) == Some(&0) {
+                        events.push(Ev::Ipv6RhType0);
+                    }
+                }
+                l
+            }
+            next_header::HOP_BY_HOP | next_header::DEST_OPTS => {
+                out.proto = nh;
+                let l = (b1 + 1) << 3;
+                if l > plen {
+                    out.fatal = Some(Ev::Ipv6TruncExthdr);
+                    return out;
+                }
+                let dup = if nh == next_header::HOP_BY_HOP {
+                    let d = hh;
+                    hh = true;
+                    d
+                } else {
+                    dstopts += 1;
+                    dstopts > 2
+                };
+                if dup {
+                    events.push(if nh == next_header::HOP_BY_HOP {
+                        Ev::Ipv6ExthdrDuplHh
+                    } else {
+                        Ev::Ipv6ExthdrDuplDh
+                    });
+                } else {
+                    options(nh, rest.get(2..l).unwrap_or(&[]), events);
+                }
+                l
+            }
+            next_header::FRAGMENT => {
+                out.proto = nh;
+                let l = 8;
+                if l > plen {
+                    out.fatal = Some(Ev::Ipv6TruncExthdr);
+                    return out;
+                }
+                if b1 != 0 {
+                    events.push(Ev::Ipv6FhNonZeroReservedField);
+                }
+                if fh {
+                    events.push(Ev::Ipv6ExthdrDuplFh);
+                } else {
+                    fh = true;
+                    let ofm = super::be16(rest, 2..4);
+                    let f = FragHdr {
+                        at: off,
+                        prev_nh,
+                        offset: u32::from(ofm & 0xfff8),
+                        more: ofm & 1 != 0,
+                        id: super::be32(rest, 4..8),
+                        next,
+                    };
+                    if !f.more && f.offset == 0 {
+                        events.push(Ev::Ipv6ExthdrUselessFh);
+                    } else {
+                        if f.more && (plen - l) % 8 != 0 {
+                            events.push(Ev::Ipv6FragInvalidLength);
+                        }
+                        out.frag = Some(f);
+                        // The rest is parsed on reassembly.
+                        out.l4_off = off + l;
+                        out.proto = next;
+                        return out;
+                    }
+                }
+                l
+            }
+            next_header::AH => {
+                out.proto = nh;
+                let l = if b1 > 0 { 12 + (b1 - 1) * 4 } else { 12 };
+                if l > plen {
+                    out.fatal = Some(Ev::Ipv6TruncExthdr);
+                    return out;
+                }
+                if super::be16(rest, 2..4) != 0 {
+                    events.push(Ev::Ipv6ExthdrAhResNotNull);
+                }
+                if ah {
+                    events.push(Ev::Ipv6ExthdrDuplAh);
+                }
+                ah = true;
+                l
+            }
+            // Mobility, HIP, Shim6: skipped.
+            135 | 139 | 140 => {
+                let l = 8 + b1 * 8;
+                if l > plen {
+                    out.fatal = Some(Ev::Ipv6TruncExthdr);
+                    return out;
+                }
+                l
+            }
+            _ => {
+                events.push(Ev::Ipv6UnknownNextHeader);
+                out.proto = nh;
+                return out;
+            }
+        };
+        prev_nh = HEADER_LEN + off;
+        nh = next;
+        off += hdrlen;
+    }
+}
+
+/// Hop-by-hop or destination options (without the 2-byte header).
+fn options(nh: u8, opts: &[u8], events: &mut Events) {
+    let optslen = opts.len();
+    let (mut padn, mut other) = (0u32, 0u32);
+    let mut o = 0usize;
+    while o < optslen {
+        let t = opts.get(o).copied().unwrap_or(0);
+        if t == OPT_PAD1 {
+            padn += 1;
+            o += 1;
+            continue;
+        }
+        if o + 1 >= optslen {
+            events.push(Ev::Ipv6ExthdrInvalidOptlen);
+            break;
+        }
+        let ol = usize::from(opts.get(o + 1).copied().unwrap_or(0));
+        if o + 1 + ol > optslen {
+            events.push(Ev::Ipv6ExthdrInvalidOptlen);
+            break;
+        }
+        match t {
+            OPT_PADN => {
+                padn += 1;
+                if ol == 0 {
+                    events.push(Ev::Ipv6ZeroLenPadn);
+                }
+            }
+            OPT_RA => {
+                if ol < 2 {
+                    events.push(Ev::Ipv6ExthdrInvalidOptlen);
+                    break;
+                }
+                other += 1;
+            }
+            OPT_JUMBO => {
+                if ol < 4 {
+                    events.push(Ev::Ipv6ExthdrInvalidOptlen);
+                    break;
+                }
+            }
+            OPT_HAO => {
+                if ol < 16 {
+                    events.push(Ev::Ipv6ExthdrInvalidOptlen);
+                    break;
+                }
+                other += 1;
+            }
+            _ => {
+                events.push(if nh == next_header::HOP_BY_HOP {
+                    Ev::Ipv6HopoptsUnknownOpt
+                } else {
+                    Ev::Ipv6DstoptsUnknownOpt
+                });
+                other += 1;
+            }
+        }
+        o += ol + 2;
+    }
+    if padn > 0 && other == 0 {
+        events.push(if nh == next_header::HOP_BY_HOP {
+            Ev::Ipv6HopoptsOnlyPadding
+        } else {
+            Ev::Ipv6DstoptsOnlyPadding
+        });
     }
 }
 

@@ -8,11 +8,25 @@
 
 use std::net::IpAddr;
 
+pub mod defrag;
+pub mod ethernet;
+pub mod event;
+pub mod gre;
 pub mod icmp;
 pub mod ipv4;
 pub mod ipv6;
+pub mod link;
+pub mod mpls;
+pub mod ppp;
 pub mod tcp;
 pub mod udp;
+pub mod udp_tunnel;
+
+mod frame;
+
+pub use event::{Counted, Ev, Events, Layers, COUNTED};
+pub use frame::decode_frame;
+pub use link::LINKTYPE_RAW;
 
 /// Big-endian `u16` at byte range `r` of `b`, 0 when `r` is not a 2-byte
 /// range inside `b`. The views call it only with field ranges their length
@@ -40,6 +54,104 @@ pub struct Packet<'a> {
     /// Transport payload (after the TCP/UDP/ICMP header), trimmed to the IP
     /// length. Empty for `L4::Other`.
     pub payload: &'a [u8],
+    /// What else decoding found: link layer, VLANs, tunnels, anomalies.
+    pub ext: Ext<'a>,
+}
+
+/// The parts of a decoded packet beyond its IP and L4 summary.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ext<'a> {
+    /// Link type the frame was decoded from (pcap `LINKTYPE_*`).
+    pub linktype: u16,
+    /// The whole captured frame, link layer included.
+    pub frame: &'a [u8],
+    /// The innermost IP packet, from its header to the end of the capture.
+    pub ip_raw: &'a [u8],
+    /// Addresses of the outermost Ethernet header.
+    pub ether: Option<Ether>,
+    /// VLAN ids, outer first (EVE `vlan`).
+    pub vlan: Vlans,
+    /// Decoder anomalies found in this packet.
+    pub events: Events,
+    /// The layers decoded, outer first (the `stats.decoder.*` counters).
+    pub layers: Layers,
+    /// An IP layer was decoded (false for ARP, unknown ethertypes, and
+    /// packets that failed before IP).
+    pub has_ip: bool,
+    /// Decoding stopped at a fatal anomaly (also in `events`); the fields
+    /// above it are as far as decoding got, `l4` is `Other`.
+    pub invalid: Option<DecodeError>,
+    /// A tunnel was followed: `ip`/`l4` are the inner packet's.
+    pub tunnel: bool,
+    /// SCTP source and destination ports.
+    pub sctp_ports: Option<(u16, u16)>,
+    /// ESP security parameter index.
+    pub esp_spi: Option<u32>,
+    /// Fragment header fields, when the innermost IP packet is a fragment.
+    pub frag: Option<Frag>,
+}
+
+/// Source and destination MAC addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Ether {
+    pub src: [u8; 6],
+    pub dst: [u8; 6],
+}
+
+/// Up to three VLAN ids (Suricata's limit), outer first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Vlans {
+    n: u8,
+    ids: [u16; 3],
+}
+
+impl Vlans {
+    /// Adds an id; false when three are already there.
+    pub fn push(&mut self, id: u16) -> bool {
+        match self.ids.get_mut(usize::from(self.n)) {
+            Some(slot) => {
+                *slot = id;
+                self.n += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        usize::from(self.n)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    pub fn as_slice(&self) -> &[u16] {
+        self.ids.get(..usize::from(self.n)).unwrap_or(&[])
+    }
+}
+
+/// Fragment fields of an IPv4 or IPv6 fragment, offsets into
+/// [`Ext::ip_raw`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Frag {
+    /// IPv4 identification or IPv6 fragment id.
+    pub id: u32,
+    /// Offset of this fragment's data in the original packet, in bytes.
+    pub offset: u32,
+    pub more: bool,
+    /// Where the fragment's data starts in `ip_raw`.
+    pub data_off: usize,
+    /// Length of the fragment's data.
+    pub data_len: usize,
+    /// Protocol of the fragmented payload.
+    pub proto: u8,
+    /// IPv6: where the fragment header starts in `ip_raw` (the
+    /// unfragmentable part ends there); IPv4: the header length.
+    pub unfrag_len: usize,
+    /// IPv6: offset in `ip_raw` of the next-header byte that names the
+    /// fragment header (rewritten on reassembly).
+    pub prev_nh_off: usize,
 }
 
 /// The IP layer's fields that flows, rules and EVE need.
@@ -121,12 +233,31 @@ pub struct IcmpInfo {
     pub seq: u16,
 }
 
+impl IpInfo {
+    /// Placeholder for a packet whose IP layer was not decoded
+    /// (`ext.has_ip` is false).
+    pub const NONE: IpInfo = IpInfo {
+        version: 0,
+        src: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        dst: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        proto: 0,
+        ttl: 0,
+        tos: 0,
+        id: 0,
+        len: 0,
+        flow_label: 0,
+        fragment: false,
+        header_len: 0,
+    };
+}
+
 impl Packet<'_> {
-    /// Source and destination ports for TCP and UDP.
+    /// Source and destination ports for TCP, UDP and SCTP.
     pub fn ports(&self) -> Option<(u16, u16)> {
         match self.l4 {
             L4::Tcp(t) => Some((t.src_port, t.dst_port)),
             L4::Udp(u) => Some((u.src_port, u.dst_port)),
+            _ if self.ip.proto == ipproto::SCTP => self.ext.sctp_ports,
             _ => None,
         }
     }
@@ -144,6 +275,10 @@ pub mod ipproto {
     pub const UDP: u8 = 17;
     pub const ICMPV6: u8 = 58;
     pub const SCTP: u8 = 132;
+    pub const IPIP: u8 = 4;
+    pub const IPV6: u8 = 41;
+    pub const GRE: u8 = 47;
+    pub const ESP: u8 = 50;
 
     /// ICMPv4 or ICMPv6.
     pub fn is_icmp(p: u8) -> bool {
@@ -193,6 +328,8 @@ pub enum DecodeError {
     BadLength(Layer),
     #[error("too many IPv6 extension headers")]
     TooManyExtensions,
+    #[error("decoder anomaly {}", .0.name())]
+    Anomaly(Ev),
 }
 
 /// One kind of decode failure: Meerkat's reason name (log messages,
@@ -205,47 +342,35 @@ pub struct ErrorKind {
     pub suricata: Option<(&'static str, &'static str)>,
 }
 
-const fn kind(reason: &'static str, suricata: Option<(&'static str, &'static str)>) -> ErrorKind {
-    ErrorKind { reason, suricata }
-}
-
-/// Every decode failure, in [`DecodeError::index`] order.
-pub const ERROR_KINDS: [ErrorKind; 14] = [
-    kind("empty", None),
-    kind("invalid_ip_version", Some(("ipraw", "invalid_ip_version"))),
-    kind("ipv4_trunc", Some(("ipv4", "trunc_pkt"))),
-    kind("ipv6_trunc", Some(("ipv6", "trunc_pkt"))),
-    kind("ipv6_exthdr_trunc", Some(("ipv6", "trunc_exthdr"))),
-    kind("tcp_trunc", Some(("tcp", "pkt_too_small"))),
-    kind("udp_trunc", Some(("udp", "pkt_too_small"))),
-    kind("icmp_trunc", Some(("icmpv4", "pkt_too_small"))),
-    kind("ipv4_bad_len", Some(("ipv4", "iplen_smaller_than_hlen"))),
-    kind("ipv6_bad_len", Some(("ipv6", "pkt_too_small"))),
-    kind("tcp_bad_hlen", Some(("tcp", "hlen_too_small"))),
-    kind("udp_bad_len", Some(("udp", "len_invalid"))),
-    kind("bad_len", None),
-    kind("ipv6_too_many_ext", None),
-];
+/// Every decoder anomaly and decode failure, in [`Ev`] order: Suricata's
+/// `decoder.event.*` list plus a few Meerkat-only kinds. The one list.
+pub const ERROR_KINDS: [ErrorKind; event::KINDS.len()] = event::KINDS;
 
 impl DecodeError {
+    /// The anomaly this failure is.
+    pub fn event(&self) -> Ev {
+        match self {
+            DecodeError::Empty => Ev::Empty,
+            DecodeError::BadVersion(_) => Ev::IprawInvalidIpVersion,
+            DecodeError::Truncated(Layer::Ipv4) => Ev::Ipv4TruncPkt,
+            DecodeError::Truncated(Layer::Ipv6) => Ev::Ipv6TruncPkt,
+            DecodeError::Truncated(Layer::Ipv6Ext) => Ev::Ipv6TruncExthdr,
+            DecodeError::Truncated(Layer::Tcp) => Ev::TcpPktTooSmall,
+            DecodeError::Truncated(Layer::Udp) => Ev::UdpHlenTooSmall,
+            DecodeError::Truncated(Layer::Icmp) => Ev::Icmpv4PktTooSmall,
+            DecodeError::BadLength(Layer::Ipv4) => Ev::Ipv4IplenSmallerThanHlen,
+            DecodeError::BadLength(Layer::Ipv6) => Ev::Ipv6PktTooSmall,
+            DecodeError::BadLength(Layer::Tcp) => Ev::TcpHlenTooSmall,
+            DecodeError::BadLength(Layer::Udp) => Ev::UdpLenInvalid,
+            DecodeError::BadLength(_) => Ev::BadLen,
+            DecodeError::TooManyExtensions => Ev::Ipv6TooManyExt,
+            DecodeError::Anomaly(e) => *e,
+        }
+    }
+
     /// Position in [`ERROR_KINDS`] (and in the per-kind counters).
     pub fn index(&self) -> usize {
-        match self {
-            DecodeError::Empty => 0,
-            DecodeError::BadVersion(_) => 1,
-            DecodeError::Truncated(Layer::Ipv4) => 2,
-            DecodeError::Truncated(Layer::Ipv6) => 3,
-            DecodeError::Truncated(Layer::Ipv6Ext) => 4,
-            DecodeError::Truncated(Layer::Tcp) => 5,
-            DecodeError::Truncated(Layer::Udp) => 6,
-            DecodeError::Truncated(Layer::Icmp) => 7,
-            DecodeError::BadLength(Layer::Ipv4) => 8,
-            DecodeError::BadLength(Layer::Ipv6) => 9,
-            DecodeError::BadLength(Layer::Tcp) => 10,
-            DecodeError::BadLength(Layer::Udp) => 11,
-            DecodeError::BadLength(_) => 12,
-            DecodeError::TooManyExtensions => 13,
-        }
+        self.event().index()
     }
 
     /// What kind of failure this is.
@@ -266,13 +391,14 @@ impl DecodeError {
 /// jumbograms) means "the whole buffer", so packets of any size up to the
 /// buffer decode. Trailing bytes after the IP length are ignored.
 /// Fragments set `ip.fragment`; non-first fragments get `L4::Other`.
-/// Checksums are never validated.
+/// Checksums are never validated. Tunnels inside are followed as
+/// [`decode_frame`] does.
 ///
 /// # Errors
 /// A [`DecodeError`] naming the layer and what was wrong; its
-/// [`DecodeError::reason`] is the counter to bump.
+/// [`DecodeError::index`] is the counter to bump.
 pub fn decode(data: &[u8]) -> Result<Packet<'_>, DecodeError> {
-    decode_inner(data, false)
+    decode_ip(data, false)
 }
 
 /// Like [`decode`], but a copy shorter than the IP length (NFLOG/NFQUEUE
@@ -283,134 +409,15 @@ pub fn decode(data: &[u8]) -> Result<Packet<'_>, DecodeError> {
 /// # Errors
 /// As [`decode`], except for the "shorter than the IP length" cases.
 pub fn decode_truncated(data: &[u8]) -> Result<Packet<'_>, DecodeError> {
-    decode_inner(data, true)
+    decode_ip(data, true)
 }
 
-fn decode_inner(data: &[u8], allow_truncated: bool) -> Result<Packet<'_>, DecodeError> {
-    let first = *data.first().ok_or(DecodeError::Empty)?;
-    match first >> 4 {
-        4 => decode_v4(data, allow_truncated),
-        6 => decode_v6(data, allow_truncated),
-        v => Err(DecodeError::BadVersion(v)),
+fn decode_ip(data: &[u8], allow_truncated: bool) -> Result<Packet<'_>, DecodeError> {
+    let p = decode_frame(LINKTYPE_RAW, data, allow_truncated);
+    match p.ext.invalid {
+        Some(e) => Err(e),
+        None => Ok(p),
     }
-}
-
-fn decode_v4(data: &[u8], allow_truncated: bool) -> Result<Packet<'_>, DecodeError> {
-    let p = ipv4::Packet::new_unchecked(data);
-    p.check_len_inner(allow_truncated)?;
-    let frag_off = p.frag_offset();
-    let fragment = frag_off != 0 || p.more_frags();
-    let proto = p.protocol();
-    let ip = IpInfo {
-        version: 4,
-        src: IpAddr::V4(p.src_addr()),
-        dst: IpAddr::V4(p.dst_addr()),
-        proto,
-        ttl: p.ttl(),
-        tos: p.tos(),
-        id: p.ident(),
-        len: p.effective_len() as u32,
-        flow_label: 0,
-        fragment,
-        header_len: p.header_len() as u16,
-    };
-    let l4data = p.into_payload();
-    if frag_off != 0 {
-        return Ok(Packet {
-            ip,
-            l4: L4::Other,
-            payload: &[],
-        });
-    }
-    decode_l4(ip, proto, false, l4data, allow_truncated)
-}
-
-fn decode_v6(data: &[u8], allow_truncated: bool) -> Result<Packet<'_>, DecodeError> {
-    let p = ipv6::Packet::new_unchecked(data);
-    p.check_len_inner(allow_truncated)?;
-    let rest = p.into_payload();
-    let walk = ipv6::walk_extensions(p.next_header(), rest)?;
-    let ip = IpInfo {
-        version: 6,
-        src: IpAddr::V6(p.src_addr()),
-        dst: IpAddr::V6(p.dst_addr()),
-        proto: walk.proto,
-        ttl: p.hop_limit(),
-        tos: p.traffic_class(),
-        id: 0,
-        len: rest.len() as u32,
-        flow_label: p.flow_label(),
-        fragment: walk.fragment,
-        header_len: (ipv6::HEADER_LEN + walk.ext_len) as u16,
-    };
-    if walk.non_first_fragment {
-        return Ok(Packet {
-            ip,
-            l4: L4::Other,
-            payload: &[],
-        });
-    }
-    let l4data = rest.get(walk.ext_len..).unwrap_or(&[]);
-    decode_l4(ip, walk.proto, true, l4data, allow_truncated)
-}
-
-fn decode_l4(
-    ip: IpInfo,
-    proto: u8,
-    v6: bool,
-    data: &[u8],
-    allow_truncated: bool,
-) -> Result<Packet<'_>, DecodeError> {
-    // A first fragment too short for its L4 header is still a valid
-    // fragment: report it without L4 instead of failing.
-    let other = |e: DecodeError| {
-        if ip.fragment {
-            Ok(Packet {
-                ip,
-                l4: L4::Other,
-                payload: &[],
-            })
-        } else {
-            Err(e)
-        }
-    };
-    match proto {
-        ipproto::TCP => match tcp::Packet::new_checked(data) {
-            Ok(t) => Ok(Packet {
-                ip,
-                l4: L4::Tcp(t.info()),
-                payload: t.into_payload(),
-            }),
-            Err(e) => other(e),
-        },
-        ipproto::UDP => {
-            let u = udp::Packet::new_unchecked(data);
-            match u.check_len_inner(allow_truncated || ip.fragment) {
-                Ok(()) => Ok(Packet {
-                    ip,
-                    l4: L4::Udp(u.info()),
-                    payload: u.into_payload(),
-                }),
-                Err(e) => other(e),
-            }
-        }
-        1 if !v6 => icmp_l4(ip, false, data).or_else(other),
-        58 if v6 => icmp_l4(ip, true, data).or_else(other),
-        _ => Ok(Packet {
-            ip,
-            l4: L4::Other,
-            payload: &[],
-        }),
-    }
-}
-
-fn icmp_l4(ip: IpInfo, v6: bool, data: &[u8]) -> Result<Packet<'_>, DecodeError> {
-    let i = icmp::Packet::new_checked(data)?;
-    Ok(Packet {
-        ip,
-        l4: L4::Icmp(i.info(v6)),
-        payload: i.into_payload(),
-    })
 }
 
 #[cfg(test)]

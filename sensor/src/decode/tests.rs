@@ -157,27 +157,27 @@ fn error_reasons() {
     // Truncated copy: strict decode fails, lenient one decodes what is there.
     assert_eq!(
         decode(&p[..p.len() - 1]).unwrap_err().reason(),
-        "ipv4_trunc"
+        "ipv4.trunc_pkt"
     );
     assert_eq!(decode_truncated(&p[..p.len() - 1]).unwrap().payload, b"ab");
     // IP fine but TCP header cut: tcp_trunc.
     let mut q = p[..30].to_vec();
     q[3] = 30;
-    assert_eq!(decode(&q).unwrap_err().reason(), "tcp_trunc");
+    assert_eq!(decode(&q).unwrap_err().reason(), "tcp.pkt_too_small");
     let mut u = ip("192.0.2.1", "192.0.2.2", 17, &udp_datagram(1, 2, b"x"));
     u[25] = 3;
-    assert_eq!(decode(&u).unwrap_err().reason(), "udp_bad_len");
+    assert_eq!(decode(&u).unwrap_err().reason(), "udp.len_invalid");
     let i = ip("192.0.2.1", "192.0.2.2", 1, &[8, 0, 0]);
-    assert_eq!(decode(&i).unwrap_err().reason(), "icmp_trunc");
+    assert_eq!(decode(&i).unwrap_err().reason(), "icmpv4.pkt_too_small");
 }
 
 #[test]
 fn unknown_protocol_is_other() {
-    let p = ip("192.0.2.1", "192.0.2.2", 47, &[1, 2, 3, 4]);
+    let p = ip("192.0.2.1", "192.0.2.2", 99, &[1, 2, 3, 4]);
     let d = decode(&p).unwrap();
     assert_eq!(d.l4, L4::Other);
-    assert_eq!(d.ip.proto, 47);
-    assert_eq!(d.proto_name(), "47");
+    assert_eq!(d.ip.proto, 99);
+    assert_eq!(d.proto_name(), "99");
 }
 
 /// Deterministic xorshift PRNG so failures reproduce.

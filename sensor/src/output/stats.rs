@@ -23,7 +23,7 @@ use meerkat_shared::eve::Event;
 use serde_json::{json, Map, Value};
 
 use crate::counters::{PipelineCounters, SourceCounters};
-use crate::decode::ERROR_KINDS;
+use crate::decode::{COUNTED, ERROR_KINDS};
 use crate::packet::{Mode, Source, Timestamp};
 
 /// Detection engine state for `stats.detect.engines`.
@@ -107,6 +107,7 @@ pub fn stats_event(
     let mut meerkat_decoder = Map::new();
     meerkat_decoder.insert("other".into(), sum(|p| &p.decoder_other).into());
     meerkat_decoder.insert("fragments".into(), sum(|p| &p.decoder_fragments).into());
+    let mut top_level: Vec<(&str, u64)> = Vec::new();
     for (i, kind) in ERROR_KINDS.iter().enumerate() {
         let n: u64 = pipelines
             .iter()
@@ -114,6 +115,10 @@ pub fn stats_event(
             .map(|c| c.load(Relaxed))
             .fold(0u64, u64::wrapping_add);
         match kind.suricata {
+            // No layer in Suricata either: `decoder.too_many_layers`.
+            Some(("-", name)) => {
+                top_level.push((name, n));
+            }
             Some((layer, name)) => {
                 let entry = events
                     .entry(layer.to_string())
@@ -129,22 +134,39 @@ pub fn stats_event(
         }
     }
     capture.insert("decoder".into(), Value::Object(meerkat_decoder));
-    let decoder = json!({
-        "pkts": pkts,
-        "bytes": bytes,
-        "invalid": sum(|p| &p.decoder_invalid),
-        "ipv4": sum(|p| &p.decoder_ipv4),
-        "ipv6": sum(|p| &p.decoder_ipv6),
-        "raw": pkts,
-        "ethernet": 0,
-        "tcp": sum(|p| &p.decoder_tcp),
-        "udp": sum(|p| &p.decoder_udp),
-        "icmpv4": sum(|p| &p.decoder_icmpv4),
-        "icmpv6": sum(|p| &p.decoder_icmpv6),
-        "avg_pkt_size": bytes.checked_div(pkts).unwrap_or(0),
-        "max_pkt_size": max(|p| &p.decoder_max_pkt_size),
-        "event": Value::Object(events),
-    });
+    let layer = |name: &str| -> u64 {
+        COUNTED
+            .iter()
+            .position(|n| *n == name)
+            .map(|i| {
+                pipelines
+                    .iter()
+                    .filter_map(|p| p.decoder_layers.get(i))
+                    .map(|c| c.load(Relaxed))
+                    .fold(0u64, u64::wrapping_add)
+            })
+            .unwrap_or(0)
+    };
+    let mut decoder = Map::new();
+    decoder.insert("pkts".into(), pkts.into());
+    decoder.insert("bytes".into(), bytes.into());
+    decoder.insert("invalid".into(), sum(|p| &p.decoder_invalid).into());
+    for name in COUNTED {
+        decoder.insert(name.into(), layer(name).into());
+    }
+    decoder.insert(
+        "avg_pkt_size".into(),
+        bytes.checked_div(pkts).unwrap_or(0).into(),
+    );
+    decoder.insert(
+        "max_pkt_size".into(),
+        max(|p| &p.decoder_max_pkt_size).into(),
+    );
+    decoder.insert("event".into(), Value::Object(events));
+    for (name, n) in top_level {
+        decoder.insert(name.into(), n.into());
+    }
+    let decoder = Value::Object(decoder);
 
     let (ftcp, fudp, ficmp4, ficmp6, fother) = (
         sum(|p| &p.flow_tcp),
