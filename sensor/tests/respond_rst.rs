@@ -73,6 +73,7 @@ fn summary(ipb: &[u8]) -> Packet<'_> {
     let addr = |o: usize| IpAddr::V4(Ipv4Addr::new(ipb[o], ipb[o + 1], ipb[o + 2], ipb[o + 3]));
     let u32at = |o: usize| u32::from_be_bytes([tcp[o], tcp[o + 1], tcp[o + 2], tcp[o + 3]]);
     Packet {
+        ext: Default::default(),
         ip: IpInfo {
             version: 4,
             src: addr(12),
@@ -143,6 +144,7 @@ fn reject_both_resets_a_real_connection() {
             source: Source::Nflog(0),
             ts: Timestamp::now(),
             data: &ipb,
+            linktype: meerkat_sensor::decode::LINKTYPE_RAW,
             orig_len: ipb.len() as u32,
             csum_unknown: false,
         };

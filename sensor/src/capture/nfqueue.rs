@@ -189,6 +189,7 @@ impl NfQueue {
                     .map(timestamp_from_system)
                     .unwrap_or_else(Timestamp::now),
                 data,
+                linktype: crate::decode::LINKTYPE_RAW,
                 orig_len,
                 csum_unknown: msg.get_skb_info() & SKB_CSUMNOTREADY != 0,
             };

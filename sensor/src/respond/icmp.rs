@@ -94,6 +94,7 @@ mod tests {
         raw.extend_from_slice(&[0x13, 0x88, 0, 53, 0, 20, 0, 0]);
         raw.extend_from_slice(b"abcdefghijkl");
         let pkt = Packet {
+            ext: Default::default(),
             ip: IpInfo {
                 version: 4,
                 src: "192.0.2.1".parse().unwrap(),
@@ -145,6 +146,7 @@ mod tests {
         raw.extend_from_slice(&[0x13, 0x88, 0, 53, 0x07, 0xd8, 0, 0]);
         raw.extend_from_slice(&payload);
         let pkt = Packet {
+            ext: Default::default(),
             ip: IpInfo {
                 version: 6,
                 src: src.into(),

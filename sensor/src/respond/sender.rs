@@ -26,6 +26,16 @@ pub struct Responder {
     v6: Option<Socket>,
 }
 
+/// The IP packet to quote: decode's view of it (past any link layer or
+/// tunnel), else the capture as it is (raw IP).
+fn ip_bytes<'a>(cap: &CapturedPacket<'a>, pkt: &Packet<'a>) -> &'a [u8] {
+    if pkt.ext.ip_raw.is_empty() {
+        cap.data
+    } else {
+        pkt.ext.ip_raw
+    }
+}
+
 fn open(domain: Domain) -> std::io::Result<Socket> {
     let s = Socket::new(domain, Type::RAW, Some(Protocol::from(IPPROTO_RAW)))?;
     if domain == Domain::IPV4 {
@@ -81,7 +91,10 @@ impl Responder {
             }
             let (bytes, kind) = match pkt.l4 {
                 L4::Tcp(_) => (build_rst(pkt, toward, cap.mode()), "TCP RST"),
-                _ => (build_unreachable(pkt, cap.data, toward), "ICMP unreachable"),
+                _ => (
+                    build_unreachable(pkt, ip_bytes(cap, pkt), toward),
+                    "ICMP unreachable",
+                ),
             };
             let Some(bytes) = bytes else {
                 continue;

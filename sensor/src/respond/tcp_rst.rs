@@ -95,6 +95,7 @@ mod tests {
         let src: IpAddr = src.parse().unwrap();
         let dst: IpAddr = dst.parse().unwrap();
         Packet {
+            ext: Default::default(),
             ip: IpInfo {
                 version: if src.is_ipv4() { 4 } else { 6 },
                 src,
