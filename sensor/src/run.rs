@@ -550,7 +550,10 @@ fn write_stats(
     let uptime = (now.secs - started.secs).max(0) as u64;
     let mut ev = stats_event(uptime, &sources, &pipelines, detect, now);
     // Writer failures (a full disk), reported once lines are written again.
-    let eve = ev.stats.as_mut().and_then(|s| s.pointer_mut("/capture/eve"));
+    let eve = ev
+        .stats
+        .as_mut()
+        .and_then(|s| s.pointer_mut("/capture/eve"));
     if let Some(e) = eve.and_then(|v| v.as_object_mut()) {
         e.insert("write_errors".into(), shared.eve.write_errors().into());
     }

@@ -245,6 +245,7 @@ impl EveWriter {
             counters: counters.clone(),
             dirty: false,
             last_flush: Instant::now(),
+            checked: Instant::now(),
         };
         let thread = std::thread::Builder::new()
             .name("eve-writer".into())
@@ -428,6 +429,8 @@ struct WriterThread {
     counters: Arc<EveCounters>,
     dirty: bool,
     last_flush: Instant,
+    /// Last check that `path` is still the open file (see `file_replaced`).
+    checked: Instant,
 }
 
 impl WriterThread {
@@ -447,7 +450,7 @@ impl WriterThread {
                 Ok(Msg::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
                 Err(RecvTimeoutError::Timeout) => self.flush(),
             }
-            if self.reopen.swap(false, Ordering::AcqRel) {
+            if self.reopen.swap(false, Ordering::AcqRel) || self.file_replaced() {
                 self.do_reopen();
             }
         }
@@ -487,6 +490,20 @@ impl WriterThread {
         }
         self.dirty = false;
         self.last_flush = Instant::now();
+    }
+
+    /// Once a second: the file was deleted or its directory removed and
+    /// created again (the open file is gone), and the directory exists.
+    fn file_replaced(&mut self) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        if self.checked.elapsed() < Duration::from_secs(1) {
+            return false;
+        }
+        self.checked = Instant::now();
+        let id = |m: std::fs::Metadata| (m.dev(), m.ino());
+        let open = self.out.get_ref().metadata().map(id).ok();
+        open != std::fs::metadata(&self.path).map(id).ok()
+            && self.path.parent().is_some_and(Path::is_dir)
     }
 
     fn do_reopen(&mut self) {
