@@ -94,12 +94,22 @@ fn init_tracing(verbose: u8) {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if cli.check {
         let cfg = Config::load(&cli.config)?;
+        let input = match &cfg.input.redis {
+            Some(r) => format!("redis stream {} at {}", r.key, r.target.url),
+            None => format!("eve {}", cfg.input.eve.display()),
+        };
+        let fleet = match &cfg.fleet {
+            Some(f) => format!(
+                ", fleet {} as {:?} (prefix {:?}, publish {}, apply {})",
+                f.target.url, f.name, f.prefix, f.publish, f.apply
+            ),
+            None => String::new(),
+        };
         println!(
-            "{}: OK: {} rules, {} backends, eve {}",
+            "{}: OK: {} rules, {} backends, {input}{fleet}",
             cli.config.display(),
             cfg.rules.len(),
             cfg.backends.len(),
-            cfg.input.eve.display()
         );
         return Ok(ExitCode::SUCCESS);
     }
