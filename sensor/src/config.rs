@@ -346,18 +346,25 @@ impl SensorConfig {
         let mut cfg = match format {
             Format::Toml => SensorConfig::parse(&text, &origin)?,
             Format::SuricataYaml => {
-                let entries = yaml::flatten(&text).map_err(|e| ConfigError::Parse {
-                    path: origin.clone(),
-                    line: e.line,
-                    col: e.col,
-                    message: format!("not valid YAML: {}", e.message),
-                })?;
-                for e in entries {
+                let base = path
+                    .and_then(Path::parent)
+                    .map(Path::to_path_buf)
+                    .unwrap_or_default();
+                let entries =
+                    yaml::flatten_with_includes(&text, &origin, &base).map_err(|(file, e)| {
+                        ConfigError::Parse {
+                            path: file,
+                            line: e.line,
+                            col: e.col,
+                            message: format!("not valid YAML: {}", e.message),
+                        }
+                    })?;
+                for f in entries {
                     let o = keys::Origin::File {
-                        path: origin.clone(),
-                        line: e.line,
+                        path: f.file,
+                        line: f.entry.line,
                     };
-                    settings.insert(&e.key, &e.value, o);
+                    settings.insert(&f.entry.key, &f.entry.value, o);
                 }
                 SensorConfig::parse("", &origin)?
             }

@@ -77,6 +77,105 @@ pub fn flatten(text: &str) -> Result<Vec<Entry>, YamlError> {
     Ok(f.out)
 }
 
+/// An [`Entry`] with the file it came from (includes pull in others).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEntry {
+    pub entry: Entry,
+    pub file: String,
+}
+
+/// Most nested `include`s followed (a loop ends with an error).
+const MAX_INCLUDE_DEPTH: usize = 8;
+
+/// [`flatten`] plus Suricata's `include: FILE` (or a list of files), at the
+/// top level or under any key: the included file's settings are spliced in
+/// at that point under that key, so later settings of the including file
+/// override them. Relative file names are taken from `base_dir` (the
+/// directory of the top-level configuration file, as Suricata does).
+pub fn flatten_with_includes(
+    text: &str,
+    origin: &str,
+    base_dir: &std::path::Path,
+) -> Result<Vec<FileEntry>, (String, YamlError)> {
+    let mut out = Vec::new();
+    splice(text, origin, base_dir, "", 0, &mut out)?;
+    Ok(out)
+}
+
+fn splice(
+    text: &str,
+    origin: &str,
+    base_dir: &std::path::Path,
+    prefix: &str,
+    depth: usize,
+    out: &mut Vec<FileEntry>,
+) -> Result<(), (String, YamlError)> {
+    let entries = flatten(text).map_err(|e| (origin.to_string(), e))?;
+    for e in entries {
+        if let Some(under) = include_prefix(&e.key) {
+            if e.value.is_empty() {
+                continue; // `include:` opening a list of files
+            }
+            let fail = |message: String| {
+                (
+                    origin.to_string(),
+                    YamlError {
+                        line: e.line,
+                        col: 1,
+                        message,
+                    },
+                )
+            };
+            if depth >= MAX_INCLUDE_DEPTH {
+                return Err(fail(format!(
+                    "include {}: more than {MAX_INCLUDE_DEPTH} nested includes (a loop?)",
+                    e.value
+                )));
+            }
+            let path = base_dir.join(&e.value);
+            let inc = std::fs::read_to_string(&path).map_err(|err| {
+                fail(format!(
+                    "cannot read included file {}: {err}",
+                    path.display()
+                ))
+            })?;
+            let full = join(prefix, under);
+            splice(
+                &inc,
+                &path.display().to_string(),
+                base_dir,
+                &full,
+                depth + 1,
+                out,
+            )?;
+            continue;
+        }
+        out.push(FileEntry {
+            entry: Entry {
+                key: join(prefix, &e.key),
+                value: e.value,
+                line: e.line,
+            },
+            file: origin.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// For `include`, `x.include`, `include.0`, `x.include.1`: the key the
+/// included settings go under (`""` or `x`).
+fn include_prefix(key: &str) -> Option<&str> {
+    let k = match key.rsplit_once('.') {
+        Some((head, last)) if last.parse::<usize>().is_ok() => head,
+        _ => key,
+    };
+    if k == "include" {
+        Some("")
+    } else {
+        k.strip_suffix(".include")
+    }
+}
+
 #[derive(Debug)]
 enum Frame {
     Map {
@@ -277,6 +376,37 @@ mod tests {
         let err = flatten("a: [1,\nb: {\n").unwrap_err();
         assert!(err.line >= 1, "{err:?}");
         assert!(flatten("x: &v 5\ny: *v\n").unwrap()[1].value == "5");
+    }
+
+    #[test]
+    fn includes_are_spliced_in_place() {
+        let dir = std::env::temp_dir().join(format!("meerkat-yinc-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("base.yaml"), "%YAML 1.1\n---\na: 1\nb:\n  c: 2\n").unwrap();
+        std::fs::write(dir.join("sub.yaml"), "x: 9\n").unwrap();
+        std::fs::write(dir.join("loop.yaml"), "include: loop.yaml\n").unwrap();
+        let main = "include: base.yaml\na: 3\nnode:\n  include:\n    - sub.yaml\n";
+        let got: Vec<(String, String)> = flatten_with_includes(main, "m.yaml", &dir)
+            .unwrap()
+            .into_iter()
+            .map(|f| (f.entry.key, f.entry.value))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("a".to_string(), "1".to_string()),
+                ("b.c".to_string(), "2".to_string()),
+                ("a".to_string(), "3".to_string()),
+                ("node.x".to_string(), "9".to_string()),
+            ]
+        );
+        let (file, err) =
+            flatten_with_includes("include: nope.yaml\n", "m.yaml", &dir).unwrap_err();
+        assert_eq!(file, "m.yaml");
+        assert!(err.message.contains("nope.yaml"), "{err:?}");
+        let (_, err) = flatten_with_includes("include: loop.yaml\n", "m.yaml", &dir).unwrap_err();
+        assert!(err.message.contains("nested includes"), "{err:?}");
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
