@@ -4,6 +4,7 @@
 
 use memchr::memmem;
 
+use super::byte::{ByteOp, Step, Vars, MAX_VARS};
 use super::pcre::Pcre;
 
 /// A `content` option while its modifiers are still being read.
@@ -16,9 +17,29 @@ pub struct ContentSpec {
     pub depth: Option<u32>,
     pub distance: Option<i32>,
     pub within: Option<u32>,
+    /// `offset`/`depth`/`distance`/`within` given as a byte_extract or
+    /// byte_math variable (its index); the number field is then unset.
+    pub offset_var: Option<u8>,
+    pub depth_var: Option<u8>,
+    pub distance_var: Option<u8>,
+    pub within_var: Option<u8>,
     pub startswith: bool,
     pub endswith: bool,
     pub fast_pattern: bool,
+}
+
+impl ContentSpec {
+    /// Positioned relative to the previous match (`distance`/`within`).
+    pub fn relative(&self) -> bool {
+        self.distance.is_some()
+            || self.within.is_some()
+            || self.distance_var.is_some()
+            || self.within_var.is_some()
+    }
+
+    fn has_within(&self) -> bool {
+        self.within.is_some() || self.within_var.is_some()
+    }
 }
 
 /// A compiled content: pattern (lowercased when `nocase`) and its finder.
@@ -26,13 +47,13 @@ pub struct ContentSpec {
 pub struct Content {
     pub spec: ContentSpec,
     finder: memmem::Finder<'static>,
+    /// The next item is a content with `within` (Suricata's
+    /// `DETECT_CONTENT_WITHIN_NEXT`): a later occurrence of this one may
+    /// still let it match.
+    within_next: bool,
 }
 
 impl Content {
-    fn relative(&self) -> bool {
-        self.spec.distance.is_some() || self.spec.within.is_some()
-    }
-
     fn len(&self) -> usize {
         self.spec.pattern.len()
     }
@@ -43,6 +64,18 @@ impl Content {
 pub enum ItemSpec {
     Content(ContentSpec),
     Pcre(Box<Pcre>),
+    Byte(ByteOp),
+}
+
+impl ItemSpec {
+    /// Works from the previous match's end.
+    pub fn relative(&self) -> bool {
+        match self {
+            ItemSpec::Content(c) => c.relative(),
+            ItemSpec::Pcre(p) => p.relative,
+            ItemSpec::Byte(b) => b.relative(),
+        }
+    }
 }
 
 // Contents are the common, hot case: keep them inline in the Vec.
@@ -50,30 +83,35 @@ pub enum ItemSpec {
 #[derive(Debug, Clone)]
 enum Item {
     Content(Content),
-    Pcre(Box<Pcre>),
+    /// A pcre and whether the next item is relative to it.
+    Pcre(Box<Pcre>, bool),
+    Byte(ByteOp),
 }
 
 impl Item {
     fn content(&self) -> Option<&Content> {
         match self {
             Item::Content(c) => Some(c),
-            Item::Pcre(_) => None,
+            _ => None,
         }
     }
 }
 
-/// The contents (and pcres) that apply to one buffer, in rule order.
+/// The contents, pcres and byte keywords that apply to one buffer, in rule
+/// order.
 #[derive(Debug, Clone, Default)]
 pub struct ContentList {
     items: Vec<Item>,
     /// Index of the content checked first over the whole buffer.
     fast: Option<usize>,
     needs_lower: bool,
+    /// Some item reads or writes a byte variable.
+    uses_vars: bool,
 }
 
-/// Upper bound on search steps for one rule on one buffer (Suricata has a
-/// similar recursion limit), so crafted payloads cannot make a rule slow.
-const MATCH_BUDGET: u32 = 1024;
+/// Suricata's `inspection_recursion_limit` (default 3000): steps for one
+/// rule on one buffer, so crafted payloads cannot make a rule slow.
+const RECURSION_LIMIT: u32 = 3000;
 
 impl ContentList {
     /// Compiles specs. Errors name the content and the conflict.
@@ -81,20 +119,46 @@ impl ContentList {
         ContentList::build_items(specs.into_iter().map(ItemSpec::Content).collect())
     }
 
-    /// Compiles contents and pcres in rule order.
+    /// Compiles contents, pcres and byte keywords in rule order.
     pub fn build_items(specs: Vec<ItemSpec>) -> Result<ContentList, String> {
+        let next_within: Vec<bool> = specs
+            .iter()
+            .skip(1)
+            .map(|s| matches!(s, ItemSpec::Content(c) if c.has_within()))
+            .chain(std::iter::once(false))
+            .collect();
+        let next_relative: Vec<bool> = specs
+            .iter()
+            .skip(1)
+            .map(ItemSpec::relative)
+            .chain(std::iter::once(false))
+            .collect();
         let mut items = Vec::with_capacity(specs.len());
-        for spec in specs {
+        let mut uses_vars = false;
+        for (i, spec) in specs.into_iter().enumerate() {
             let mut s = match spec {
                 ItemSpec::Content(s) => s,
                 ItemSpec::Pcre(p) => {
-                    items.push(Item::Pcre(p));
+                    items.push(Item::Pcre(
+                        p,
+                        next_relative.get(i).copied().unwrap_or(false),
+                    ));
+                    continue;
+                }
+                ItemSpec::Byte(b) => {
+                    uses_vars = true;
+                    items.push(Item::Byte(b));
                     continue;
                 }
             };
             let name = String::from_utf8_lossy(&s.pattern).into_owned();
-            let rel = s.distance.is_some() || s.within.is_some();
-            if rel && (s.offset.is_some() || s.depth.is_some() || s.startswith) {
+            let rel = s.relative();
+            let abs = s.offset.is_some()
+                || s.depth.is_some()
+                || s.offset_var.is_some()
+                || s.depth_var.is_some()
+                || s.startswith;
+            if rel && abs {
                 return Err(format!(
                     "content \"{name}\" mixes relative (distance/within) and absolute (offset/depth/startswith) modifiers"
                 ));
@@ -109,11 +173,22 @@ impl ContentList {
                     "content \"{name}\": within is shorter than the pattern"
                 ));
             }
+            if s.startswith && s.endswith && s.pattern.is_empty() {
+                return Err(format!("content \"{name}\": empty"));
+            }
+            uses_vars |= s.offset_var.is_some()
+                || s.depth_var.is_some()
+                || s.distance_var.is_some()
+                || s.within_var.is_some();
             if s.nocase {
                 s.pattern.make_ascii_lowercase();
             }
             let finder = memmem::Finder::new(&s.pattern).into_owned();
-            items.push(Item::Content(Content { spec: s, finder }));
+            items.push(Item::Content(Content {
+                spec: s,
+                finder,
+                within_next: next_within.get(i).copied().unwrap_or(false),
+            }));
         }
         fn positive(i: &Item) -> Option<&Content> {
             i.content().filter(|c| !c.spec.negated)
@@ -136,6 +211,7 @@ impl ContentList {
             items,
             fast,
             needs_lower,
+            uses_vars,
         })
     }
 
@@ -152,11 +228,21 @@ impl ContentList {
         self.needs_lower
     }
 
+    /// Some item uses byte_extract/byte_math variables.
+    pub fn uses_vars(&self) -> bool {
+        self.uses_vars
+    }
+
     /// The contents (not the pcres), in rule order.
     pub fn items(&self) -> impl Iterator<Item = &ContentSpec> {
         self.items
             .iter()
             .filter_map(|i| i.content().map(|c| &c.spec))
+    }
+
+    /// The last content, if the list ends with one (dsize checks).
+    pub fn contents(&self) -> impl Iterator<Item = &ContentSpec> {
+        self.items()
     }
 
     /// The fast pattern (lowercase when nocase) and whether it is nocase:
@@ -200,147 +286,258 @@ impl ContentList {
     /// [`Self::matches`] for a caller that already knows the fast pattern
     /// occurs in the buffer.
     pub fn matches_prefiltered(&self, raw: &[u8], lower: &[u8], min_end: usize) -> bool {
+        let mut vals = [0u64; MAX_VARS];
+        self.matches_vars(raw, lower, min_end, &mut vals)
+    }
+
+    /// [`Self::matches_prefiltered`] with the rule's byte variables, which
+    /// byte_extract/byte_math of this list set and later lists read.
+    pub fn matches_vars(&self, raw: &[u8], lower: &[u8], min_end: usize, vals: &mut Vars) -> bool {
         if self.items.is_empty() {
             return true;
         }
-        let mut budget = MATCH_BUDGET;
-        let bufs = Bufs { raw, lower };
-        self.match_from(0, &bufs, 0, 0, min_end, &mut budget)
+        let lower = if lower.len() == raw.len() { lower } else { raw };
+        let mut st = Insp {
+            raw,
+            lower,
+            min_end,
+            vals,
+            discontinue: false,
+            calls: 0,
+            pcre_start: 0,
+            late: false,
+        };
+        self.inspect(0, 0, 0, &mut st)
     }
+}
 
-    fn match_from(
-        &self,
-        i: usize,
-        b: &Bufs,
-        prev_end: usize,
-        max_end: usize,
-        min_end: usize,
-        budget: &mut u32,
-    ) -> bool {
-        let Some(item) = self.items.get(i) else {
-            return max_end >= min_end;
-        };
-        if *budget == 0 {
-            return false;
-        }
-        *budget -= 1;
-        let c = match item {
-            Item::Content(c) => c,
-            Item::Pcre(p) => return self.match_pcre(p, i, b, prev_end, max_end, min_end, budget),
-        };
-        let len = b.raw.len();
-        let (mut start, mut end) = window(c, prev_end, len);
-        if c.spec.endswith {
-            start = start.max(end.saturating_sub(c.len()));
-            if end != len {
-                // endswith anchors at the end of the buffer.
-                return c.spec.negated
-                    && self.match_from(i + 1, b, prev_end, max_end, min_end, budget);
-            }
-        }
-        if c.spec.negated {
-            if b.find(c, start, end).is_some() {
-                return false;
-            }
-            return self.match_from(i + 1, b, prev_end, max_end, min_end, budget);
-        }
-        while let Some(p) = b.find(c, start, end) {
-            let e = p + c.len();
-            if self.match_from(i + 1, b, e, max_end.max(e), min_end, budget) {
-                return true;
-            }
-            if *budget == 0 {
-                return false;
-            }
-            *budget -= 1;
-            start = p + 1;
-            end = end.max(start);
-        }
-        false
-    }
+/// Suricata's per-buffer inspection state (`det_ctx->buffer_offset` is
+/// passed along the recursion as `at`).
+struct Insp<'a, 'v> {
+    raw: &'a [u8],
+    lower: &'a [u8],
+    min_end: usize,
+    vals: &'v mut Vars,
+    discontinue: bool,
+    calls: u32,
+    pcre_start: usize,
+    /// The end of the list was reached but the match ended before
+    /// `min_end`: a later occurrence may still do.
+    late: bool,
 }
 
 impl ContentList {
-    /// A pcre at position `i`: like a content, its match end is where the
-    /// next relative item starts; later matches are tried on failure.
-    #[allow(clippy::too_many_arguments)]
-    fn match_pcre(
-        &self,
-        p: &Pcre,
-        i: usize,
-        b: &Bufs,
-        prev_end: usize,
-        max_end: usize,
-        min_end: usize,
-        budget: &mut u32,
-    ) -> bool {
-        let base = if p.relative {
-            prev_end.min(b.raw.len())
-        } else {
-            0
-        };
-        let hay = b.raw.get(base..).unwrap_or_default();
-        if p.negated {
-            if p.re.is_match(hay) {
-                return false;
-            }
-            return self.match_from(i + 1, b, prev_end, max_end, min_end, budget);
-        }
-        let mut pos = 0;
-        while pos <= hay.len() {
-            let Some(m) = p.re.find_at(hay, pos) else {
-                return false;
-            };
-            let e = base + m.end();
-            if self.match_from(i + 1, b, e, max_end.max(e), min_end, budget) {
+    /// Inspects items from `i` on with inspection offset `at`; `max_end`
+    /// is the furthest end of a positive match so far. As Suricata's
+    /// `DetectEngineContentInspection`.
+    fn inspect(&self, i: usize, at: usize, max_end: usize, st: &mut Insp) -> bool {
+        let Some(item) = self.items.get(i) else {
+            if max_end >= st.min_end {
                 return true;
             }
-            if *budget == 0 {
+            st.late = true;
+            return false;
+        };
+        st.calls += 1;
+        if st.calls >= RECURSION_LIMIT {
+            st.discontinue = true;
+            return false;
+        }
+        match item {
+            Item::Content(c) => self.inspect_content(c, i, at, max_end, st),
+            Item::Pcre(p, relative_next) => {
+                self.inspect_pcre(p, *relative_next, i, at, max_end, st)
+            }
+            Item::Byte(b) => match b.eval(st.raw, at, st.vals) {
+                Step::Match(next) => self.inspect(i + 1, next, max_end, st),
+                Step::NoMatch => false,
+            },
+        }
+    }
+
+    fn inspect_content(
+        &self,
+        c: &Content,
+        i: usize,
+        at: usize,
+        max_end: usize,
+        st: &mut Insp,
+    ) -> bool {
+        let s = &c.spec;
+        let len = st.raw.len() as u32;
+        let vals: &Vars = st.vals;
+        let var = |v: Option<u8>| v.and_then(|i| vals.get(i as usize)).copied();
+        let (distance_v, within_v, depth_v, offset_v) = (
+            var(s.distance_var),
+            var(s.within_var),
+            var(s.depth_var),
+            var(s.offset_var),
+        );
+        let prev = at as u32;
+        let mut prev_offset = 0u32;
+        loop {
+            let (mut offset, mut depth);
+            if s.relative() {
+                offset = prev;
+                depth = len;
+                let mut distance = s.distance.unwrap_or(0);
+                if let Some(v) = distance_v {
+                    distance = v as i32;
+                }
+                if s.distance.is_some() || s.distance_var.is_some() {
+                    if distance < 0 && distance.unsigned_abs() > offset {
+                        offset = 0;
+                    } else {
+                        offset = offset.wrapping_add(distance as u32);
+                    }
+                }
+                let within = match within_v {
+                    Some(v) => Some(v as u32),
+                    None => s.within,
+                };
+                if let Some(w) = within {
+                    let lim = prev.wrapping_add(w).wrapping_add(distance as u32);
+                    if (depth as i32) > (lim as i32) {
+                        depth = lim;
+                    }
+                }
+            } else {
+                depth = match (depth_v, s.depth, s.startswith) {
+                    (Some(v), _, _) => v as u32,
+                    (None, _, true) => s.pattern.len() as u32,
+                    (None, Some(d), _) => s.offset.unwrap_or(0).saturating_add(d),
+                    (None, None, _) => len,
+                };
+                offset = match offset_v {
+                    Some(v) => v as u32,
+                    None => s.offset.unwrap_or(0),
+                };
+                if s.offset_var.is_some() || s.depth_var.is_some() {
+                    if s.depth_var.is_none() && s.depth.is_some() {
+                        // A literal depth counts from the variable offset.
+                        depth = s.depth.unwrap_or(0);
+                    }
+                    depth = if s.depth.is_none() && s.depth_var.is_none() {
+                        len
+                    } else {
+                        depth.wrapping_add(offset)
+                    };
+                }
+            }
+            if prev_offset != 0 {
+                offset = prev_offset;
+            }
+            if depth > len {
+                depth = len;
+            }
+            if offset > depth || depth == 0 {
+                return s.negated && self.inspect(i + 1, at, max_end, st);
+            }
+            let found = if s.endswith && depth < len {
+                None
+            } else {
+                let hay = if s.nocase { st.lower } else { st.raw };
+                hay.get(offset as usize..depth as usize)
+                    .filter(|h| h.len() >= c.len())
+                    .and_then(|h| c.finder.find(h))
+                    .map(|p| p as u32 + offset)
+            };
+            let Some(found) = found else {
+                if s.negated {
+                    return self.inspect(i + 1, at, max_end, st);
+                }
+                if !s.relative() {
+                    st.discontinue = true;
+                }
+                return false;
+            };
+            let end = found + c.len() as u32;
+            if s.negated {
+                if s.endswith && depth - offset != end {
+                    return self.inspect(i + 1, at, max_end, st);
+                }
+                let single = !(s.relative()
+                    || s.depth.is_some()
+                    || s.offset.is_some()
+                    || s.startswith
+                    || self.next_relative(i));
+                if single {
+                    st.discontinue = true;
+                }
                 return false;
             }
-            *budget -= 1;
-            pos = m.start() + 1;
+            if !s.endswith || end == len {
+                st.late = false;
+                let e = end as usize;
+                if self.inspect(i + 1, e, max_end.max(e), st) {
+                    return true;
+                }
+                if st.discontinue {
+                    return false;
+                }
+                if !c.within_next && !st.late {
+                    st.discontinue = true;
+                    return false;
+                }
+            }
+            prev_offset = found + 1;
         }
-        false
     }
-}
 
-/// The byte range `[start, end)` a content may occupy.
-fn window(c: &Content, prev_end: usize, len: usize) -> (usize, usize) {
-    let s = &c.spec;
-    if c.relative() {
-        let base = prev_end as i64 + s.distance.unwrap_or(0) as i64;
-        let start = base.max(0) as usize;
-        let end = match s.within {
-            Some(w) => (base + w as i64).max(0) as usize,
-            None => len,
-        };
-        (start.min(len), end.min(len))
-    } else if s.startswith {
-        (0, c.len().min(len))
-    } else {
-        let off = s.offset.unwrap_or(0) as usize;
-        let end = match s.depth {
-            Some(d) => off.saturating_add(d as usize),
-            None => len,
-        };
-        (off.min(len), end.min(len))
-    }
-}
-
-struct Bufs<'a> {
-    raw: &'a [u8],
-    lower: &'a [u8],
-}
-
-impl Bufs<'_> {
-    fn find(&self, c: &Content, start: usize, end: usize) -> Option<usize> {
-        let buf = if c.spec.nocase { self.lower } else { self.raw };
-        let hay = buf.get(start..end)?;
-        if hay.len() < c.len() {
-            return None;
+    fn next_relative(&self, i: usize) -> bool {
+        match self.items.get(i + 1) {
+            Some(Item::Content(c)) => c.spec.relative(),
+            Some(Item::Pcre(p, _)) => p.relative,
+            Some(Item::Byte(b)) => b.relative(),
+            None => false,
         }
-        c.finder.find(hay).map(|p| p + start)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn inspect_pcre(
+        &self,
+        p: &Pcre,
+        relative_next: bool,
+        i: usize,
+        at: usize,
+        max_end: usize,
+        st: &mut Insp,
+    ) -> bool {
+        st.pcre_start = 0;
+        loop {
+            let base = if p.relative { at.min(st.raw.len()) } else { 0 };
+            let hay = st.raw.get(base..).unwrap_or_default();
+            let start = if st.pcre_start != 0 {
+                st.pcre_start.saturating_sub(base)
+            } else {
+                0
+            };
+            let found = if start > hay.len() {
+                None
+            } else {
+                p.find_at(hay, start)
+            };
+            let (next_at, next_max) = match (found, p.negated) {
+                (None, false) | (Some(_), true) => return false,
+                (None, true) => (at, max_end),
+                (Some((s, e)), false) => {
+                    st.pcre_start = base + s + 1;
+                    (base + e, max_end.max(base + e))
+                }
+            };
+            if !relative_next {
+                return self.inspect(i + 1, next_at, next_max, st);
+            }
+            let prev_start = st.pcre_start;
+            st.late = false;
+            if self.inspect(i + 1, next_at, next_max, st) {
+                return true;
+            }
+            if st.discontinue || p.negated || prev_start == 0 {
+                return false;
+            }
+            st.pcre_start = prev_start;
+        }
     }
 }
 

@@ -85,6 +85,8 @@ pub struct Matches {
     tx_lower: Vec<u8>,
     scan: ScanScratch,
     thresholds: ThresholdState,
+    /// This thread's `hostbits` (see [`super::hostbits`]).
+    hostbits: super::hostbits::HostBits,
 }
 
 impl Matches {
@@ -386,11 +388,16 @@ impl Engine {
             ..Engine::default()
         };
         let mut bit_ids: HashMap<String, u32> = HashMap::new();
+        let mut host_ids: HashMap<String, u32> = HashMap::new();
         let mut packet = GroupsBuilder::default();
         let mut payload = GroupsBuilder::default();
         let mut tx = GroupsBuilder::default();
         for (i, (mut rule, meta)) in loaded.into_iter().enumerate() {
             let idx = i as u32;
+            for hb in &mut rule.hostbits {
+                let next = host_ids.len() as u32;
+                hb.id = *host_ids.entry(hb.name.clone()).or_insert(next);
+            }
             for fb in &mut rule.flowbits {
                 fb.ids = fb
                     .names
@@ -605,6 +612,13 @@ impl Engine {
             if rule.kind == Kind::Tx && fired.contains(&tx_key) {
                 continue;
             }
+            let (psrc, pdst) = (input.pkt.ip.src, input.pkt.ip.dst);
+            if !rule.hostbits.is_empty() {
+                let at = *now.get_or_insert_with(Instant::now);
+                if !out.hostbits.check(&rule.hostbits, psrc, pdst, at) {
+                    continue;
+                }
+            }
             let ok = self.eval(
                 rule,
                 view,
@@ -617,6 +631,10 @@ impl Engine {
             );
             if !ok {
                 continue;
+            }
+            if !rule.hostbits.is_empty() {
+                let at = *now.get_or_insert_with(Instant::now);
+                out.hostbits.apply(&rule.hostbits, psrc, pdst, at);
             }
             let tx = rule.kind == Kind::Tx;
             if tx {
@@ -711,6 +729,10 @@ impl Engine {
         if !tuple_matches(rule, &view.tuple) {
             return false;
         }
+        let mut vars = [0u64; super::byte::MAX_VARS];
+        if !self.eval_headers(rule, view, input, &mut vars) {
+            return false;
+        }
         match (rule.kind, view.kind) {
             (Kind::Packet, ViewKind::Packet) => {
                 if let Some(t) = rule.dsize {
@@ -733,16 +755,32 @@ impl Engine {
                     }
                 }
                 rule.payload.is_empty()
-                    || content_on(&rule.payload, pkt.payload, 0, vi, lower, lower_ok)
+                    || content_on(
+                        &rule.payload,
+                        pkt.payload,
+                        0,
+                        vi,
+                        lower,
+                        lower_ok,
+                        &mut vars,
+                    )
             }
             (Kind::Payload, ViewKind::Packet) => {
                 if rule.proto == RuleProto::TcpStream || rule.flow.only_stream {
                     return false;
                 }
-                content_on(&rule.payload, pkt.payload, 0, vi, lower, lower_ok)
+                content_on(
+                    &rule.payload,
+                    pkt.payload,
+                    0,
+                    vi,
+                    lower,
+                    lower_ok,
+                    &mut vars,
+                )
             }
             (Kind::Payload, ViewKind::Stream { buf, new_from }) => {
-                content_on(&rule.payload, buf, new_from, vi, lower, lower_ok)
+                content_on(&rule.payload, buf, new_from, vi, lower, lower_ok, &mut vars)
             }
             (Kind::Tx, ViewKind::Tx(b)) => {
                 tx_matches(rule, &b, view.dir.unwrap_or(Direction::ToServer), tx_lower)
@@ -767,8 +805,10 @@ fn tx_key(ri: u32, dir: Option<Direction>) -> u32 {
 /// Sort rank by flowbits use: setters first, then setters that also read,
 /// then rules without flowbits, then readers.
 fn flowbit_role(rule: &Rule) -> u8 {
-    let reads = rule.flowbits.iter().any(|f| f.cmd.reads());
-    let writes = rule.flowbits.iter().any(|f| !f.cmd.reads());
+    let reads =
+        rule.flowbits.iter().any(|f| f.cmd.reads()) || rule.hostbits.iter().any(|h| h.cmd.reads());
+    let writes = rule.flowbits.iter().any(|f| !f.cmd.reads())
+        || rule.hostbits.iter().any(|h| !h.cmd.reads());
     match (writes, reads) {
         (true, false) => 0,
         (true, true) => 1,
@@ -802,9 +842,62 @@ fn content_on(
     vi: usize,
     lower: &mut [Vec<u8>; MAX_VIEWS],
     lower_ok: &mut [bool; MAX_VIEWS],
+    vars: &mut super::byte::Vars,
 ) -> bool {
     let low = lowered(list, buf, vi, lower, lower_ok);
-    list.matches_prefiltered(buf, low, min_end)
+    list.matches_vars(buf, low, min_end, vars)
+}
+
+impl Engine {
+    /// The packet-level tests of the keyword modules: Suricata's payload
+    /// mask (`require_payload`), header keywords (`ttl`, `ipopts`, ...)
+    /// and the header sticky buffers, whose byte variables later lists
+    /// read through `vars`.
+    fn eval_headers(
+        &self,
+        rule: &Rule,
+        view: &View,
+        input: &DetectInput,
+        vars: &mut super::byte::Vars,
+    ) -> bool {
+        let pkt = input.pkt;
+        if let Some(need) = rule.require_payload {
+            // (Stream data counts for stream views only: an ACK that
+            // makes data inspectable has no payload of its own, and
+            // Suricata's dsize rules do not match it.)
+            let has = !pkt.payload.is_empty() || matches!(view.kind, ViewKind::Stream { .. });
+            if has != need {
+                return false;
+            }
+        }
+        if rule.headers.is_empty() && rule.hdr.is_empty() {
+            return true;
+        }
+        let h = super::header::Headers::locate(pkt);
+        if !rule.headers.iter().all(|t| t.matches(pkt, &h)) {
+            return false;
+        }
+        rule.hdr.iter().all(|(b, list)| match h.buffer(*b, pkt) {
+            // Header buffers are matched case-sensitively as given
+            // (nocase content lowers a copy only for the payload).
+            Some(buf) => {
+                if list.needs_lower() {
+                    let mut low = [0u8; 512];
+                    match low.get_mut(..buf.len()) {
+                        Some(l) => {
+                            l.copy_from_slice(buf);
+                            l.make_ascii_lowercase();
+                            list.matches_vars(buf, l, 0, vars)
+                        }
+                        None => false,
+                    }
+                } else {
+                    list.matches_vars(buf, buf, 0, vars)
+                }
+            }
+            None => false,
+        })
+    }
 }
 
 /// The lowercase copy of view `vi`'s buffer (made once per packet), or the

@@ -70,18 +70,20 @@ pub fn parse(v: &str) -> Result<Parsed, OptError> {
     let name = name
         .filter(|n| !n.is_empty())
         .ok_or_else(|| OptError::Invalid("flowbit name missing".into()))?;
-    if name.contains('&') || (name.contains('|') && cmd != FlowbitCmd::IsSet) {
+    if name.contains('|') && !cmd.reads() {
         return Err(OptError::Unsupported(format!(
-            "flowbits {name} (only isset takes a|b)"
+            "flowbits {name} (only isset and isnotset take a|b)"
         )));
     }
-    let names: Vec<String> = name.split('|').map(|n| n.trim().to_string()).collect();
-    if names.iter().any(|n| {
-        n.is_empty()
-            || !n
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-    }) {
+    // As Suricata: names are split on `|` and trimmed; empty pieces are
+    // dropped; no white space inside a name.
+    let names: Vec<String> = name
+        .split('|')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+        .collect();
+    if names.is_empty() || names.iter().any(|n| n.chars().any(char::is_whitespace)) {
         return Err(OptError::Invalid(format!("bad flowbit name `{name}`")));
     }
     Ok(Parsed::Op(Flowbit {
@@ -99,7 +101,8 @@ pub fn is_set(state: &[u32], id: u32) -> bool {
 pub fn check(bits: &[Flowbit], state: &[u32]) -> bool {
     bits.iter().all(|b| match b.cmd {
         FlowbitCmd::IsSet => b.ids.iter().any(|&id| is_set(state, id)),
-        FlowbitCmd::IsNotSet => b.ids.iter().all(|&id| !is_set(state, id)),
+        // `isnotset,a|b`: true when any of them is not set (Suricata).
+        FlowbitCmd::IsNotSet => b.ids.iter().any(|&id| !is_set(state, id)),
         _ => true,
     })
 }
@@ -141,7 +144,9 @@ mod tests {
         let f = op("isset, ET.a|ET.b", &[]);
         assert_eq!((f.cmd, f.names.len()), (FlowbitCmd::IsSet, 2));
         assert!(matches!(parse("set,a|b"), Err(OptError::Unsupported(_))));
-        assert!(matches!(parse("isset,a&b"), Err(OptError::Unsupported(_))));
+        let f = op("isnotset, a | b |", &[]);
+        assert_eq!((f.cmd, f.names.len()), (FlowbitCmd::IsNotSet, 2));
+        assert!(matches!(parse("isset,|"), Err(OptError::Invalid(_))));
         assert!(matches!(parse("flip,a"), Err(OptError::Invalid(_))));
         assert!(matches!(parse("set"), Err(OptError::Invalid(_))));
         assert!(matches!(parse("set,a b"), Err(OptError::Invalid(_))));
@@ -163,7 +168,11 @@ mod tests {
         apply(&[op("unset,x", &[1])], &mut st);
         assert_eq!(st, vec![3]);
         let any = [op("isset,a|b", &[5, 6])];
+        let any_not = [op("isnotset,a|b", &[5, 6])];
+        assert!(!check(&any, &st) && check(&any_not, &st));
         apply(&[op("set,b", &[6])], &mut st);
-        assert!(check(&any, &st));
+        assert!(check(&any, &st) && check(&any_not, &st));
+        apply(&[op("set,a", &[5])], &mut st);
+        assert!(!check(&any_not, &st));
     }
 }

@@ -12,11 +12,14 @@
 //! invalid rules are errors with `file:line` ([`RuleLoadReport::errors`]).
 
 pub mod address;
+pub mod byte;
 pub mod classification;
 pub mod content;
 pub mod engine;
 pub mod expr;
 pub mod flowbits;
+pub mod header;
+pub mod hostbits;
 pub mod parse;
 pub mod pcre;
 pub mod port;

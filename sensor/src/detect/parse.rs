@@ -5,10 +5,12 @@
 use std::collections::BTreeMap;
 
 use super::address;
+use super::byte::{self, ByteOp, VarScope};
 use super::classification;
 use super::content::{self, ContentList, ContentSpec, ItemSpec};
 use super::expr::ExprError;
 use super::flowbits::{self, Flowbit};
+use super::header::{self, HdrBuf, HeaderTest};
 use super::pcre::{self, PcreError};
 use super::port;
 use super::rule::*;
@@ -412,6 +414,7 @@ pub fn parse_flags(v: &str) -> Result<FlagsTest, String> {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Buf {
     Payload,
+    Hdr(HdrBuf),
     Ssh(SshBuf),
 }
 
@@ -575,8 +578,75 @@ struct Builder {
     threshold: Option<Threshold>,
     flowbits: Vec<Flowbit>,
     noalert: bool,
+    /// Content/byte keywords of the header sticky buffers.
+    hdr: [Vec<ItemSpec>; HdrBuf::ALL.len()],
+    /// Header keywords (`ttl`, `ipopts`, ...).
+    headers: Vec<HeaderTest>,
+    /// byte_extract / byte_math variable names, by index.
+    byte_vars: Vec<String>,
+    hostbits: Vec<super::hostbits::Hostbit>,
     /// First unsupported keyword seen.
     unsupported: Option<String>,
+}
+
+impl VarScope for Builder {
+    fn lookup(&self, name: &str) -> Option<u8> {
+        self.byte_vars
+            .iter()
+            .position(|n| n == name)
+            .map(|i| i as u8)
+    }
+
+    fn define(&mut self, name: &str) -> Option<u8> {
+        if let Some(i) = self.lookup(name) {
+            return Some(i);
+        }
+        if self.byte_vars.len() >= byte::MAX_VARS {
+            return None;
+        }
+        self.byte_vars.push(name.to_string());
+        Some(self.byte_vars.len() as u8 - 1)
+    }
+}
+
+/// Suricata's check that a rule's contents fit its `dsize`
+/// (`SigParseMaxRequiredDsize`): the required length, when it exceeds the
+/// largest payload `dsize` allows.
+fn dsize_conflict(dsize: NumTest, payload: &[ItemSpec]) -> Option<(u64, u64)> {
+    let max = match dsize {
+        NumTest::Lt(n) | NumTest::Eq(n) | NumTest::Ne(n) => n as i64,
+        NumTest::Between(_, b) => b as i64,
+        _ => return None,
+    };
+    let (mut total, mut max_offset, mut first) = (0i64, 0i64, true);
+    for c in payload.iter().filter_map(|i| match i {
+        ItemSpec::Content(c) => Some(c),
+        _ => None,
+    }) {
+        let distance = i64::from(c.distance.unwrap_or(0));
+        if !first {
+            if !c.relative() {
+                continue;
+            }
+            if c.negated {
+                let check = total + distance + i64::from(c.within.unwrap_or(0));
+                if max < check {
+                    return Some((check as u64, max as u64));
+                }
+                continue;
+            }
+        }
+        total += c.pattern.len() as i64 + distance;
+        max_offset = max_offset.max(i64::from(c.offset.unwrap_or(0)));
+        first = false;
+    }
+    if total > max {
+        return Some((total as u64, max as u64));
+    }
+    if total + max_offset > max {
+        return Some(((total + max_offset) as u64, max as u64));
+    }
+    None
 }
 
 fn bad(keyword: &str, value: &str, reason: impl Into<String>) -> ParseError {
@@ -615,6 +685,10 @@ impl Builder {
             threshold: None,
             flowbits: Vec::new(),
             noalert: false,
+            hdr: Default::default(),
+            headers: Vec::new(),
+            byte_vars: Vec::new(),
+            hostbits: Vec::new(),
             unsupported: None,
         }
     }
@@ -628,6 +702,7 @@ impl Builder {
     fn list(&mut self, b: Buf) -> &mut Vec<ItemSpec> {
         match b {
             Buf::Payload => &mut self.payload,
+            Buf::Hdr(h) => &mut self.hdr[h.index()],
             Buf::Ssh(b) => &mut self.ssh[b.index()],
         }
     }
@@ -642,25 +717,44 @@ impl Builder {
         }
     }
 
-    /// A modifier's number; a non-numeric word is a byte_extract variable
-    /// (unsupported), anything else an error.
+    /// A modifier's number, or the index of the byte_extract/byte_math
+    /// variable it names.
     fn modifier_num<T: std::str::FromStr>(
         &mut self,
         k: &str,
         v: &str,
-    ) -> Result<Option<T>, ParseError> {
+    ) -> Result<Result<T, u8>, ParseError> {
         match v.parse::<T>() {
-            Ok(n) => Ok(Some(n)),
+            Ok(n) => Ok(Ok(n)),
             Err(_)
                 if !v.is_empty()
                     && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
                     && v.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) =>
             {
-                self.unsupported(&format!("{k} with variable {v}"));
-                Ok(None)
+                self.lookup(v).map(Err).ok_or_else(|| {
+                    bad(
+                        k,
+                        v,
+                        "not a number nor a byte_extract/byte_math variable defined earlier",
+                    )
+                })
             }
             Err(_) => Err(bad(k, v, "expected a number")),
         }
+    }
+
+    /// Adds a byte keyword to the current buffer's list.
+    fn byte_op(&mut self, k: &str, s: &str, r: Result<ByteOp, OptError>) -> Result<(), ParseError> {
+        match r {
+            Ok(op) => {
+                let b = self.buf;
+                self.list(b).push(ItemSpec::Byte(op));
+                self.last = Some(b);
+            }
+            Err(OptError::Invalid(why)) => return Err(bad(k, s, why)),
+            Err(OptError::Unsupported(what)) => self.unsupported(&what),
+        }
+        Ok(())
     }
 
     fn option(&mut self, k: &str, v: Option<&str>) -> Result<(), ParseError> {
@@ -795,20 +889,24 @@ impl Builder {
             "depth" | "offset" | "within" => {
                 let s = need(k, v)?;
                 self.last_content(k)?;
-                if let Some(n) = self.modifier_num::<u32>(k, s)? {
-                    let c = self.last_content(k)?;
-                    match k {
-                        "depth" => c.depth = Some(n),
-                        "offset" => c.offset = Some(n),
-                        _ => c.within = Some(n),
-                    }
+                let n = self.modifier_num::<u32>(k, s)?;
+                let c = self.last_content(k)?;
+                let (num, var) = match k {
+                    "depth" => (&mut c.depth, &mut c.depth_var),
+                    "offset" => (&mut c.offset, &mut c.offset_var),
+                    _ => (&mut c.within, &mut c.within_var),
+                };
+                match n {
+                    Ok(n) => *num = Some(n),
+                    Err(i) => *var = Some(i),
                 }
             }
             "distance" => {
                 let s = need(k, v)?;
                 self.last_content(k)?;
-                if let Some(n) = self.modifier_num::<i32>(k, s)? {
-                    self.last_content(k)?.distance = Some(n);
+                match self.modifier_num::<i32>(k, s)? {
+                    Ok(n) => self.last_content(k)?.distance = Some(n),
+                    Err(i) => self.last_content(k)?.distance_var = Some(i),
                 }
             }
             "flow" => {
@@ -831,6 +929,47 @@ impl Builder {
                 }
             }
             "pkt_data" => self.buf = Buf::Payload,
+            "ipv4.hdr" | "ipv6.hdr" | "tcp.hdr" | "udp.hdr" | "icmpv4.hdr" | "icmpv6.hdr" => {
+                if let Some(h) = HdrBuf::from_keyword(k) {
+                    self.buf = Buf::Hdr(h);
+                }
+            }
+            "byte_test" => {
+                let s = need(k, v)?;
+                let r = byte::parse_byte_test(s, self).map(ByteOp::Test);
+                self.byte_op(k, s, r)?;
+            }
+            "byte_jump" => {
+                let s = need(k, v)?;
+                let r = byte::parse_byte_jump(s, self).map(ByteOp::Jump);
+                self.byte_op(k, s, r)?;
+            }
+            "byte_extract" => {
+                let s = need(k, v)?;
+                let r = byte::parse_byte_extract(s, self).map(ByteOp::Extract);
+                self.byte_op(k, s, r)?;
+            }
+            "byte_math" => {
+                let s = need(k, v)?;
+                let r = byte::parse_byte_math(s, self).map(ByteOp::Math);
+                self.byte_op(k, s, r)?;
+            }
+            "isdataat" => {
+                let s = need(k, v)?;
+                let r = byte::parse_isdataat(s, self).map(ByteOp::IsDataAt);
+                self.byte_op(k, s, r)?;
+            }
+            // Prefilter engine selection: no effect on what matches.
+            "prefilter" => {}
+            "hostbits" => {
+                let s = need(k, v)?;
+                match super::hostbits::parse(s) {
+                    Ok(super::hostbits::Parsed::Op(h)) => self.hostbits.push(h),
+                    Ok(super::hostbits::Parsed::NoAlert) => self.noalert = true,
+                    Err(OptError::Invalid(why)) => return Err(bad(k, s, why)),
+                    Err(OptError::Unsupported(what)) => self.unsupported(&what),
+                }
+            }
             "ssh.proto" | "ssh_proto" => self.buf = Buf::Ssh(SshBuf::Proto),
             "ssh.software" | "ssh_software" => self.buf = Buf::Ssh(SshBuf::Software),
             "ssh.hassh" => self.buf = Buf::Ssh(SshBuf::Hassh),
@@ -861,6 +1000,12 @@ impl Builder {
                 let s = need(k, v)?;
                 self.icode = Some(parse_num_test(s, 255).map_err(|why| bad(k, s, why))?);
             }
+            _ if header::parse(k, v).is_some() => match header::parse(k, v) {
+                Some(Ok(t)) => self.headers.push(t),
+                Some(Err(OptError::Invalid(why))) => return Err(bad(k, v.unwrap_or(""), why)),
+                Some(Err(OptError::Unsupported(what))) => self.unsupported(&what),
+                None => {}
+            },
             "flags" => {
                 let s = need(k, v)?;
                 self.flags = Some(parse_flags(s).map_err(|why| bad(k, s, why))?);
@@ -897,10 +1042,36 @@ impl Builder {
         let (src, src_ports, dir, dst, dst_ports) = header;
         let fail = |e: String| err(Some(sid), bad("content", "", e));
         let has_ssh = self.ssh.iter().any(|l| !l.is_empty()) || !self.ssh_legacy.is_empty();
+        let has_hdr_lists = self.hdr.iter().any(|l| !l.is_empty());
         let has_header_tests = self.dsize.is_some()
             || self.itype.is_some()
             || self.icode.is_some()
-            || self.flags.is_some();
+            || self.flags.is_some()
+            || !self.headers.is_empty()
+            || has_hdr_lists;
+        if let Some((need, max)) = self.dsize.and_then(|d| dsize_conflict(d, &self.payload)) {
+            return err(
+                Some(sid),
+                bad(
+                    "dsize",
+                    "",
+                    format!("signature can't match as required content length {need} exceeds dsize value {max}"),
+                ),
+            );
+        }
+        // Suricata's signature mask: payload content, and dsize values that
+        // exclude 0, need a packet with payload (or stream data); dsize:0
+        // needs one without.
+        let require_payload = match self.dsize {
+            Some(NumTest::Eq(0)) => Some(false),
+            Some(NumTest::Eq(_))
+            | Some(NumTest::Ne(_))
+            | Some(NumTest::Gt(_))
+            | Some(NumTest::Ge(_))
+            | Some(NumTest::Between(..)) => Some(true),
+            _ => None,
+        }
+        .or((!self.payload.is_empty()).then_some(true));
         if has_ssh && !self.payload.is_empty() {
             return Parsed::Unsupported {
                 sid: Some(sid),
@@ -928,6 +1099,17 @@ impl Builder {
             Ok(l) => l,
             Err(e) => return fail(e),
         };
+        let mut hdr = Vec::new();
+        for h in HdrBuf::ALL {
+            let items = std::mem::take(&mut self.hdr[h.index()]);
+            if items.is_empty() {
+                continue;
+            }
+            match ContentList::build_items(items) {
+                Ok(l) => hdr.push((h, l)),
+                Err(e) => return fail(e),
+            }
+        }
         let mut ssh: [ContentList; SshBuf::ALL.len()] = Default::default();
         for (out, items) in ssh.iter_mut().zip(self.ssh.iter_mut()) {
             match ContentList::build_items(std::mem::take(items)) {
@@ -940,6 +1122,7 @@ impl Builder {
             && payload.is_empty()
             && !has_header_tests
             && self.flowbits.is_empty()
+            && self.hostbits.is_empty()
             && self.flow == FlowOpts::default();
         let tcp_capable = matches!(
             proto,
@@ -987,6 +1170,10 @@ impl Builder {
             threshold: self.threshold,
             flowbits: self.flowbits,
             noalert: self.noalert,
+            hdr,
+            headers: self.headers,
+            require_payload,
+            hostbits: self.hostbits,
         };
         Parsed::Ok(Box::new(rule), Box::new(meta))
     }
@@ -1159,7 +1346,24 @@ mod tests {
         }
         assert!(matches!(
             p("alert tcp any any -> any any (content:\"x\"; byte_extract:2,0,len; content:\"y\"; distance:len; sid:9;)"),
+            Parsed::Ok(..)
+        ));
+        assert!(matches!(
+            p("alert tcp any any -> any any (content:\"y\"; distance:nolen; sid:9;)"),
+            Parsed::Error { .. }
+        ));
+        assert!(matches!(
+            p("alert tcp any any -> any any (byte_test:1,=,1,0,dce; sid:9;)"),
             Parsed::Unsupported { .. }
+        ));
+        // Contents that cannot fit the dsize: an error, as Suricata.
+        assert!(matches!(
+            p("alert udp any any -> any any (dsize:6; content:\"boom\"; content:\"loom\"; distance:2; sid:3;)"),
+            Parsed::Error { .. }
+        ));
+        assert!(matches!(
+            p("alert udp any any -> any any (dsize:10; content:\"boom\"; content:\"loom\"; distance:-10; sid:4;)"),
+            Parsed::Ok(..)
         ));
     }
 

@@ -1,8 +1,12 @@
 //! The `pcre` keyword, mapped onto the `regex` crate (byte regexes, no
-//! Unicode), which covers the common PCRE subset. Backreferences,
-//! lookaround, atomic groups, possessive quantifiers and other syntax the
-//! `regex` crate rejects make the rule unsupported (skipped with a warning)
+//! Unicode), which covers the common PCRE subset. Patterns that need a
+//! backtracking engine (backreferences, look-around, atomic groups,
+//! possessive quantifiers) use `fancy-regex` on a Latin-1 view of the
+//! buffer (one char per byte), with a bounded backtrack budget. Syntax
+//! neither accepts makes the rule unsupported (skipped with a warning)
 //! rather than invalid.
+
+use std::cell::RefCell;
 
 use regex::bytes::{Regex, RegexBuilder};
 
@@ -10,15 +14,66 @@ use regex::bytes::{Regex, RegexBuilder};
 /// 10 MiB; ET rules need far less).
 const SIZE_LIMIT: usize = 2 << 20;
 
+/// Backtracking steps one fancy-regex search may take (PCRE's
+/// `match-limit` is similar); past it the search counts as no match.
+const BACKTRACK_LIMIT: usize = 100_000;
+
+/// The compiled program.
+#[derive(Debug, Clone)]
+pub enum Re {
+    Fast(Regex),
+    /// Needs backtracking; runs on the buffer as Latin-1 text.
+    Fancy(Box<fancy_regex::Regex>),
+}
+
+thread_local! {
+    /// The Latin-1 text of the buffer a fancy regex last ran on.
+    static LATIN1: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+impl Re {
+    /// The first match at or after byte `start` of `hay`: `(start, end)`.
+    pub fn find_at(&self, hay: &[u8], start: usize) -> Option<(usize, usize)> {
+        match self {
+            Re::Fast(r) => r.find_at(hay, start).map(|m| (m.start(), m.end())),
+            Re::Fancy(r) => LATIN1.with(|t| {
+                let mut t = t.borrow_mut();
+                t.clear();
+                t.extend(hay.iter().map(|&b| char::from(b)));
+                // Byte index in `hay` -> index in the UTF-8 text.
+                let to_text = |i: usize| {
+                    i + hay
+                        .get(..i)
+                        .map_or(0, |h| h.iter().filter(|&&b| b >= 0x80).count())
+                };
+                let to_bytes = |i: usize| t.get(..i).map_or(0, |s| s.chars().count());
+                let m = r.find_from_pos(&t, to_text(start)).ok()??;
+                Some((to_bytes(m.start()), to_bytes(m.end())))
+            }),
+        }
+    }
+
+    pub fn is_match(&self, hay: &[u8]) -> bool {
+        self.find_at(hay, 0).is_some()
+    }
+}
+
 /// A compiled `pcre` option.
 #[derive(Debug, Clone)]
 pub struct Pcre {
-    pub re: Regex,
+    pub re: Re,
     pub negated: bool,
     /// `R`: matching starts where the previous content/pcre match ended.
     pub relative: bool,
     /// The option value as written, for messages.
     pub source: String,
+}
+
+impl Pcre {
+    /// The first match at or after byte `start` of `hay`: `(start, end)`.
+    pub fn find_at(&self, hay: &[u8], start: usize) -> Option<(usize, usize)> {
+        self.re.find_at(hay, start)
+    }
 }
 
 /// Why a `pcre` value was not compiled.
@@ -85,18 +140,43 @@ pub fn parse(v: &str) -> Result<Pcre, PcreError> {
         .multi_line(flags.contains('m'))
         .ignore_whitespace(flags.contains('x'))
         .swap_greed(flags.contains('G'));
-    let re = b.build().map_err(|e| {
-        PcreError::Unsupported(format!(
-            "pcre syntax not supported: {}",
-            first_line(&e.to_string())
-        ))
-    })?;
+    let re = match b.build() {
+        Ok(r) => Re::Fast(r),
+        Err(e) => fancy(&pattern, flags).map_err(|fe| {
+            PcreError::Unsupported(format!(
+                "pcre syntax not supported: {} ({})",
+                first_line(&e.to_string()),
+                first_line(&fe)
+            ))
+        })?,
+    };
     Ok(Pcre {
         re,
         negated,
         relative,
         source: v.trim().to_string(),
     })
+}
+
+/// Compiles a pattern the `regex` crate rejected with `fancy-regex`.
+fn fancy(pattern: &str, flags: &str) -> Result<Re, String> {
+    let mut inline = String::new();
+    for (f, c) in [('i', 'i'), ('s', 's'), ('m', 'm'), ('x', 'x')] {
+        if flags.contains(f) {
+            inline.push(c);
+        }
+    }
+    let full = if inline.is_empty() {
+        pattern.to_string()
+    } else {
+        format!("(?{inline}){pattern}")
+    };
+    let re = fancy_regex::RegexBuilder::new(&full)
+        .backtrack_limit(BACKTRACK_LIMIT)
+        .delegate_size_limit(SIZE_LIMIT)
+        .build()
+        .map_err(|e| e.to_string())?;
+    Ok(Re::Fancy(Box::new(re)))
 }
 
 fn first_line(s: &str) -> String {
@@ -131,8 +211,21 @@ mod tests {
     }
 
     #[test]
+    fn backtracking_patterns() {
+        let p = parse("\"/(a.)\\1/\"").unwrap();
+        assert!(matches!(p.re, Re::Fancy(_)));
+        assert_eq!(p.re.find_at(b"xxabab", 0), Some((2, 6)));
+        assert_eq!(p.re.find_at(b"xxabac", 0), None);
+        let p = parse("\"/a(?=b)/i\"").unwrap();
+        assert_eq!(p.re.find_at(b"\xffaAB", 0), Some((2, 3)));
+        assert_eq!(p.re.find_at(b"\xffaAB", 3), None);
+        let p = parse("\"/(?<!x)\\xff/\"").unwrap();
+        assert_eq!(p.re.find_at(b"x\xff\xe9\xff", 0), Some((3, 4)));
+    }
+
+    #[test]
     fn unsupported_and_invalid() {
-        for v in ["\"/(a)\\1/\"", "\"/a(?=b)/\"", "\"/abc/U\"", "\"/abc/H\""] {
+        for v in ["\"/abc/U\"", "\"/abc/H\"", "\"/(?<=a+)b/\""] {
             assert!(matches!(parse(v), Err(PcreError::Unsupported(_))), "{v}");
         }
         for v in ["abc", "\"abc\"", "\"/abc\""] {

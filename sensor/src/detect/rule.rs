@@ -227,6 +227,16 @@ pub struct Rule {
     /// `flowbits:noalert`: a match gives no alert record (its action
     /// still applies).
     pub noalert: bool,
+    /// Content and byte keywords on header sticky buffers (`tcp.hdr`,
+    /// ...), in evaluation order.
+    pub hdr: Vec<(super::header::HdrBuf, ContentList)>,
+    /// Header keywords (`ttl`, `ipopts`, `tcp.mss`, ...).
+    pub headers: Vec<super::header::HeaderTest>,
+    /// Suricata's signature mask: Some(true) needs payload (or stream
+    /// data), Some(false) needs none.
+    pub require_payload: Option<bool>,
+    /// `hostbits` operations and conditions, in rule order.
+    pub hostbits: Vec<super::hostbits::Hostbit>,
 }
 
 /// What EVE and the worker need to know about a rule.
