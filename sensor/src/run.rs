@@ -604,3 +604,61 @@ fn check_only(cli: &Cli, report: &RuleLoadReport) -> ExitCode {
         ExitCode::SUCCESS
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// suricata-verify's run.py reads the version with
+    /// `(?:Suricata version |^)(\d+)\.?(\d+)?\.?(\d+)?` over `str(bytes)`,
+    /// so the line must contain "Suricata version 7.0.10".
+    #[test]
+    fn version_line_reads_as_suricata_7_0_10() {
+        let re = regex::Regex::new(r"Suricata version (\d+)\.(\d+)\.(\d+)").unwrap();
+        let line = version_line();
+        let c = re.captures(&line).expect(&line);
+        assert_eq!((&c[1], &c[2], &c[3]), ("7", "0", "10"));
+        assert!(line.starts_with("This is Meerkat version "));
+    }
+
+    /// run.py takes `Features:` words and `NAME support: yes` lines as
+    /// features; only what Meerkat has may appear.
+    #[test]
+    fn build_info_features_as_run_py_reads_them() {
+        let info = build_info();
+        let mut features: Vec<String> = Vec::new();
+        let mut in_config = false;
+        for line in info.lines() {
+            if let Some(rest) = line.strip_prefix("Features:") {
+                features.extend(rest.split_whitespace().map(String::from));
+            }
+            if line.contains("Suricata Configuration") {
+                in_config = true;
+            }
+            if in_config {
+                if let Some((k, v)) = line.split_once(" support:") {
+                    if v.trim().starts_with("yes") {
+                        features.push(k.trim().to_string());
+                    }
+                }
+            }
+        }
+        for f in ["NFQ", "NFLOG", "RUST", "NFQueue"] {
+            assert!(features.iter().any(|x| x == f), "{f} missing: {features:?}");
+        }
+        for f in [
+            "MAGIC",
+            "HAVE_JA3",
+            "HAVE_JA4",
+            "LIBNET1.1",
+            "GeoIP2",
+            "liblz4",
+            "LUA",
+        ] {
+            assert!(
+                !features.iter().any(|x| x == f),
+                "{f} claimed: {features:?}"
+            );
+        }
+    }
+}
