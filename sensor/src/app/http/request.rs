@@ -52,18 +52,14 @@ pub fn parse(line: &[u8]) -> RequestLine {
         r.invalid = true;
     }
     let mut rest = line.get(start..).unwrap_or(&[]);
-    let word = |rest: &mut &[u8]| -> Vec<u8> {
-        let end = rest.iter().position(|&b| is_sep(b)).unwrap_or(rest.len());
-        let w = rest.get(..end).unwrap_or(&[]).to_vec();
-        let after = rest.get(end..).unwrap_or(&[]);
-        let skip = after
-            .iter()
-            .position(|&b| !is_sep(b))
-            .unwrap_or(after.len());
-        *rest = after.get(skip..).unwrap_or(&[]);
-        w
-    };
-    r.method = word(&mut rest);
+    let end = rest.iter().position(|&b| is_sep(b)).unwrap_or(rest.len());
+    r.method = rest.get(..end).unwrap_or(&[]).to_vec();
+    let after = rest.get(end..).unwrap_or(&[]);
+    let skip = after
+        .iter()
+        .position(|&b| !is_sep(b))
+        .unwrap_or(after.len());
+    rest = after.get(skip..).unwrap_or(&[]);
     // The protocol is the last word; the URI is everything between (it
     // may hold spaces in broken requests).
     let trimmed_end = rest.iter().rposition(|&b| !is_sep(b)).map_or(0, |e| e + 1);

@@ -120,7 +120,7 @@ fn continue_connect_and_close() {
 fn long_lines_and_garbage_are_bounded() {
     let mut st = HttpState::default();
     let mut req = b"GET / HTTP/1.1\r\nX: ".to_vec();
-    req.extend(std::iter::repeat(b'a').take(200_000));
+    req.extend(std::iter::repeat_n(b'a', 200_000));
     req.extend_from_slice(b"\r\nMissing colon\r\n\r\n");
     feed_split(&mut st, Direction::ToServer, &req, 4096);
     let names: Vec<_> = st.take_anomalies().into_iter().map(|a| a.1).collect();
