@@ -134,6 +134,7 @@ fn main() {
     let pkts: Vec<Packet> = mix
         .iter()
         .map(|m| Packet {
+            ext: Default::default(),
             ip: IpInfo {
                 version: 4,
                 src: m.src.parse().unwrap(),
@@ -194,6 +195,8 @@ fn main() {
             ssh_client: None,
             ssh_server: None,
             app_is_ssh: m.ssh,
+            pseudo: false,
+            http: None,
         })
         .collect();
     let mut m = Matches::new();

@@ -88,13 +88,17 @@ impl Timestamp {
 }
 
 /// One packet as a capture source hands it to the pipeline. `data` starts at
-/// the IP header (NFQUEUE, NFLOG and DLT_RAW pcaps) and is valid only for
-/// the duration of the call.
+/// the link layer `linktype` names (the IP header for NFQUEUE, NFLOG and
+/// raw-IP pcaps) and is valid only for the duration of the call.
 #[derive(Debug, Clone, Copy)]
 pub struct CapturedPacket<'a> {
     pub source: Source,
     pub ts: Timestamp,
+    /// The captured frame, starting at the link layer `linktype` names
+    /// (raw IP for NFQUEUE and NFLOG).
     pub data: &'a [u8],
+    /// pcap link type of `data` (`decode::LINKTYPE_RAW`: an IP header).
+    pub linktype: u16,
     /// Length of the packet in the kernel. Larger than `data.len()` when the
     /// copy was truncated (copy range, BIG TCP).
     pub orig_len: u32,

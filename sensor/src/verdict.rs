@@ -14,7 +14,6 @@ use meerkat_shared::eve::{Alert, Event};
 
 use crate::action::{Action, RejectTarget};
 use crate::counters::{inc, PipelineCounters};
-use crate::decode::ipproto;
 use crate::detect::{Engine, Matches, RuleMeta};
 use crate::flow::{Flow, FlowAction};
 use crate::output::build::{self, AlertInfo, BuildOpts, PacketView, TxMatch};
@@ -139,11 +138,11 @@ pub fn decide(
                 return;
             };
             inc(&ctx.counters.ips_drop_rules);
-            // Suricata drops the whole flow on a drop; later packets are
-            // dropped with reason "flow drop". A single-packet match still
-            // ends the flow for TCP, since the receiver would only see a
-            // hole.
-            if fa.flow_scope || flow.proto == ipproto::TCP {
+            // As Suricata: a flow-scoped match (stream, transaction,
+            // IP-only) drops the rest of the flow, whose later packets are
+            // dropped with reason "flow drop"; a packet match drops only
+            // its packet.
+            if fa.flow_scope {
                 flow.action = FlowAction::Drop;
             }
             if let Some(d) = pv.dir {
@@ -186,7 +185,7 @@ fn report_hits(
         if let Some(f) = flow.as_deref_mut() {
             f.alerted = true;
         }
-        let tx_id = hit.tx.then_some(crate::app::SshState::TX_ID);
+        let tx_id = hit.tx.then_some(hit.tx_id);
         if first_block.is_none() && hit.action.blocks() {
             first_block = Some((alert.clone(), hit.action, tx_id));
         }
@@ -196,6 +195,11 @@ fn report_hits(
         let tx = tx_id.map(|tx_id| TxMatch {
             tx_id,
             ssh: flow.as_deref().and_then(|f| f.app.ssh()).map(ssh_object),
+            http: flow
+                .as_deref()
+                .and_then(|f| f.app.http())
+                .and_then(|h| h.tx(tx_id))
+                .map(crate::output::http::http_object),
         });
         let info = AlertInfo {
             alert,

@@ -18,9 +18,10 @@ use crate::app::{AppConfig, AppProto, EncryptionHandling, SshState};
 use crate::capture::PacketHandler;
 use crate::config::IpsConfig;
 use crate::counters::{add, inc, PipelineCounters, SourceCounters};
-use crate::decode::{self, Packet, L4};
+use crate::decode::defrag::{Defrag, DefragConfig};
+use crate::decode::{self, tcp_flags, Packet, L4};
 use crate::detect::{DetectInput, Engine, Matches, SshBannerRef, StreamChunk};
-use crate::flow::{Flow, FlowState, FlowTable};
+use crate::flow::{Flow, FlowAction, FlowState, FlowTable};
 use crate::output::build::{self, BuildOpts, PacketView};
 use crate::output::eve::{EveSender, EveTypes};
 use crate::output::fast;
@@ -67,6 +68,8 @@ pub struct Worker {
     /// IPS packets dropped because their copy was truncated (for
     /// rate-limiting the warning).
     truncated_drops: u64,
+    /// IPv4/IPv6 reassembly of this thread.
+    defrag: Defrag,
     /// Packets handed to this worker so far.
     packets: u64,
     /// The current packet's `pcap_cnt` (pcap sources only).
@@ -95,6 +98,7 @@ impl Worker {
             source_counters,
             last_expire: 0,
             truncated_drops: 0,
+            defrag: Defrag::new(DefragConfig::default()),
             packets: 0,
             pcap_cnt: None,
         }
@@ -118,17 +122,126 @@ impl Worker {
     }
 
     fn end_flow(&mut self, mut flow: Flow, now: Timestamp) {
+        self.flush_flow(&mut flow);
         let shared = &*self.shared;
         let view = flow_view(&flow);
         if let Some(ssh) = flow.app.take_unlogged_ssh() {
             if shared.types.ssh {
-                let ev = build::ssh_event(&view, ssh_object(ssh), self.source, now, None, &shared.build);
+                let ev = build::ssh_event(
+                    &view,
+                    ssh_object(ssh),
+                    self.source,
+                    now,
+                    None,
+                    &shared.build,
+                );
                 self.send(&ev);
+            }
+        }
+        if flow.app.http().is_some() {
+            let at = crate::output::http::At {
+                source: self.source,
+                ts: now,
+                pcap_cnt: None,
+                opts: &shared.build,
+                types: &shared.types,
+            };
+            for ev in crate::output::http::pending_events(&mut flow, true, at) {
+                send(shared, &self.counters, &ev);
             }
         }
         if shared.types.flow {
             let ev = flow_end_event(&flow, self.source, now, &shared.build);
             self.send(&ev);
+        }
+    }
+
+    /// Flow end: what reassembly still holds goes to the app layer (with
+    /// end of stream), and the last stream data and transactions of each
+    /// direction reach detection through one pseudo packet per direction,
+    /// as Suricata's flow-timeout pseudo packets: their alerts say
+    /// `pkt_src: "stream (flow timeout)"` and have no `pcap_cnt`; packet
+    /// rules do not run on them; no verdict or reject follows.
+    fn flush_flow(&mut self, flow: &mut Flow) {
+        if flow.action != FlowAction::None || flow.state == FlowState::Bypassed {
+            return;
+        }
+        let Worker {
+            inspect,
+            matches,
+            outcome,
+            shared,
+            counters,
+            source,
+            ..
+        } = self;
+        let Some(session) = flow.tcp.as_mut() else {
+            return;
+        };
+        let shared = &**shared;
+        let counters = &**counters;
+        let payload_inspected =
+            !(flow.app.encrypted() && shared.app.ssh_encryption != EncryptionHandling::Full);
+        session.flush(inspect);
+        flow.app.begin_packet();
+        for chunk in inspect.chunks() {
+            flow.app
+                .on_stream_data(chunk.dir, chunk.new_bytes(), &shared.app, counters);
+        }
+        flow.app.on_eof(counters);
+        flow.app.on_close(Direction::ToServer);
+        flow.app.on_close(Direction::ToClient);
+        let ctx = verdict::Context {
+            engine: &shared.engine,
+            types: &shared.types,
+            build: &shared.build,
+            counters,
+        };
+        // Data of a session that never completed its handshake was
+        // inspected packet by packet already.
+        let both_acked = flow.tcp_flags_seen.iter().all(|f| f & tcp_flags::ACK != 0);
+        for dir in [Direction::ToServer, Direction::ToClient] {
+            let chunk = inspect
+                .get(dir)
+                .filter(|_| payload_inspected && both_acked);
+            let ssh = flow.app.ssh();
+            let has_tx = ssh.is_some_and(|s| s.side(dir).banner.is_some())
+                || flow
+                    .app
+                    .http()
+                    .is_some_and(|h| h.marks.iter().any(|m| m.dir == dir));
+            if chunk.is_none() && !has_tx {
+                continue;
+            }
+            let pkt = flow.pseudo_packet(dir);
+            let chunks: [StreamChunk<'_>; 1] = [chunk.unwrap_or_else(empty_chunk)];
+            let input = DetectInput {
+                mode: source.mode(),
+                pkt: &pkt,
+                dir: Some(dir),
+                established: flow.state == FlowState::Established,
+                stream: if chunk.is_some() { &chunks } else { &[] },
+                ssh_client: ssh_side(ssh, Direction::ToServer),
+                ssh_server: ssh_side(ssh, Direction::ToClient),
+                app_is_ssh: flow.app.proto() == AppProto::Ssh,
+                pseudo: true,
+                http: flow.app.http(),
+            };
+            matches.clear();
+            shared.engine.inspect(&input, &mut flow.fired, matches);
+            let pv = PacketView {
+                pkt: &pkt,
+                ts: flow.last,
+                source: *source,
+                dir: Some(dir),
+                pcap_cnt: None,
+            };
+            verdict::decide(&ctx, matches, &pv, Some(flow), outcome);
+            for ev in outcome.events.drain(..) {
+                let mut ev = ev;
+                ev.pkt_src = Some(build::PKT_SRC_FLOW_TIMEOUT.to_string());
+                send(shared, counters, &ev);
+            }
         }
     }
 
@@ -164,30 +277,21 @@ impl PacketHandler for Worker {
     fn handle(&mut self, cap: &CapturedPacket<'_>) -> Verdict {
         let mode = cap.mode();
         self.packets += 1;
-        self.pcap_cnt = matches!(cap.source, Source::Pcap | Source::PcapIps).then_some(self.packets);
+        self.pcap_cnt =
+            matches!(cap.source, Source::Pcap | Source::PcapIps).then_some(self.packets);
         {
             let c = &*self.counters;
             inc(&c.decoder_pkts);
             add(&c.decoder_bytes, cap.data.len() as u64);
             c.note_pkt_size(cap.orig_len.max(cap.data.len() as u32) as u64);
         }
-        let decoded = if cap.truncated() {
-            decode::decode_truncated(cap.data)
-        } else {
-            decode::decode(cap.data)
-        };
-        let pkt = match decoded {
-            Ok(p) => p,
-            Err(e) => {
-                let c = &*self.counters;
-                inc(&c.decoder_invalid);
-                if let Some(slot) = c.decoder_errors.get(e.index()) {
-                    inc(slot);
-                }
-                tracing::debug!(source = %self.source, error = %e, len = cap.data.len(), "undecodable packet accepted");
-                return self.accept(mode);
-            }
-        };
+        // Decode (decode/): link layer, tunnels, anomalies. Fragments go to
+        // the defrag table; invalid packets, fragments and non-IP frames
+        // skip the flow stages (see `decode_step`).
+        let mut pkt = decode::decode_frame(cap.linktype, cap.data, cap.truncated());
+        if let Some(v) = self.decode_step(cap, &mut pkt) {
+            return v;
+        }
         self.count_decoded(&pkt);
 
         if mode == Mode::Ips && cap.truncated() && self.shared.ips.drop_truncated {
@@ -294,8 +398,8 @@ impl Worker {
         // An encrypted session's payload is not inspected (Suricata's
         // `encryption-handling: track-only`): only data that arrived before
         // encryption began still reaches content rules.
-        let payload_inspected = !(flow.app.encrypted()
-            && shared.app.ssh_encryption != EncryptionHandling::Full);
+        let payload_inspected =
+            !(flow.app.encrypted() && shared.app.ssh_encryption != EncryptionHandling::Full);
 
         // Stream reassembly and the app layer.
         inspect.clear();
@@ -305,8 +409,11 @@ impl Worker {
                 .get_or_insert_with(|| crate::stream::TcpSession::new(stream));
             session.on_packet(dir, &tcp, pkt.payload, mode, inspect);
             inspect.add_to_counters(counters);
+            flow.app.begin_packet();
             for chunk in inspect.chunks() {
-                let up = flow.app.on_stream_data(chunk.dir, chunk.new_bytes(), &shared.app, counters);
+                let up =
+                    flow.app
+                        .on_stream_data(chunk.dir, chunk.new_bytes(), &shared.app, counters);
                 if (up.invalid_banner || up.long_banner) && shared.types.anomaly {
                     let event = if up.invalid_banner {
                         "INVALID_BANNER"
@@ -337,6 +444,20 @@ impl Worker {
                         send(shared, counters, &ev);
                     }
                 }
+            }
+        }
+
+        // HTTP anomalies, transactions and files ready (output/http.rs).
+        if flow.app.http().is_some() {
+            let at = crate::output::http::At {
+                source: *source,
+                ts: cap.ts,
+                pcap_cnt: pv.pcap_cnt,
+                opts: &shared.build,
+                types: &shared.types,
+            };
+            for ev in crate::output::http::pending_events(flow, false, at) {
+                send(shared, counters, &ev);
             }
         }
 
@@ -384,6 +505,8 @@ impl Worker {
             ssh_client: ssh_side(ssh, Direction::ToServer),
             ssh_server: ssh_side(ssh, Direction::ToClient),
             app_is_ssh: flow.app.proto() == AppProto::Ssh,
+            pseudo: false,
+            http: flow.app.http(),
         };
         matches.clear();
         shared.engine.inspect(&input, &mut flow.fired, matches);
@@ -404,6 +527,8 @@ impl Worker {
             ssh_client: None,
             ssh_server: None,
             app_is_ssh: false,
+            pseudo: false,
+            http: None,
         };
         let mut fired = Vec::new();
         self.matches.clear();
@@ -513,5 +638,59 @@ fn empty_chunk<'a>() -> StreamChunk<'a> {
         dir: Direction::ToServer,
         window: &[],
         new_from: 0,
+    }
+}
+
+/// The decode step's own cases: anomalies counted (and logged as
+/// `anomaly` events), fragments to defrag, and the packets that do not
+/// go through flows: invalid ones and fragments (inspected without a
+/// flow, as Suricata) and non-IP frames (ARP, ...: accepted).
+impl Worker {
+    /// `Some(verdict)` when the packet is done; `None`: go on with flows.
+    fn decode_step(&mut self, cap: &CapturedPacket<'_>, pkt: &mut Packet<'_>) -> Option<Verdict> {
+        let reassembled = self.defrag.insert(pkt, cap.ts.secs);
+        self.counters.note_decoded(pkt);
+        if let Some(e) = pkt.ext.invalid {
+            tracing::debug!(source = %self.source, error = %e, len = cap.data.len(), "undecodable packet");
+        }
+        if pkt.ext.invalid.is_none() && pkt.ext.frag.is_none() && pkt.ext.has_ip {
+            return None;
+        }
+        let mode = cap.mode();
+        let mut verdict = if pkt.ext.has_ip {
+            self.detect_flowless(cap, pkt)
+        } else {
+            Verdict::Accept
+        };
+        if reassembled {
+            let (linktype, buf) = self.defrag.take_output();
+            let rcap = CapturedPacket {
+                data: &buf,
+                linktype,
+                orig_len: buf.len() as u32,
+                ..*cap
+            };
+            let rpkt = decode::decode_frame(linktype, &buf, false);
+            self.counters.note_decoded(&rpkt);
+            let v = if rpkt.ext.invalid.is_none() && rpkt.ext.frag.is_none() && rpkt.ext.has_ip {
+                self.count_decoded(&rpkt);
+                self.inspect_packet(&rcap, &rpkt)
+            } else if rpkt.ext.has_ip {
+                self.detect_flowless(&rcap, &rpkt)
+            } else {
+                Verdict::Accept
+            };
+            if v == Verdict::Drop {
+                verdict = Verdict::Drop;
+            }
+            self.defrag.restore_output(buf);
+        }
+        if verdict == Verdict::Drop {
+            if mode == Mode::Ips {
+                inc(&self.counters.ips_blocked);
+            }
+            return Some(Verdict::Drop);
+        }
+        Some(self.accept(mode))
     }
 }

@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use capture_util::{in_netns, udp_exchange, udp_seq, Netns};
 use meerkat_sensor::capture::{read_pcap, PacketHandler};
 use meerkat_sensor::counters::SourceCounters;
+use meerkat_sensor::decode::decode_frame;
 use meerkat_sensor::packet::{CapturedPacket, Source, Timestamp, Verdict};
 
 #[derive(Default)]
@@ -22,7 +23,9 @@ struct Collect {
 impl PacketHandler for Collect {
     fn handle(&mut self, pkt: &CapturedPacket<'_>) -> Verdict {
         assert_eq!(pkt.source, Source::Pcap);
-        if let Some((false, seq)) = udp_seq(pkt.data) {
+        // The reader hands over whole frames; decoding finds the IP packet.
+        let decoded = decode_frame(pkt.linktype, pkt.data, false);
+        if let Some((false, seq)) = udp_seq(decoded.ext.ip_raw) {
             self.seqs.push(seq);
             self.ts.push(pkt.ts);
         }

@@ -50,6 +50,7 @@ fn load_all_etopen_rules() {
     // Run a few packets through the full set: no panic, sane results.
     let payload = b"GET / HTTP/1.1\r\nHost: example\r\nUser-Agent: curl\r\n\r\n";
     let pkt = Packet {
+        ext: Default::default(),
         ip: IpInfo {
             version: 4,
             src: "203.0.113.5".parse().unwrap(),
@@ -85,6 +86,8 @@ fn load_all_etopen_rules() {
         ssh_client: None,
         ssh_server: None,
         app_is_ssh: false,
+        pseudo: false,
+        http: None,
     };
     let mut m = Matches::new();
     for _ in 0..3 {
@@ -122,6 +125,7 @@ fn etopen_ssh_rules() {
     assert!((0..engine.len() as u32).any(|i| engine.rule(i).sid == sid));
     let data = b"SSH-2.0-xx\r\nversion_mapper";
     let pkt = Packet {
+        ext: Default::default(),
         ip: IpInfo {
             version: 4,
             src: "203.0.113.5".parse().unwrap(),
@@ -157,6 +161,8 @@ fn etopen_ssh_rules() {
         ssh_client: None,
         ssh_server: None,
         app_is_ssh: true,
+        pseudo: false,
+        http: None,
     };
     let mut m = Matches::new();
     engine.inspect(&input, &mut Vec::new(), &mut m);

@@ -39,6 +39,7 @@ fn tcp_pkt(payload: &[u8], v6: bool) -> Packet<'_> {
         (ip("203.0.113.50"), ip("192.0.2.10"))
     };
     Packet {
+        ext: Default::default(),
         ip: IpInfo {
             version: if v6 { 6 } else { 4 },
             src,
@@ -116,6 +117,7 @@ fn all_events() -> Vec<Event> {
     let p4 = tcp_pkt(&payload, false);
     let p6 = tcp_pkt(&payload, true);
     let udp = Packet {
+        ext: Default::default(),
         ip: IpInfo { proto: 17, ..p4.ip },
         l4: L4::Udp(UdpInfo {
             src_port: 5353,
@@ -125,6 +127,7 @@ fn all_events() -> Vec<Event> {
         payload: &payload,
     };
     let icmp = Packet {
+        ext: Default::default(),
         ip: IpInfo { proto: 1, ..p4.ip },
         l4: L4::Icmp(IcmpInfo {
             v6: false,
@@ -173,6 +176,7 @@ fn all_events() -> Vec<Event> {
                 tx: Some(TxMatch {
                     tx_id: 0,
                     ssh: Some(ssh()),
+                    http: None,
                 }),
                 app_proto: Some("ssh"),
             },

@@ -53,6 +53,13 @@ pub struct Event {
     pub alert: Option<Alert>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ssh: Option<Ssh>,
+    /// Suricata's `http` object (`http` events, alerts on HTTP
+    /// transactions, `fileinfo` events of HTTP files).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http: Option<serde_json::Value>,
+    /// Suricata's `fileinfo` object.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fileinfo: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub app_proto: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -518,6 +518,22 @@ impl AppState {
         up
     }
 
+    /// Both directions' streams ended (flow end): banners still waiting
+    /// for their line end are parsed with what arrived.
+    pub fn on_eof(&mut self, counters: &PipelineCounters) -> AppUpdate {
+        let mut up = AppUpdate::default();
+        let (AppState::Ssh(st) | AppState::Probing(st)) = self else {
+            return up;
+        };
+        let c = st.client.finish(false);
+        let s = st.server.finish(true);
+        if c.banner_done || s.banner_done {
+            up.banner_done = true;
+            self.become_ssh(counters, &mut up);
+        }
+        up
+    }
+
     fn fail(&mut self, counters: &PipelineCounters, up: &mut AppUpdate) {
         *self = AppState::Failed;
         inc(&counters.app_flow_failed_tcp);
@@ -630,19 +646,6 @@ mod tests {
     }
 
     #[test]
-    fn garbage_on_ssh_flow_is_an_anomaly() {
-        let c = PipelineCounters::default();
-        let mut f = flow();
-        on_stream_data(&mut f, Direction::ToClient, b"SSH-2.0-srv\r\n", &c);
-        let u = on_stream_data(&mut f, Direction::ToServer, b"\x16\x03\x01\x00", &c);
-        assert!(u.invalid_banner && u.tx_complete);
-        assert_eq!(f.proto(), AppProto::Ssh);
-        assert!(f.ssh().unwrap().invalid_banner);
-        assert_eq!(c.app_ssh_invalid_banner.load(Relaxed), 1);
-        assert!(f.ssh().unwrap().client_banner().is_none());
-    }
-
-    #[test]
     fn http_detected_byte_by_byte_on_any_port() {
         let c = PipelineCounters::default();
         let mut f = flow();
@@ -674,6 +677,19 @@ mod tests {
         assert_eq!(f.proto(), AppProto::Unknown);
         on_stream_data(&mut f, Direction::ToServer, b"SH-2.0-x\r\n", &c);
         assert_eq!(f.proto(), AppProto::Ssh);
+    }
+
+    #[test]
+    fn garbage_on_ssh_flow_is_an_anomaly() {
+        let c = PipelineCounters::default();
+        let mut f = flow();
+        on_stream_data(&mut f, Direction::ToClient, b"SSH-2.0-srv\r\n", &c);
+        let u = on_stream_data(&mut f, Direction::ToServer, b"\x16\x03\x01\x00", &c);
+        assert!(u.invalid_banner && u.tx_complete);
+        assert_eq!(f.proto(), AppProto::Ssh);
+        assert!(f.ssh().unwrap().invalid_banner);
+        assert_eq!(c.app_ssh_invalid_banner.load(Relaxed), 1);
+        assert!(f.ssh().unwrap().client_banner().is_none());
     }
 
     #[test]

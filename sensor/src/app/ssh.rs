@@ -225,6 +225,22 @@ impl SideState {
         r
     }
 
+    /// The stream of this side ended (flow end): a partial line that is
+    /// an `SSH-` banner is taken as complete, as Suricata does with the
+    /// data it has at end of stream.
+    pub fn finish(&mut self, server: bool) -> FeedResult {
+        let mut r = FeedResult::default();
+        if self.finished() || !self.buf.starts_with(b"SSH-") {
+            return r;
+        }
+        let line = std::mem::take(&mut self.buf);
+        self.line(&line, server, &mut r);
+        if self.finished() {
+            self.buf = Vec::new();
+        }
+        r
+    }
+
     /// Handles one complete line (or an over-long/garbage prefix).
     fn line(&mut self, line: &[u8], server: bool, r: &mut FeedResult) {
         if line.starts_with(b"SSH-") {

@@ -480,12 +480,27 @@ fn parse_datagram(
             source: Source::Nflog(group),
             ts: ts.unwrap_or_else(Timestamp::now),
             data: payload,
+            linktype: crate::decode::LINKTYPE_RAW,
             orig_len: u32::try_from(payload.len()).unwrap_or(u32::MAX),
             csum_unknown: true,
         };
         each(&pkt);
     }
     st
+}
+
+/// Fuzzing entry point (not an API): parses one received datagram exactly
+/// as [`Nflog::run`] does, handing each packet to `each`; returns
+/// `(packets, lost, malformed)`.
+#[doc(hidden)]
+pub fn fuzz_parse_datagram(
+    data: &[u8],
+    group: u16,
+    next_seq: &mut u32,
+    each: impl FnMut(&CapturedPacket<'_>),
+) -> (u64, u64, u64) {
+    let st = parse_datagram(data, group, next_seq, each);
+    (st.packets, st.lost, st.malformed)
 }
 
 #[cfg(test)]

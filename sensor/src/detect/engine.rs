@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use super::address;
+use super::decode_event;
 use super::flowbits;
 use super::parse::{self, ParseError, Parsed};
 use super::port;
@@ -52,6 +53,8 @@ pub struct Hit {
     pub action: Action,
     /// Matched on an SSH transaction (`ssh.*`).
     pub tx: bool,
+    /// The transaction's id when `tx` (0 for SSH).
+    pub tx_id: u64,
     /// Orientation of the match: the flow direction of the inspected data
     /// (to_server when the packet has no flow).
     pub dir: Direction,
@@ -83,6 +86,8 @@ pub struct Matches {
     lower: [Vec<u8>; MAX_VIEWS],
     lower_ok: [bool; MAX_VIEWS],
     tx_lower: Vec<u8>,
+    /// HTTP buffer scratch (detect/http.rs).
+    http: super::http::Scratch,
     scan: ScanScratch,
     thresholds: ThresholdState,
     /// This thread's `hostbits` (see [`super::hostbits`]).
@@ -264,7 +269,10 @@ impl GroupsBuilder {
         if rule.proto.accepts(1) || rule.proto.accepts(58) {
             self.icmp.add(idx, rule, false);
         }
-        if rule.proto == RuleProto::Ip {
+        if matches!(
+            rule.proto,
+            RuleProto::Ip | RuleProto::Pkthdr | RuleProto::Ipv4 | RuleProto::Ipv6 | RuleProto::Sctp
+        ) {
             self.other.add(idx, rule, false);
         }
     }
@@ -294,6 +302,9 @@ impl Groups {
 #[derive(Debug, Default)]
 pub struct Engine {
     id: u64,
+    /// Rules with `decode-event`: candidates only for packets with
+    /// decoder anomalies.
+    decode_rules: Vec<u32>,
     rules: Vec<Rule>,
     metas: Vec<RuleMeta>,
     packet: Groups,
@@ -303,6 +314,8 @@ pub struct Engine {
     flowbit_names: Vec<String>,
     /// Tests: skip the prefilter and evaluate every rule of a group.
     brute: bool,
+    /// Rules with an HTTP transaction part, matched by `inspect_http`.
+    http_rules: Vec<u32>,
 }
 
 /// Addresses and ports oriented for one view.
@@ -416,7 +429,14 @@ impl Engine {
                 Kind::Payload => &mut payload,
                 Kind::Tx => &mut tx,
             };
-            g.add(idx, &rule);
+            // decode-event rules run only on packets with anomalies.
+            if rule.http.is_some() {
+                e.http_rules.push(idx);
+            } else if rule.decode_events.is_empty() {
+                g.add(idx, &rule);
+            } else {
+                e.decode_rules.push(idx);
+            }
             e.rules.push(rule);
             e.metas.push(meta);
         }
@@ -494,6 +514,7 @@ impl Engine {
             return;
         }
         out.thresholds.bind(self.id);
+        self.inspect_http(input, fired, out);
         let pkt = input.pkt;
         let (sp, dp, has_ports) = match pkt.ports() {
             Some((s, d)) => (s, d, true),
@@ -585,6 +606,10 @@ impl Engine {
                     .collect(&v.tuple, None, vi, brute, cand, scan),
             }
         }
+        if !pkt.ext.events.is_empty() {
+            // decode-event rules, on the packet view (0).
+            out.cand.extend(self.decode_rules.iter().map(|&ri| (ri, 0)));
+        }
         if out.cand.is_empty() {
             return;
         }
@@ -609,7 +634,11 @@ impl Engine {
             // A transaction rule fires once per direction of the
             // transaction, as Suricata's per-direction inspection progress.
             let tx_key = tx_key(ri, view.dir);
-            if rule.kind == Kind::Tx && fired.contains(&tx_key) {
+            // IP-only rules (flow-scoped packet rules) too are decided once
+            // per flow direction.
+            let once_per_dir = rule.kind == Kind::Tx
+                || (rule.kind == Kind::Packet && meta.flow_scope && view.dir.is_some());
+            if once_per_dir && fired.contains(&tx_key) {
                 continue;
             }
             let (psrc, pdst) = (input.pkt.ip.src, input.pkt.ip.dst);
@@ -637,9 +666,10 @@ impl Engine {
                 out.hostbits.apply(&rule.hostbits, psrc, pdst, at);
             }
             let tx = rule.kind == Kind::Tx;
-            if tx {
+            if once_per_dir {
                 fired.push(tx_key);
-            } else {
+            }
+            if !tx {
                 last_hit = ri;
             }
             if input.dir.is_some() && !rule.flowbits.is_empty() {
@@ -674,6 +704,7 @@ impl Engine {
                     rule: ri,
                     action,
                     tx,
+                    tx_id: 0,
                     dir: view.dir.unwrap_or(Direction::ToServer),
                     flow_scope,
                 });
@@ -704,7 +735,13 @@ impl Engine {
         if !rule.proto.accepts(pkt.ip.proto) {
             return false;
         }
+        if !decode_event::matches(&rule.decode_events, pkt) {
+            return false;
+        }
         if (rule.proto == RuleProto::Ssh || rule.kind == Kind::Tx) && !input.app_is_ssh {
+            return false;
+        }
+        if rule.proto == RuleProto::Http && input.http.is_none() {
             return false;
         }
         // flow
@@ -734,6 +771,7 @@ impl Engine {
             return false;
         }
         match (rule.kind, view.kind) {
+            (Kind::Packet, _) if input.pseudo => false,
             (Kind::Packet, ViewKind::Packet) => {
                 if let Some(t) = rule.dsize {
                     if !t.matches(pkt.payload.len() as u64) {
@@ -805,8 +843,8 @@ fn tx_key(ri: u32, dir: Option<Direction>) -> u32 {
 /// Sort rank by flowbits use: setters first, then setters that also read,
 /// then rules without flowbits, then readers.
 fn flowbit_role(rule: &Rule) -> u8 {
-    let reads =
-        rule.flowbits.iter().any(|f| f.cmd.reads()) || rule.hostbits.iter().any(|h| h.cmd.reads());
+    let reads = rule.flowbits.iter().any(|f| f.cmd.reads())
+        || rule.hostbits.iter().any(|h| h.cmd.reads());
     let writes = rule.flowbits.iter().any(|f| !f.cmd.reads())
         || rule.hostbits.iter().any(|h| !h.cmd.reads());
     match (writes, reads) {
@@ -1031,5 +1069,100 @@ impl<'v> Loader<'v> {
 
     fn finish(self) -> (Engine, RuleLoadReport) {
         (Engine::build(self.rules), self.report)
+    }
+}
+
+// HTTP transactions: rules with an HTTP part run here, once per transaction
+// and direction, at the inspection points the app layer marked (see
+// `crate::app::http::Mark` and `super::http`).
+impl Engine {
+    fn inspect_http(&self, input: &DetectInput, fired: &mut Vec<u32>, out: &mut Matches) {
+        let Some(h) = input.http else { return };
+        if h.marks.is_empty() || self.http_rules.is_empty() {
+            return;
+        }
+        let Some(pdir) = input.dir else { return };
+        let pkt = input.pkt;
+        let Some((sp, dp)) = pkt.ports() else { return };
+        let ptuple = Tuple {
+            src: pkt.ip.src,
+            dst: pkt.ip.dst,
+            sp,
+            dp,
+            has_ports: true,
+        };
+        let mut now: Option<Instant> = None;
+        for m in &h.marks {
+            let Some(tx) = h.tx(m.tx_id) else { continue };
+            let tuple = if m.dir != pdir {
+                ptuple.swapped()
+            } else {
+                ptuple
+            };
+            for &ri in &self.http_rules {
+                let (Some(rule), Some(meta)) =
+                    (self.rules.get(ri as usize), self.metas.get(ri as usize))
+                else {
+                    continue;
+                };
+                let Some(hr) = rule.http.as_deref() else {
+                    continue;
+                };
+                let stage = if hr.needs_body { m.body } else { m.headers };
+                if hr.dir != m.dir || !stage || !rule.proto.accepts(pkt.ip.proto) {
+                    continue;
+                }
+                let f = &rule.flow;
+                if f.dir.is_some_and(|d| d != m.dir) || f.established == Some(false) {
+                    continue;
+                }
+                if !rule.flowbits.is_empty() && !flowbits::check(&rule.flowbits, fired) {
+                    continue;
+                }
+                if !tuple_matches(rule, &tuple) {
+                    continue;
+                }
+                if !super::http::matches(hr, tx, m.dir, &mut out.http) {
+                    continue;
+                }
+                if !rule.flowbits.is_empty() {
+                    flowbits::apply(&rule.flowbits, fired);
+                }
+                if let Some(t) = &rule.threshold {
+                    let at = *now.get_or_insert_with(Instant::now);
+                    if !out.thresholds.allow(ri, t, tuple.src, tuple.dst, at) {
+                        continue;
+                    }
+                }
+                let action = meta.action;
+                if action == Action::Pass {
+                    if out.action.is_none() {
+                        out.action = Some(FinalAction {
+                            action,
+                            rule: ri,
+                            flow_scope: true,
+                        });
+                    }
+                    continue;
+                }
+                if !rule.noalert {
+                    out.hits.push(Hit {
+                        rule: ri,
+                        action,
+                        tx: true,
+                        tx_id: m.tx_id,
+                        dir: m.dir,
+                        flow_scope: true,
+                    });
+                }
+                if matches!(action, Action::Drop | Action::Reject(_)) && out.action.is_none() {
+                    out.action = Some(FinalAction {
+                        action,
+                        rule: ri,
+                        flow_scope: true,
+                    });
+                }
+            }
+        }
     }
 }

@@ -29,6 +29,7 @@ fn ipinfo(src: &str, dst: &str, proto: u8) -> IpInfo {
 
 fn tcp<'a>(src: &str, sp: u16, dst: &str, dp: u16, payload: &'a [u8]) -> Packet<'a> {
     Packet {
+        ext: Default::default(),
         ip: ipinfo(src, dst, 6),
         l4: L4::Tcp(TcpInfo {
             src_port: sp,
@@ -42,6 +43,7 @@ fn tcp<'a>(src: &str, sp: u16, dst: &str, dp: u16, payload: &'a [u8]) -> Packet<
 
 fn udp<'a>(src: &str, sp: u16, dst: &str, dp: u16, payload: &'a [u8]) -> Packet<'a> {
     Packet {
+        ext: Default::default(),
         ip: ipinfo(src, dst, 17),
         l4: L4::Udp(UdpInfo {
             src_port: sp,
@@ -54,6 +56,7 @@ fn udp<'a>(src: &str, sp: u16, dst: &str, dp: u16, payload: &'a [u8]) -> Packet<
 
 fn icmp(src: &str, dst: &str, itype: u8, icode: u8) -> Packet<'static> {
     Packet {
+        ext: Default::default(),
         ip: ipinfo(src, dst, 1),
         l4: L4::Icmp(IcmpInfo {
             v6: false,
@@ -76,6 +79,8 @@ fn input<'a>(pkt: &'a Packet<'a>) -> DetectInput<'a> {
         ssh_client: None,
         ssh_server: None,
         app_is_ssh: false,
+        pseudo: false,
+        http: None,
     }
 }
 
@@ -175,7 +180,8 @@ fn action_order_and_pass_stops_alerts() {
     let a = m.action.unwrap();
     assert_eq!(a.action, Action::Drop);
     assert_eq!(e.rule(a.rule).sid, 12);
-    assert!(!a.flow_scope);
+    // Address/port-only rules act on the flow (Suricata's IP-only).
+    assert!(a.flow_scope);
     // The pass rule matches first and suppresses everything else.
     let p = tcp("192.0.2.9", 40000, "192.0.2.2", 22, b"");
     e.inspect(&input(&p), &mut Vec::new(), &mut m);
@@ -399,8 +405,8 @@ fn errors_carry_file_and_line() {
                 alert tcp any any -> any any (sid:1;)\nalert tcp any any -> \\\n any any (content:\"|0|\"; sid:3;)\n\
                 alert http any any -> any any (http.uri; content:\"a\"; sid:4;)\n";
     let (e, r) = Engine::load_str(text, "x.rules", &Vars::default());
-    assert_eq!((r.loaded, r.skipped, r.failed), (1, 1, 3));
-    assert_eq!(e.len(), 1);
+    assert_eq!((r.loaded, r.skipped, r.failed), (2, 0, 3));
+    assert_eq!(e.len(), 2);
     let origins: Vec<&str> = r.errors.iter().map(|e| e.origin.as_str()).collect();
     assert_eq!(origins, vec!["x.rules:4", "x.rules:5", "x.rules:6"]);
     assert_eq!(r.errors[0].error, ParseError::MissingSid);
@@ -531,6 +537,7 @@ fn compare_with_brute_force(load: &dyn Fn() -> Engine, rounds: usize, seed: u64)
             0 | 1 => tcp(src, sp, dst, dp, &data),
             2 => udp(src, sp, dst, dp, &data),
             _ => Packet {
+                ext: Default::default(),
                 payload: &data,
                 ..icmp(src, dst, 8, 0)
             },
@@ -703,6 +710,7 @@ fn threshold_limits_alerts_per_source() {
     assert_eq!(got, vec![0, 0, 1, 0, 0]);
     // Another source has its own counter.
     let other = Packet {
+        ext: Default::default(),
         ip: ipinfo("198.51.100.1", "192.0.2.2", 6),
         ..syn
     };

@@ -15,9 +15,11 @@ pub mod address;
 pub mod byte;
 pub mod classification;
 pub mod content;
+pub mod decode_event;
 pub mod engine;
 pub mod expr;
 pub mod flowbits;
+pub mod http;
 pub mod header;
 pub mod hostbits;
 pub mod parse;
@@ -118,6 +120,13 @@ pub struct DetectInput<'a> {
     pub ssh_client: Option<SshBannerRef<'a>>,
     pub ssh_server: Option<SshBannerRef<'a>>,
     pub app_is_ssh: bool,
+    /// The flow's HTTP state when the flow is HTTP: its transactions that
+    /// reached an inspection point with this packet are inspected.
+    pub http: Option<&'a crate::app::HttpState>,
+    /// A flow-end pseudo packet (Suricata's "stream (flow timeout)"): it
+    /// carries the flow's last stream data and transactions, and packet
+    /// rules do not run on it.
+    pub pseudo: bool,
 }
 
 /// Reassembled data of one direction, as the stream stage hands it over.

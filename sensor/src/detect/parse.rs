@@ -305,6 +305,11 @@ fn parse_proto(s: &str) -> Result<RuleProto, Parsed> {
         "icmpv4" => RuleProto::Icmpv4,
         "icmpv6" => RuleProto::Icmpv6,
         "ssh" => RuleProto::Ssh,
+        "http" | "http1" => RuleProto::Http,
+        "pkthdr" => RuleProto::Pkthdr,
+        "sctp" => RuleProto::Sctp,
+        "ipv4" | "ip4" => RuleProto::Ipv4,
+        "ipv6" | "ip6" => RuleProto::Ipv6,
         p if KNOWN_UNSUPPORTED_PROTOS.contains(&p) => {
             return Err(Parsed::Unsupported {
                 sid: None,
@@ -416,7 +421,12 @@ enum Buf {
     Payload,
     Hdr(HdrBuf),
     Ssh(SshBuf),
+    /// An HTTP buffer's list (index into [`http::HttpSpecs::lists`]).
+    Http(usize),
 }
+
+/// HTTP options (see `parse/http.rs`).
+mod http;
 
 /// Parses one rule. `origin` is `file:line`.
 pub fn parse_rule(text: &str, origin: &str, vars: &Vars) -> Parsed {
@@ -567,6 +577,7 @@ struct Builder {
     target: Option<String>,
     flow: FlowOpts,
     dsize: Option<NumTest>,
+    decode_events: super::decode_event::DecodeEvents,
     itype: Option<NumTest>,
     icode: Option<NumTest>,
     flags: Option<FlagsTest>,
@@ -587,6 +598,8 @@ struct Builder {
     hostbits: Vec<super::hostbits::Hostbit>,
     /// First unsupported keyword seen.
     unsupported: Option<String>,
+    /// HTTP buffers, urilen, file keywords.
+    http: http::HttpSpecs,
 }
 
 impl VarScope for Builder {
@@ -674,6 +687,7 @@ impl Builder {
             target: None,
             flow: FlowOpts::default(),
             dsize: None,
+            decode_events: Vec::new(),
             itype: None,
             icode: None,
             flags: None,
@@ -690,6 +704,7 @@ impl Builder {
             byte_vars: Vec::new(),
             hostbits: Vec::new(),
             unsupported: None,
+            http: http::HttpSpecs::default(),
         }
     }
 
@@ -704,6 +719,10 @@ impl Builder {
             Buf::Payload => &mut self.payload,
             Buf::Hdr(h) => &mut self.hdr[h.index()],
             Buf::Ssh(b) => &mut self.ssh[b.index()],
+            Buf::Http(i) => match self.http.lists.get_mut(i) {
+                Some(l) => &mut l.items,
+                None => &mut self.payload,
+            },
         }
     }
 
@@ -711,10 +730,16 @@ impl Builder {
         let b = self
             .last
             .ok_or_else(|| ParseError::ModifierWithoutContent(keyword.to_string()))?;
-        match self.list(b).last_mut() {
-            Some(ItemSpec::Content(c)) => Ok(c),
-            _ => Err(ParseError::ModifierWithoutContent(keyword.to_string())),
-        }
+        // As Suricata: the last content of the list, also when a byte
+        // keyword or pcre came after it (`content; isdataat; nocase`).
+        self.list(b)
+            .iter_mut()
+            .rev()
+            .find_map(|i| match i {
+                ItemSpec::Content(c) => Some(c),
+                _ => None,
+            })
+            .ok_or_else(|| ParseError::ModifierWithoutContent(keyword.to_string()))
     }
 
     /// A modifier's number, or the index of the byte_extract/byte_math
@@ -761,6 +786,9 @@ impl Builder {
         fn need<'s>(k: &str, v: Option<&'s str>) -> Result<&'s str, ParseError> {
             v.filter(|s| !s.is_empty())
                 .ok_or_else(|| bad(k, "", "value missing"))
+        }
+        if let Some(r) = self.http_option(k, v) {
+            return r;
         }
         match k {
             "msg" => {
@@ -988,6 +1016,11 @@ impl Builder {
                 let s = unquote(need(k, v)?);
                 self.ssh_legacy.push(SshLegacy::SoftwarePrefix(s));
             }
+            "decode-event" => {
+                let s = need(k, v)?;
+                let e = super::decode_event::parse(s).map_err(|why| bad(k, s, why))?;
+                self.decode_events.push(e);
+            }
             "dsize" => {
                 let s = need(k, v)?;
                 self.dsize = Some(parse_num_test(s, 65535).map_err(|why| bad(k, s, why))?);
@@ -1078,7 +1111,26 @@ impl Builder {
                 keyword: "payload content mixed with ssh.* buffers".into(),
             };
         }
-        let kind = if has_ssh || (proto == RuleProto::Ssh && self.payload.is_empty()) {
+        let has_http = !self.http.is_empty();
+        if has_http && (has_ssh || !self.payload.is_empty() || has_header_tests) {
+            return Parsed::Unsupported {
+                sid: Some(sid),
+                keyword: "payload, header or ssh tests mixed with http buffers".into(),
+            };
+        }
+        let http_tx =
+            has_http || (proto == RuleProto::Http && self.payload.is_empty() && !has_header_tests);
+        let http_rule = if http_tx {
+            match std::mem::take(&mut self.http).build(self.flow.dir) {
+                Ok(h) => Some(Box::new(h)),
+                Err(e) => return fail(e),
+            }
+        } else {
+            None
+        };
+        let kind = if http_tx {
+            Kind::Tx
+        } else if has_ssh || (proto == RuleProto::Ssh && self.payload.is_empty()) {
             if has_header_tests {
                 return Parsed::Unsupported {
                     sid: Some(sid),
@@ -1117,8 +1169,18 @@ impl Builder {
                 Err(e) => return fail(e),
             }
         }
-        let ip_only = proto == RuleProto::Ip
-            && kind == Kind::Packet
+        // Suricata's IP-only and "like IP-only" rules: nothing but
+        // addresses and ports on ip/tcp/udp/icmp; decided once per flow
+        // direction, and their action applies to the flow.
+        let ip_only = matches!(
+            proto,
+            RuleProto::Ip
+                | RuleProto::Tcp
+                | RuleProto::Udp
+                | RuleProto::Icmp
+                | RuleProto::Icmpv4
+                | RuleProto::Icmpv6
+        ) && kind == Kind::Packet
             && payload.is_empty()
             && !has_header_tests
             && self.flowbits.is_empty()
@@ -1126,7 +1188,11 @@ impl Builder {
             && self.flow == FlowOpts::default();
         let tcp_capable = matches!(
             proto,
-            RuleProto::Ip | RuleProto::Tcp | RuleProto::TcpStream | RuleProto::Ssh
+            RuleProto::Ip
+                | RuleProto::Tcp
+                | RuleProto::TcpStream
+                | RuleProto::Ssh
+                | RuleProto::Http
         );
         let flow_scope = match kind {
             Kind::Tx => true,
@@ -1174,6 +1240,8 @@ impl Builder {
             headers: self.headers,
             require_payload,
             hostbits: self.hostbits,
+            decode_events: self.decode_events,
+            http: http_rule,
         };
         Parsed::Ok(Box::new(rule), Box::new(meta))
     }
@@ -1267,7 +1335,7 @@ mod tests {
             ParseError::UnknownProtocol(_)
         ));
         assert!(matches!(
-            p("alert http any any -> any any (http.uri; content:\"x\"; sid:5;)"),
+            p("alert smtp any any -> any any (content:\"x\"; sid:5;)"),
             Parsed::Unsupported { sid: Some(5), .. }
         ));
     }
@@ -1336,11 +1404,41 @@ mod tests {
     }
 
     #[test]
+    fn byte_keywords_header_buffers_and_late_modifiers() {
+        // A modifier after a byte keyword applies to the last content.
+        let (r, _) = ok("alert tcp any any -> any any (content:\"/x\"; depth:5; isdataat:30,relative; fast_pattern; nocase; sid:1;)");
+        let c = r.payload.items().next().unwrap();
+        assert!(c.fast_pattern && c.nocase);
+        let (r, _) = ok("alert tcp any any -> any any (ipv4.hdr; byte_extract:1,0,v,relative; tcp.hdr; byte_test:1,=,v,1; ttl:<64; sid:2;)");
+        assert_eq!((r.hdr.len(), r.headers.len(), r.kind), (2, 1, Kind::Packet));
+        assert!(matches!(
+            p("alert tcp any any -> any any (byte_test:1,=,x,0; sid:3;)"),
+            Parsed::Error { .. }
+        ));
+        assert!(matches!(
+            p("alert tcp any any -> any any (ttl:300; sid:4;)"),
+            Parsed::Error { .. }
+        ));
+        let (r, _) = ok("alert ip any any -> any any (hostbits:set,a,dst; sid:5;)");
+        assert_eq!(r.hostbits.len(), 1);
+        assert_eq!(
+            ok("alert tcp any any -> any any (dsize:!9; sid:6;)").0.require_payload,
+            Some(true)
+        );
+        assert_eq!(
+            ok("alert tcp any any -> any any (dsize:0; sid:7;)").0.require_payload,
+            Some(false)
+        );
+    }
+
+    #[test]
     fn unsupported_keyword_skips() {
         match p("alert tcp any any -> any any (content:\"x\"; pcre:\"/a\\;b/U\"; sid:9;)") {
             Parsed::Unsupported { sid, keyword } => {
                 assert_eq!(sid, Some(9));
-                assert!(keyword.contains("pcre flag `U`"), "{keyword}");
+                // `/U` reads the HTTP URI buffer; mixed with packet content
+                // that is not supported yet.
+                assert!(keyword.contains("http"), "{keyword}");
             }
             other => panic!("{other:?}"),
         }

@@ -26,14 +26,27 @@ pub enum RuleProto {
     Icmpv6,
     /// TCP whose flow the app layer identified as SSH.
     Ssh,
+    /// TCP whose flow the app layer identified as HTTP.
+    Http,
+    /// `pkthdr`: any packet, also one that failed to decode.
+    Pkthdr,
+    /// `ipv4`/`ip4` and `ipv6`/`ip6`.
+    Ipv4,
+    Ipv6,
+    Sctp,
 }
 
 impl RuleProto {
     /// True when an IP protocol number is one this rule can match.
     pub fn accepts(self, ip_proto: u8) -> bool {
         match self {
-            RuleProto::Ip => true,
-            RuleProto::Tcp | RuleProto::TcpPkt | RuleProto::TcpStream | RuleProto::Ssh => {
+            RuleProto::Ip | RuleProto::Pkthdr | RuleProto::Ipv4 | RuleProto::Ipv6 => true,
+            RuleProto::Sctp => ip_proto == ipproto::SCTP,
+            RuleProto::Tcp
+            | RuleProto::TcpPkt
+            | RuleProto::TcpStream
+            | RuleProto::Ssh
+            | RuleProto::Http => {
                 ip_proto == ipproto::TCP
             }
             RuleProto::Udp => ip_proto == ipproto::UDP,
@@ -237,6 +250,12 @@ pub struct Rule {
     pub require_payload: Option<bool>,
     /// `hostbits` operations and conditions, in rule order.
     pub hostbits: Vec<super::hostbits::Hostbit>,
+    /// `decode-event` options.
+    pub decode_events: super::decode_event::DecodeEvents,
+    /// The HTTP transaction part (HTTP buffers, `protocol http` without
+    /// payload content); such rules are matched by the HTTP inspection
+    /// only.
+    pub http: Option<Box<super::http::HttpRule>>,
 }
 
 /// What EVE and the worker need to know about a rule.

@@ -271,6 +271,45 @@ impl Flow {
         }
     }
 
+    /// A payload-less TCP/UDP packet of this flow in direction `dir`,
+    /// standing for the flow's end (Suricata's flow-timeout pseudo packet):
+    /// what is left of the flow's streams and transactions is inspected
+    /// "with" it.
+    pub fn pseudo_packet(&self, dir: Direction) -> Packet<'static> {
+        let (src, dst) = match dir {
+            Direction::ToServer => (self.client, self.server),
+            Direction::ToClient => (self.server, self.client),
+        };
+        let l4 = match self.proto {
+            ipproto::TCP => L4::Tcp(crate::decode::TcpInfo {
+                src_port: src.1,
+                dst_port: dst.1,
+                flags: tcp_flags::ACK,
+                header_len: 20,
+                ..Default::default()
+            }),
+            _ => L4::Other,
+        };
+        Packet {
+            ip: crate::decode::IpInfo {
+                version: if src.0.is_ipv4() { 4 } else { 6 },
+                src: src.0,
+                dst: dst.0,
+                proto: self.proto,
+                ttl: 0,
+                tos: 0,
+                id: 0,
+                len: 0,
+                flow_label: 0,
+                fragment: false,
+                header_len: 0,
+            },
+            l4,
+            payload: &[],
+            ext: Default::default(),
+        }
+    }
+
     /// A TCP flow.
     pub fn is_tcp(&self) -> bool {
         self.proto == ipproto::TCP

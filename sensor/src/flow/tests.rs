@@ -22,14 +22,19 @@ fn both_directions_share_a_flow() {
     let syn = tcp("192.0.2.1", "198.51.100.2", 40000, 22, 1, 0, SYN, b"");
     let synack = tcp("198.51.100.2", "192.0.2.1", 22, 40000, 9, 2, SYN | ACK, b"");
     let ack = tcp("192.0.2.1", "198.51.100.2", 40000, 22, 2, 10, ACK, b"");
-    let (id, d, new) = t.lookup(&decode(&syn).unwrap(), ts(100), syn.len() as u32).unwrap();
+    let (id, d, new) = t
+        .lookup(&decode(&syn).unwrap(), ts(100), syn.len() as u32)
+        .unwrap();
     assert!(new);
     assert_eq!(d, Direction::ToServer);
-    let (id2, d, new) = t.lookup(&decode(&synack).unwrap(), ts(101), synack.len() as u32).unwrap();
+    let (id2, d, new) = t
+        .lookup(&decode(&synack).unwrap(), ts(101), synack.len() as u32)
+        .unwrap();
     assert_eq!(id, id2);
     assert!(!new);
     assert_eq!(d, Direction::ToClient);
-    t.lookup(&decode(&ack).unwrap(), ts(102), ack.len() as u32).unwrap();
+    t.lookup(&decode(&ack).unwrap(), ts(102), ack.len() as u32)
+        .unwrap();
     assert_eq!(t.len(), 1);
     let f = t.get_mut(id).unwrap();
     assert_eq!(f.client, ("192.0.2.1".parse().unwrap(), 40000));
@@ -48,7 +53,9 @@ fn both_directions_share_a_flow() {
 fn synack_first_makes_sender_the_server() {
     let mut t = FlowTable::new(cfg());
     let synack = tcp("198.51.100.2", "192.0.2.1", 22, 40000, 9, 2, SYN | ACK, b"");
-    let (id, d, _) = t.lookup(&decode(&synack).unwrap(), ts(1), synack.len() as u32).unwrap();
+    let (id, d, _) = t
+        .lookup(&decode(&synack).unwrap(), ts(1), synack.len() as u32)
+        .unwrap();
     assert_eq!(d, Direction::ToClient);
     let f = t.get_mut(id).unwrap();
     assert_eq!(f.server.1, 22);
@@ -73,12 +80,18 @@ fn icmp_echo_id_separates_flows() {
     let req = ip("192.0.2.1", "192.0.2.2", 1, &icmp_message(8, 0, 7, 1));
     let rep = ip("192.0.2.2", "192.0.2.1", 1, &icmp_message(0, 0, 7, 1));
     let other = ip("192.0.2.1", "192.0.2.2", 1, &icmp_message(8, 0, 8, 1));
-    let (a, _, _) = t.lookup(&decode(&req).unwrap(), ts(1), req.len() as u32).unwrap();
-    let (b, d, new) = t.lookup(&decode(&rep).unwrap(), ts(1), rep.len() as u32).unwrap();
+    let (a, _, _) = t
+        .lookup(&decode(&req).unwrap(), ts(1), req.len() as u32)
+        .unwrap();
+    let (b, d, new) = t
+        .lookup(&decode(&rep).unwrap(), ts(1), rep.len() as u32)
+        .unwrap();
     assert_eq!(a, b);
     assert!(!new);
     assert_eq!(d, Direction::ToClient);
-    let (c, _, new) = t.lookup(&decode(&other).unwrap(), ts(1), other.len() as u32).unwrap();
+    let (c, _, new) = t
+        .lookup(&decode(&other).unwrap(), ts(1), other.len() as u32)
+        .unwrap();
     assert!(new && c != a);
     assert_eq!(t.get_mut(a).unwrap().icmp, [Some((8, 0)), Some((0, 0))]);
 }
@@ -91,18 +104,21 @@ fn expire_uses_per_state_timeouts() {
     c.timeout_established = Duration::from_secs(3600);
     let mut t = FlowTable::new(c);
     let udp = ip("192.0.2.1", "192.0.2.2", 17, &udp_datagram(5000, 53, b"q"));
-    t.lookup(&decode(&udp).unwrap(), ts(0), udp.len() as u32).unwrap();
+    t.lookup(&decode(&udp).unwrap(), ts(0), udp.len() as u32)
+        .unwrap();
     // Established TCP flow.
     for p in [
         tcp("192.0.2.1", "192.0.2.3", 1000, 22, 1, 0, SYN, b""),
         tcp("192.0.2.3", "192.0.2.1", 22, 1000, 5, 2, SYN | ACK, b""),
         tcp("192.0.2.1", "192.0.2.3", 1000, 22, 2, 6, ACK, b""),
     ] {
-        t.lookup(&decode(&p).unwrap(), ts(0), p.len() as u32).unwrap();
+        t.lookup(&decode(&p).unwrap(), ts(0), p.len() as u32)
+            .unwrap();
     }
     // Closed TCP flow (RST).
     let rst = tcp("192.0.2.1", "192.0.2.4", 1001, 23, 1, 0, RST, b"");
-    t.lookup(&decode(&rst).unwrap(), ts(0), rst.len() as u32).unwrap();
+    t.lookup(&decode(&rst).unwrap(), ts(0), rst.len() as u32)
+        .unwrap();
     assert_eq!(t.len(), 3);
     let mut out = Vec::new();
     t.expire(ts(9), &mut out);
@@ -130,8 +146,11 @@ fn expire_uses_per_state_timeouts() {
 fn activity_postpones_expiry_and_stale_ids_resolve_to_none() {
     let mut t = FlowTable::new(cfg());
     let udp = ip("192.0.2.1", "192.0.2.2", 17, &udp_datagram(5000, 53, b"q"));
-    let (id, _, _) = t.lookup(&decode(&udp).unwrap(), ts(0), udp.len() as u32).unwrap();
-    t.lookup(&decode(&udp).unwrap(), ts(20), udp.len() as u32).unwrap();
+    let (id, _, _) = t
+        .lookup(&decode(&udp).unwrap(), ts(0), udp.len() as u32)
+        .unwrap();
+    t.lookup(&decode(&udp).unwrap(), ts(20), udp.len() as u32)
+        .unwrap();
     let mut out = Vec::new();
     t.expire(ts(40), &mut out);
     assert!(out.is_empty());
@@ -139,7 +158,9 @@ fn activity_postpones_expiry_and_stale_ids_resolve_to_none() {
     assert_eq!(out.len(), 1);
     assert!(t.get_mut(id).is_none());
     // The slot is reused with a new generation.
-    let (id2, _, new) = t.lookup(&decode(&udp).unwrap(), ts(60), udp.len() as u32).unwrap();
+    let (id2, _, new) = t
+        .lookup(&decode(&udp).unwrap(), ts(60), udp.len() as u32)
+        .unwrap();
     assert!(new);
     assert_ne!(id, id2);
     assert!(t.get_mut(id).is_none());
@@ -157,15 +178,18 @@ fn full_table_evicts_closed_then_new_then_idle() {
             tcp("192.0.2.9", "192.0.2.1", 22, sport, 5, 2, SYN | ACK, b""),
             tcp("192.0.2.1", "192.0.2.9", sport, 22, 2, 6, ACK, b""),
         ] {
-            t.lookup(&decode(&p).unwrap(), ts(s), p.len() as u32).unwrap();
+            t.lookup(&decode(&p).unwrap(), ts(s), p.len() as u32)
+                .unwrap();
         }
     };
     est(1, 0, &mut t);
     let rst = tcp("192.0.2.1", "192.0.2.9", 2, 22, 1, 0, RST, b"");
-    t.lookup(&decode(&rst).unwrap(), ts(0), rst.len() as u32).unwrap();
+    t.lookup(&decode(&rst).unwrap(), ts(0), rst.len() as u32)
+        .unwrap();
     // Full: the closed flow goes first.
     let syn3 = tcp("192.0.2.1", "192.0.2.9", 3, 22, 1, 0, SYN, b"");
-    t.lookup(&decode(&syn3).unwrap(), ts(0), syn3.len() as u32).unwrap();
+    t.lookup(&decode(&syn3).unwrap(), ts(0), syn3.len() as u32)
+        .unwrap();
     let mut out = Vec::new();
     t.expire(ts(0), &mut out);
     assert_eq!(out.len(), 1);
@@ -173,14 +197,17 @@ fn full_table_evicts_closed_then_new_then_idle() {
     assert_eq!(out[0].end_reason, Some(EndReason::Forced));
     // Then the half-open one.
     let syn4 = tcp("192.0.2.1", "192.0.2.9", 4, 22, 1, 0, SYN, b"");
-    t.lookup(&decode(&syn4).unwrap(), ts(0), syn4.len() as u32).unwrap();
+    t.lookup(&decode(&syn4).unwrap(), ts(0), syn4.len() as u32)
+        .unwrap();
     t.expire(ts(0), &mut out);
     assert_eq!(out[1].client.1, 3);
     // Only established, active ones left besides the new one: make flow 4
     // established, then a new flow finds nothing evictable right now...
     est(4, 0, &mut t);
     let syn5 = tcp("192.0.2.1", "192.0.2.9", 5, 22, 1, 0, SYN, b"");
-    let e = t.lookup(&decode(&syn5).unwrap(), ts(0), syn5.len() as u32).unwrap_err();
+    let e = t
+        .lookup(&decode(&syn5).unwrap(), ts(0), syn5.len() as u32)
+        .unwrap_err();
     assert!(matches!(e, FlowError::Full { flows: 2, .. }));
     assert!(e.to_string().contains("max_flows"));
     // ...but evicts the least recently used one once it is idle.
@@ -190,7 +217,8 @@ fn full_table_evicts_closed_then_new_then_idle() {
         40,
     )
     .unwrap();
-    t.lookup(&decode(&syn5).unwrap(), ts(5), syn5.len() as u32).unwrap();
+    t.lookup(&decode(&syn5).unwrap(), ts(5), syn5.len() as u32)
+        .unwrap();
     t.expire(ts(5), &mut out);
     assert_eq!(out[2].client.1, 1);
     let cn = PipelineCounters::default();
@@ -204,7 +232,8 @@ fn drain_returns_everything() {
     let mut t = FlowTable::new(cfg());
     for port in 1..=50u16 {
         let p = ip("192.0.2.1", "192.0.2.2", 17, &udp_datagram(port, 53, b""));
-        t.lookup(&decode(&p).unwrap(), ts(0), p.len() as u32).unwrap();
+        t.lookup(&decode(&p).unwrap(), ts(0), p.len() as u32)
+            .unwrap();
     }
     assert_eq!(t.len(), 50);
     assert!(t.memuse() >= 50 * 64);
@@ -224,7 +253,11 @@ fn memcap_limits_flows() {
     let mut t = FlowTable::new(c);
     for port in 1..=5u16 {
         let p = ip("192.0.2.1", "192.0.2.2", 17, &udp_datagram(port, 53, b""));
-        let _ = t.lookup(&decode(&p).unwrap(), ts(i64::from(port) * 2), p.len() as u32);
+        let _ = t.lookup(
+            &decode(&p).unwrap(),
+            ts(i64::from(port) * 2),
+            p.len() as u32,
+        );
     }
     assert_eq!(t.len(), 3);
 }

@@ -22,6 +22,9 @@ use super::community_id::community_id;
 /// Suricata's `pkt_src` for every captured packet (NFQ and NFLOG included).
 pub const PKT_SRC_WIRE: &str = "wire/pcap";
 
+/// Suricata's `pkt_src` of a flow-end pseudo packet.
+pub const PKT_SRC_FLOW_TIMEOUT: &str = "stream (flow timeout)";
+
 /// Options that change what the builders write (from `EveConfig`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BuildOpts {
@@ -192,6 +195,8 @@ pub struct TxMatch {
     pub tx_id: u64,
     /// The transaction's ssh object; `None` before any banner is parsed.
     pub ssh: Option<Ssh>,
+    /// The transaction's `http` object (HTTP transactions).
+    pub http: Option<serde_json::Value>,
 }
 
 /// What the alert event needs beyond the packet and flow.
@@ -228,6 +233,7 @@ pub fn alert_event(
     if let Some(tx) = info.tx {
         ev.tx_id = Some(tx.tx_id);
         ev.ssh = tx.ssh;
+        ev.http = tx.http;
     }
     ev.alert = Some(info.alert);
     if let Some(f) = flow {
@@ -431,6 +437,7 @@ mod tests {
 
     pub(crate) fn tcp_packet(payload: &[u8]) -> Packet<'_> {
         Packet {
+            ext: Default::default(),
             ip: IpInfo {
                 version: 4,
                 src: ip("203.0.113.50"),
@@ -574,6 +581,7 @@ mod tests {
                 tx: Some(TxMatch {
                     tx_id: 0,
                     ssh: Some(ssh_obj()),
+                    http: None,
                 }),
                 app_proto: Some("ssh"),
             },
@@ -650,6 +658,7 @@ mod tests {
         assert_eq!(ev.direction.as_deref(), Some("to_server"));
 
         let udp = Packet {
+            ext: Default::default(),
             l4: L4::Udp(UdpInfo {
                 src_port: 5353,
                 dst_port: 53,
@@ -673,6 +682,7 @@ mod tests {
     #[test]
     fn icmp_header_has_type_code_no_ports() {
         let icmp = Packet {
+            ext: Default::default(),
             l4: L4::Icmp(IcmpInfo {
                 v6: false,
                 itype: 8,

@@ -132,7 +132,10 @@ mod tests {
         let line = String::from_utf8(out).unwrap();
         assert!(line.contains("  [**] [1:9000001:1]"), "{line}");
         assert!(line.contains("[Classification: (null)]"), "{line}");
-        assert!(line.ends_with("{ICMP} 203.0.113.50:8 -> 192.0.2.10:0\n"), "{line}");
+        assert!(
+            line.ends_with("{ICMP} 203.0.113.50:8 -> 192.0.2.10:0\n"),
+            "{line}"
+        );
         ev.event_type = "drop".into();
         let mut out = Vec::new();
         assert!(!fast_line(&ev, &mut out) && out.is_empty());
