@@ -201,9 +201,7 @@ impl Worker {
         // inspected packet by packet already.
         let both_acked = flow.tcp_flags_seen.iter().all(|f| f & tcp_flags::ACK != 0);
         for dir in [Direction::ToServer, Direction::ToClient] {
-            let chunk = inspect
-                .get(dir)
-                .filter(|_| payload_inspected && both_acked);
+            let chunk = inspect.get(dir).filter(|_| payload_inspected && both_acked);
             let ssh = flow.app.ssh();
             let has_tx = ssh.is_some_and(|s| s.side(dir).banner.is_some())
                 || flow

@@ -843,8 +843,8 @@ fn tx_key(ri: u32, dir: Option<Direction>) -> u32 {
 /// Sort rank by flowbits use: setters first, then setters that also read,
 /// then rules without flowbits, then readers.
 fn flowbit_role(rule: &Rule) -> u8 {
-    let reads = rule.flowbits.iter().any(|f| f.cmd.reads())
-        || rule.hostbits.iter().any(|h| h.cmd.reads());
+    let reads =
+        rule.flowbits.iter().any(|f| f.cmd.reads()) || rule.hostbits.iter().any(|h| h.cmd.reads());
     let writes = rule.flowbits.iter().any(|f| !f.cmd.reads())
         || rule.hostbits.iter().any(|h| !h.cmd.reads());
     match (writes, reads) {

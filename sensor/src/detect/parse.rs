@@ -1422,11 +1422,15 @@ mod tests {
         let (r, _) = ok("alert ip any any -> any any (hostbits:set,a,dst; sid:5;)");
         assert_eq!(r.hostbits.len(), 1);
         assert_eq!(
-            ok("alert tcp any any -> any any (dsize:!9; sid:6;)").0.require_payload,
+            ok("alert tcp any any -> any any (dsize:!9; sid:6;)")
+                .0
+                .require_payload,
             Some(true)
         );
         assert_eq!(
-            ok("alert tcp any any -> any any (dsize:0; sid:7;)").0.require_payload,
+            ok("alert tcp any any -> any any (dsize:0; sid:7;)")
+                .0
+                .require_payload,
             Some(false)
         );
     }

@@ -46,9 +46,7 @@ impl RuleProto {
             | RuleProto::TcpPkt
             | RuleProto::TcpStream
             | RuleProto::Ssh
-            | RuleProto::Http => {
-                ip_proto == ipproto::TCP
-            }
+            | RuleProto::Http => ip_proto == ipproto::TCP,
             RuleProto::Udp => ip_proto == ipproto::UDP,
             RuleProto::Icmp => ipproto::is_icmp(ip_proto),
             RuleProto::Icmpv4 => ip_proto == ipproto::ICMP,
