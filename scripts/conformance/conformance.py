@@ -70,6 +70,9 @@ def parse_args():
     p.add_argument("--passing", help="passing list (default <repo>/tests/conformance/passing.txt)")
     p.add_argument("--no-check", action="store_true",
                    help="don't fail on tests of the passing list that fail")
+    p.add_argument("--check-eve", action="store_true",
+                   help="also validate each test's eve.json with ../shared/tools/check-eve "
+                        "(Suricata 7.0.10's schema; needs python3-jsonschema)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
     p.add_argument("--bin", required=True, help=argparse.SUPPRESS)
     p.add_argument("--root", required=True, help=argparse.SUPPRESS)
@@ -345,6 +348,33 @@ def engine_run(engine, args, suite, tdir, tests, bin_path, yaml_path):
     return final, wall, log
 
 
+def check_eve(args, tests, results):
+    """Validates every test's eve.json with check-eve; sets results[test]
+    ["eve"] to "valid", "INVALID: <first error>" or "" (no eve.json)."""
+    from concurrent.futures import ThreadPoolExecutor
+    tool = os.path.join(args.shared, "tools", "check-eve")
+    out = os.path.join(args.outdir, "meerkat", "out")
+
+    def one(t):
+        eve = os.path.join(out, os.path.basename(t["test"]), "output", "eve.json")
+        if not os.path.exists(eve) or os.path.getsize(eve) == 0:
+            return t["test"], ""
+        p = subprocess.run([tool, eve, "--max-errors", "1"], capture_output=True, text=True,
+                           errors="replace")
+        if p.returncode == 0:
+            return t["test"], "valid"
+        if p.returncode == 2:
+            return t["test"], "check-eve error: " + shorten(p.stderr, 120)
+        lines = [l.strip() for l in p.stdout.splitlines() if l.strip()]
+        at = next((i for i, l in enumerate(lines) if l.startswith("line ")), None)
+        detail = " ".join(lines[at:at + 2]) if at is not None else (lines[-1] if lines else "")
+        return t["test"], "INVALID: " + shorten(detail, 160)
+
+    with ThreadPoolExecutor(max_workers=max(1, args.j)) as ex:
+        for name, verdict in ex.map(one, tests):
+            results[name]["eve"] = verdict
+
+
 def table(tests, meerkat, live):
     fams = collections.OrderedDict()
     for t in sorted(tests, key=lambda t: t["family"]):
@@ -446,6 +476,8 @@ def main():
     started = time.time()
     yaml_path = os.path.join(HERE, "suricata.yaml")
     meerkat, m_wall, m_log = engine_run("meerkat", args, suite, tdir, tests, args.bin, yaml_path)
+    if args.check_eve:
+        check_eve(args, tests, meerkat)
     live = None
     if args.suricata:
         if not os.access(args.suricata_bin, os.X_OK):
@@ -459,6 +491,8 @@ def main():
     tsv = os.path.join(args.outdir, "results.tsv")
     with open(tsv, "w") as f:
         cols = ["test", "family", "scope", "suricata_7.0.10", "meerkat", "exit", "wall_s", "reason"]
+        if args.check_eve:
+            cols.append("eve_schema")
         if live is not None:
             cols[4:4] = ["suricata_live", "suricata_exit", "suricata_wall_s"]
         f.write("\t".join(cols) + "\n")
@@ -467,6 +501,8 @@ def main():
             row = [t["test"], t["family"], t["scope"], t["suricata_7.0.10"], m["status"],
                    "" if m["exit"] is None else str(m["exit"]),
                    "" if m["wall"] is None else "%.3f" % m["wall"], m["reason"]]
+            if args.check_eve:
+                row.append(m.get("eve", ""))
             if live is not None:
                 s = live[t["test"]]
                 row[4:4] = [s["status"], "" if s["exit"] is None else str(s["exit"]),
@@ -498,6 +534,14 @@ def main():
     report.append("Meerkat failures by cause:")
     for c, n in groups.most_common():
         report.append("  %4d  %s" % (n, c))
+    if args.check_eve:
+        bad = [t["test"] for t in tests if meerkat[t["test"]].get("eve", "").startswith("INVALID")]
+        checked = sum(1 for t in tests if meerkat[t["test"]].get("eve"))
+        report.append("")
+        report.append("EVE schema (check-eve, Suricata 7.0.10): %d eve.json checked, %d invalid"
+                      % (checked, len(bad)))
+        for n in bad:
+            report.append("  %s: %s" % (n, meerkat[n]["eve"]))
     crashes = [t["test"] for t in tests if meerkat[t["test"]]["crash"]]
     report.append("")
     report.append("panics/hangs/signals: %d%s" % (len(crashes),
