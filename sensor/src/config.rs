@@ -684,6 +684,37 @@ mod tests {
         assert!(cfg(false, P::Bypass).validate(false).is_ok());
     }
 
+    /// Real Suricata configurations (the suite's base files and the
+    /// installed suricata.yaml, when present on this machine) load without
+    /// errors and leave most of their keys as ignored.
+    #[test]
+    fn real_suricata_yaml_files_load() {
+        let suite = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/reference/suricata-verify/etc");
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&suite)
+            .map(|d| {
+                d.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let installed = Path::new("/etc/suricata/suricata.yaml");
+        if installed.exists() {
+            files.push(installed.to_path_buf());
+        }
+        if files.is_empty() {
+            eprintln!("note: no Suricata YAML on this machine; nothing to check");
+        }
+        for f in files {
+            let l = SensorConfig::load_with_sets(Some(&f), &[])
+                .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+            assert_eq!(l.format, Format::SuricataYaml, "{}", f.display());
+            assert!(l.ignored.len() > 10, "{}: {:?}", f.display(), l.ignored);
+            assert!(l.config.eve.types.alert, "{}", f.display());
+            assert!(l.config.validate(false).is_ok(), "{}", f.display());
+        }
+    }
+
     #[test]
     fn default_home_net_is_suricatas() {
         let cfg = SensorConfig::parse("", "t").unwrap();
