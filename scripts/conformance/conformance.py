@@ -266,19 +266,23 @@ def crash_reason(out_dir, name, rc, timeout):
 
 
 def last_error(out_dir, name):
-    """The engine's last error line on stderr, for exit-code failures."""
+    """The engine's first ERROR-level line on stderr (the cause), else its
+    last line mentioning an error (the summary), for exit-code failures."""
     stderr_path = os.path.join(out_dir, name, "output", "stderr")
-    last = None
+    first, last = None, None
     try:
         with open(stderr_path, errors="replace") as f:
             for line in f:
+                if first is None and re.search(r"\bERROR\b|^E: ", line):
+                    first = line.strip()
                 if "error" in line.lower():
                     last = line.strip()
     except OSError:
         return None
-    if last:
-        last = re.sub(r"^\S+Z\s+", "", last)
-    return last
+    found = first or last
+    if found:
+        found = re.sub(r"^\S+Z\s+", "", found)
+    return found
 
 
 def shell_detail(suite, test, out_dir, src, reason):
