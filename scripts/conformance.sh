@@ -20,7 +20,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(git -C "$here" rev-parse --show-toplevel)
+# The repository root (git's view; the script's parent folder in an export).
+root=$(git -C "$here" rev-parse --show-toplevel 2>/dev/null || (cd "$here/.." && pwd))
 shared=$(cd "$root/../shared" 2>/dev/null && pwd) || {
     echo "conformance: $root/../shared not found (the suite lives in ../shared/reference)" >&2
     exit 2
