@@ -1109,7 +1109,8 @@ impl Engine {
                     continue;
                 };
                 let stage = if hr.needs_body { m.body } else { m.headers };
-                if hr.dir != m.dir || !stage || !rule.proto.accepts(pkt.ip.proto) {
+                let other_dir = hr.dir.is_some_and(|d| d != m.dir);
+                if other_dir || !stage || !rule.proto.accepts(pkt.ip.proto) {
                     continue;
                 }
                 let f = &rule.flow;

@@ -260,8 +260,9 @@ pub struct HttpRule {
     /// `urilen` on the normalized (false) or raw (true) URI.
     pub urilen: Option<(NumTest, bool)>,
     pub files: Vec<FileTest>,
-    /// The direction the rule inspects.
-    pub dir: Direction,
+    /// The direction the rule inspects (`None`: both, for rules whose
+    /// buffers exist on both sides and that name no direction).
+    pub dir: Option<Direction>,
     /// Runs at the end of the body instead of the headers.
     pub needs_body: bool,
 }
@@ -278,11 +279,11 @@ impl HttpRule {
         let resp = lists.iter().any(|l| l.buf.side() == Side::Response);
         let req = lists.iter().any(|l| l.buf.side() == Side::Request) || urilen.is_some();
         let dir = if resp {
-            Direction::ToClient
+            Some(Direction::ToClient)
         } else if req {
-            Direction::ToServer
+            Some(Direction::ToServer)
         } else {
-            flow_dir.unwrap_or(Direction::ToServer)
+            flow_dir
         };
         let needs_body = lists.iter().any(|l| l.buf.is_body()) || !files.is_empty();
         HttpRule {
