@@ -197,6 +197,7 @@ fn main() {
             app_is_ssh: m.ssh,
             pseudo: false,
             http: None,
+            stream_size: None,
         })
         .collect();
     let mut m = Matches::new();

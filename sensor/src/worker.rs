@@ -224,6 +224,7 @@ impl Worker {
                 app_is_ssh: flow.app.proto() == AppProto::Ssh,
                 pseudo: true,
                 http: flow.app.http(),
+                stream_size: flow.tcp.as_ref().map(crate::detect::header::stream_sizes),
             };
             matches.clear();
             shared.engine.inspect(&input, &mut flow.fired, matches);
@@ -505,6 +506,7 @@ impl Worker {
             app_is_ssh: flow.app.proto() == AppProto::Ssh,
             pseudo: false,
             http: flow.app.http(),
+            stream_size: flow.tcp.as_ref().map(crate::detect::header::stream_sizes),
         };
         matches.clear();
         shared.engine.inspect(&input, &mut flow.fired, matches);
@@ -527,6 +529,7 @@ impl Worker {
             app_is_ssh: false,
             pseudo: false,
             http: None,
+            stream_size: None,
         };
         let mut fired = Vec::new();
         self.matches.clear();

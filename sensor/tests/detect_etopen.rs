@@ -88,6 +88,7 @@ fn load_all_etopen_rules() {
         app_is_ssh: false,
         pseudo: false,
         http: None,
+        stream_size: None,
     };
     let mut m = Matches::new();
     for _ in 0..3 {
@@ -163,6 +164,7 @@ fn etopen_ssh_rules() {
         app_is_ssh: true,
         pseudo: false,
         http: None,
+        stream_size: None,
     };
     let mut m = Matches::new();
     engine.inspect(&input, &mut Vec::new(), &mut m);

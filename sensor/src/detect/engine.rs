@@ -912,7 +912,7 @@ impl Engine {
             return true;
         }
         let h = super::header::Headers::locate(pkt);
-        if !rule.headers.iter().all(|t| t.matches(pkt, &h)) {
+        if !rule.headers.iter().all(|t| t.matches(pkt, &h, input.stream_size)) {
             return false;
         }
         rule.hdr.iter().all(|(b, list)| match h.buffer(*b, pkt) {

@@ -81,6 +81,7 @@ fn input<'a>(pkt: &'a Packet<'a>) -> DetectInput<'a> {
         app_is_ssh: false,
         pseudo: false,
         http: None,
+        stream_size: None,
     }
 }
 

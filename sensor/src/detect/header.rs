@@ -198,19 +198,61 @@ fn tcp_mss(hdr: &[u8]) -> Option<u16> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HeaderTest {
     Ttl(NumTest),
-    Tos { value: u8, negated: bool },
+    Tos {
+        value: u8,
+        negated: bool,
+    },
     Id(u16),
     IpOpts(IpOpt),
-    FragBits { bits: u16, mode: FlagsMode },
-    FragOffset { value: u16, op: FragOp },
+    FragBits {
+        bits: u16,
+        mode: FlagsMode,
+    },
+    FragOffset {
+        value: u16,
+        op: FragOp,
+    },
     SameIp,
-    IpProto { value: u8, op: FragOp },
-    Window { value: u16, negated: bool },
+    IpProto {
+        value: u8,
+        op: FragOp,
+    },
+    Window {
+        value: u16,
+        negated: bool,
+    },
     Seq(u32),
     Ack(u32),
     TcpMss(NumTest),
     IcmpId(u16),
     IcmpSeq(u16),
+    /// `stream_size`: bytes a side sent (plus one for its SYN), as
+    /// Suricata's `next_seq - isn`.
+    StreamSize {
+        side: StreamSide,
+        test: NumTest,
+    },
+}
+
+/// Which side `stream_size` measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamSide {
+    /// What the server sent.
+    Server,
+    /// What the client sent.
+    Client,
+    Both,
+    Either,
+}
+
+/// The `stream_size` input of a TCP session: bytes sent in order by the
+/// client (to_server) and by the server (to_client).
+pub fn stream_sizes(s: &crate::stream::TcpSession) -> [u64; 2] {
+    use crate::packet::Direction;
+    [
+        s.dir(Direction::ToServer).stream_len(),
+        s.dir(Direction::ToClient).stream_len(),
+    ]
 }
 
 /// `!`, `<`, `>` or equality, as `fragoffset` and `ip_proto` take them.
@@ -251,7 +293,8 @@ fn icmp_id_seq(pkt: &Packet<'_>, h: &Headers<'_>) -> Option<(u16, u16)> {
 }
 
 impl HeaderTest {
-    pub fn matches(&self, pkt: &Packet<'_>, h: &Headers<'_>) -> bool {
+    /// `sizes`: the flow's [`stream_sizes`], None without a TCP session.
+    pub fn matches(&self, pkt: &Packet<'_>, h: &Headers<'_>, sizes: Option<[u64; 2]>) -> bool {
         let ip = &pkt.ip;
         match *self {
             HeaderTest::Ttl(t) => t.matches(u64::from(ip.ttl)),
@@ -299,6 +342,19 @@ impl HeaderTest {
             },
             HeaderTest::IcmpId(v) => icmp_id_seq(pkt, h).is_some_and(|(id, _)| id == v),
             HeaderTest::IcmpSeq(v) => icmp_id_seq(pkt, h).is_some_and(|(_, s)| s == v),
+            HeaderTest::StreamSize { side, test } => {
+                let (L4::Tcp(_), Some([client, server])) = (pkt.l4, sizes) else {
+                    return false;
+                };
+                // next_seq - isn: the data plus the SYN, as a u32.
+                let m = |n: u64| test.matches(u64::from((n as u32).wrapping_add(1)));
+                match side {
+                    StreamSide::Server => m(server),
+                    StreamSide::Client => m(client),
+                    StreamSide::Both => m(server) && m(client),
+                    StreamSide::Either => m(server) || m(client),
+                }
+            }
         }
     }
 
@@ -517,6 +573,28 @@ pub fn parse(k: &str, v: Option<&str>) -> Option<Result<HeaderTest, OptError>> {
                 HeaderTest::Ack(n)
             })
         }),
+        "stream_size" => need().and_then(|s| {
+            let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+            let [side, op, n] = parts.as_slice() else {
+                return Err(invalid(
+                    "expected <server|client|both|either>,<op>,<number>",
+                ));
+            };
+            let side = match *side {
+                "server" => StreamSide::Server,
+                "client" => StreamSide::Client,
+                "both" => StreamSide::Both,
+                "either" => StreamSide::Either,
+                other => return Err(invalid(format!("unknown side `{other}`"))),
+            };
+            let test = match *op {
+                "<" | ">" | "<=" | ">=" | "!=" | "=" => {
+                    parse_num_test(&format!("{op}{n}"), u64::from(u32::MAX)).map_err(invalid)?
+                }
+                other => return Err(invalid(format!("unknown operator `{other}`"))),
+            };
+            Ok(HeaderTest::StreamSize { side, test })
+        }),
         "icmp_id" | "icmp_seq" => need().and_then(|s| {
             let n = plain::<u16>(s).ok_or_else(|| invalid(format!("bad {k} `{s}` (0-65535)")))?;
             Ok(if k == "icmp_id" {
@@ -583,7 +661,17 @@ mod tests {
             }
         );
         assert_eq!(p("sameip", None), HeaderTest::SameIp);
+        assert_eq!(
+            p("stream_size", Some("server, <, 1111")),
+            HeaderTest::StreamSize {
+                side: StreamSide::Server,
+                test: NumTest::Lt(1111)
+            }
+        );
         for (k, v) in [
+            ("stream_size", "server,<"),
+            ("stream_size", "up,<,5"),
+            ("stream_size", "both,~,5"),
             ("ttl", "300"),
             ("tos", "x1ff"),
             ("id", "70000"),
@@ -621,18 +709,24 @@ mod tests {
         assert_eq!(tcp.get(20..22), Some(&[2u8, 4][..]));
         assert_eq!(h.buffer(HdrBuf::Ipv4, &pkt).map(<[u8]>::len), Some(20));
         assert!(h.buffer(HdrBuf::Udp, &pkt).is_none());
-        assert!(p("tcp.mss", Some("1460")).matches(&pkt, &h));
-        assert!(!p("tcp.mss", Some("<536")).matches(&pkt, &h));
-        assert!(p("seq", Some("7")).matches(&pkt, &h));
-        assert!(!p("ipopts", Some("any")).matches(&pkt, &h));
-        assert!(p("fragoffset", Some("0")).matches(&pkt, &h));
-        assert!(!p("sameip", None).matches(&pkt, &h));
+        assert!(p("tcp.mss", Some("1460")).matches(&pkt, &h, None));
+        assert!(!p("tcp.mss", Some("<536")).matches(&pkt, &h, None));
+        assert!(p("seq", Some("7")).matches(&pkt, &h, None));
+        assert!(!p("ipopts", Some("any")).matches(&pkt, &h, None));
+        assert!(p("fragoffset", Some("0")).matches(&pkt, &h, None));
+        assert!(!p("sameip", None).matches(&pkt, &h, None));
+        let ss = p("stream_size", Some("client,=,11"));
+        assert!(ss.matches(&pkt, &h, Some([10, 0])));
+        assert!(!ss.matches(&pkt, &h, Some([11, 0])));
+        assert!(!ss.matches(&pkt, &h, None));
+        assert!(p("stream_size", Some("either,>,5")).matches(&pkt, &h, Some([0, 9])));
+        assert!(!p("stream_size", Some("both,>,5")).matches(&pkt, &h, Some([0, 9])));
         // Bytes that are not this packet's: nothing located, no panic.
         let mut other = pkt;
         other.ext.ip_raw = &[0x45];
         let h3 = Headers::locate(&other);
         assert!(h3.buffer(HdrBuf::Tcp, &other).is_none());
-        assert!(!p("tcp.mss", Some("1460")).matches(&other, &h3));
+        assert!(!p("tcp.mss", Some("1460")).matches(&other, &h3, None));
     }
 
     #[test]

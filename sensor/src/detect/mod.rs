@@ -127,6 +127,10 @@ pub struct DetectInput<'a> {
     /// carries the flow's last stream data and transactions, and packet
     /// rules do not run on it.
     pub pseudo: bool,
+    /// Bytes each side of the flow's TCP session sent in order so far
+    /// (to_server, to_client), for `stream_size` (None: no TCP session);
+    /// see [`header::stream_sizes`].
+    pub stream_size: Option<[u64; 2]>,
 }
 
 /// Reassembled data of one direction, as the stream stage hands it over.
