@@ -76,12 +76,8 @@ fn parse_chunk_len(line: &[u8]) -> Option<u64> {
     if hex.is_empty() || hex.len() > 15 {
         return None;
     }
-    let rest = t.get(end..).unwrap_or(&[]);
-    if !rest.iter().all(|&b| b.is_ascii_whitespace())
-        && rest.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b';')
-    {
-        return None;
-    }
+    // Anything after the hex digits (extensions, junk) is ignored, as
+    // libhtp does.
     u64::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()
 }
 
@@ -173,7 +169,14 @@ impl BodyReader {
                                 self.chunk_size(line, &mut st);
                             }
                         }
-                        Chunk::Size => self.chunk_size(line, &mut st),
+                        Chunk::Size => {
+                            self.chunk_size(line, &mut st);
+                            if self.framing == Framing::UntilClose {
+                                // Not chunked after all: the line is data.
+                                sink(line);
+                                sink(b"\r\n");
+                            }
+                        }
                         Chunk::Trailer => {
                             if line.is_empty() {
                                 self.framing = Framing::None;

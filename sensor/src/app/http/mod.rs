@@ -667,9 +667,13 @@ impl HttpState {
                     self.finish_resp_tx(id, up);
                     return;
                 }
+                let before_11 = self.tx(id).is_some_and(|t| {
+                    let p = t.resp_protocol.to_ascii_uppercase();
+                    p == b"HTTP/1.0" || p == b"HTTP/0.9"
+                });
                 if method.eq_ignore_ascii_case(b"HEAD") || code == 204 || code == 304 {
                     Framing::None
-                } else if chunked {
+                } else if chunked && !(before_11 && cl.is_some()) {
                     Framing::Chunked(Chunk::Size)
                 } else {
                     match cl {
