@@ -164,7 +164,7 @@ struct Ctx {
 
 /// Header facts of an existing set.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct SetHeader {
+pub(super) struct SetHeader {
     typename: String,
     family: u8,
     has_timeout: bool,
@@ -576,7 +576,11 @@ impl MsgBuilder<'_> {
 }
 
 /// Fold one `IPSET_CMD_LIST` dump message into the header and element list.
-fn parse_list(m: &NlMsg<'_>, header: &mut SetHeader, out: &mut Vec<(IpAddr, Option<Duration>)>) {
+pub(super) fn parse_list(
+    m: &NlMsg<'_>,
+    header: &mut SetHeader,
+    out: &mut Vec<(IpAddr, Option<Duration>)>,
+) {
     if m.ty != msg_type(IPSET_CMD_LIST) {
         return;
     }

@@ -61,6 +61,8 @@
 //! dump chunk (ipset: ~0.3 s).
 
 pub mod dryrun;
+#[doc(hidden)]
+pub mod fuzzing; // entry points for fuzz/ (not an API)
 pub mod ipset;
 pub(crate) mod netlink;
 mod nft_wire;

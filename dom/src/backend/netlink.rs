@@ -347,7 +347,7 @@ impl<'a> Iterator for AttrIter<'a> {
 
 /// Parse the body of an `NLMSG_ERROR` message: `(code, ext-ack text)`, code
 /// positive (0 = acknowledgement).
-fn parse_error(msg: &NlMsg<'_>) -> Result<(i32, Option<String>), NlError> {
+pub(super) fn parse_error(msg: &NlMsg<'_>) -> Result<(i32, Option<String>), NlError> {
     let code_bytes: [u8; 4] = msg
         .payload
         .get(..4)

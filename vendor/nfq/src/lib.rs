@@ -1006,7 +1006,7 @@ impl Queue {
     // ACK.
     fn recv_nlmsg(
         &mut self,
-        mut callback: impl FnMut(&mut Self, *const nlmsghdr) -> Result<()>,
+        callback: impl FnMut(&mut Self, *const nlmsghdr) -> Result<()>,
     ) -> Result<bool> {
         if Arc::get_mut(&mut self.buffer).is_none() {
             self.buffer = Arc::new(Vec::with_capacity(self.bufsize));
@@ -1031,12 +1031,22 @@ impl Queue {
         }
 
         // As we pass in MSG_TRUNC, if we receive a larger size it means the message is trucated
-        let mut size = size as usize;
+        let size = size as usize;
         if size > buf_size * 4 {
             return Err(std::io::Error::from_raw_os_error(ENOSPC));
         }
+        self.parse_received(size, callback)
+    }
 
-        let mut nlh = buf.as_ptr() as *const nlmsghdr;
+    /// Meerkat patch: the message walk of `recv_nlmsg`, over the first `size` bytes of
+    /// `self.buffer` (split out so that it can be fuzzed without a socket).
+    fn parse_received(
+        &mut self,
+        mut size: usize,
+        mut callback: impl FnMut(&mut Self, *const nlmsghdr) -> Result<()>,
+    ) -> Result<bool> {
+        size = size.min(self.buffer.len() * 4);
+        let mut nlh = self.buffer.as_ptr() as *const nlmsghdr;
         loop {
             if size < NLMSG_HDRLEN {
                 break;
@@ -1110,6 +1120,37 @@ impl Queue {
         result
     }
 
+    /// Meerkat patch (fuzzing entry point, not an API): parses `data` as one datagram
+    /// received from the kernel, exactly as `recv` does, without a socket. Returns the
+    /// packets it held, the first error, and whether it ended with an ACK or DONE.
+    #[doc(hidden)]
+    pub fn fuzz_parse(data: &[u8]) -> (Vec<Message>, Option<std::io::Error>, bool) {
+        let words = data.len().div_ceil(4).max(1);
+        let mut buf = vec![0u32; words];
+        for (i, b) in data.iter().enumerate() {
+            let w = &mut buf[i / 4];
+            let mut bytes = w.to_ne_bytes();
+            bytes[i % 4] = *b;
+            *w = u32::from_ne_bytes(bytes);
+        }
+        let mut queue = Queue {
+            fd: -1,
+            recv_flag: 0,
+            bufsize: words,
+            buffer: Arc::new(buf),
+            queue: VecDeque::new(),
+            verdict_buffer: None,
+            pending_error: None,
+        };
+        let res = queue.parse_received(data.len(), |this, nlh| unsafe { parse_msg(nlh, this) });
+        let msgs: Vec<Message> = queue.queue.drain(..).collect();
+        let (err, ack) = match res {
+            Ok(ack) => (queue.pending_error.take(), ack),
+            Err(e) => (Some(e), false),
+        };
+        (msgs, err, ack)
+    }
+
     /// Receive a packet from the queue.
     pub fn recv(&mut self) -> Result<Message> {
         // We have processed all messages in previous recv batch, do next iteration
@@ -1157,7 +1198,9 @@ impl Queue {
 
 impl Drop for Queue {
     fn drop(&mut self) {
-        unsafe { close(self.fd) };
+        if self.fd >= 0 {
+            unsafe { close(self.fd) };
+        }
     }
 }
 
