@@ -320,12 +320,36 @@ impl HttpState {
     }
 
     /// The connection closed in direction `dir`: a body delimited by the
-    /// close ends here.
+    /// close ends here; a body cut short is inspected as far as it came
+    /// and its file is truncated.
     pub fn on_close(&mut self, dir: Direction) -> HttpUpdate {
         let mut up = HttpUpdate::default();
         let side = self.side(dir);
-        if side.phase == Phase::Body && side.body.framing == Framing::UntilClose {
+        if side.phase != Phase::Body {
+            return up;
+        }
+        if side.body.framing == Framing::UntilClose {
             self.end_body(dir, &mut up);
+            return up;
+        }
+        let Some(id) = side.tx else { return up };
+        if !side.body_marked {
+            side.body_marked = true;
+            self.marks.push(Mark {
+                tx_id: id,
+                dir,
+                headers: false,
+                body: true,
+            });
+        }
+        if let Some(tx) = self.tx_mut(id) {
+            let f = match dir {
+                Direction::ToServer => tx.req_file.as_mut(),
+                Direction::ToClient => tx.resp_file.as_mut(),
+            };
+            if let Some(f) = f {
+                f.state = FileState::Truncated;
+            }
         }
         up
     }
@@ -348,9 +372,10 @@ impl HttpState {
             match phase {
                 Phase::Tunnel => break,
                 Phase::Idle => {
+                    // Blank (or whitespace-only) lines between messages.
                     let skip = data
                         .iter()
-                        .position(|&b| b != b'\r' && b != b'\n')
+                        .position(|&b| !matches!(b, b'\r' | b'\n' | b' ' | b'\t'))
                         .unwrap_or(data.len());
                     data = data.get(skip..).unwrap_or(&[]);
                     if data.is_empty() {
@@ -669,7 +694,7 @@ impl HttpState {
                 }
                 let before_11 = self.tx(id).is_some_and(|t| {
                     let p = t.resp_protocol.to_ascii_uppercase();
-                    p == b"HTTP/1.0" || p == b"HTTP/0.9"
+                    p == b"HTTP/0.9"
                 });
                 if method.eq_ignore_ascii_case(b"HEAD") || code == 204 || code == 304 {
                     Framing::None
