@@ -60,11 +60,16 @@ pub struct BodyStep {
     pub issues: BodyIssues,
 }
 
+/// Whitespace as libhtp skips it around chunk sizes (with VT).
+fn is_space(b: u8) -> bool {
+    b.is_ascii_whitespace() || b == 0x0b
+}
+
 fn parse_chunk_len(line: &[u8]) -> Option<u64> {
     let t: &[u8] = {
         let s = line
             .iter()
-            .position(|b| !b.is_ascii_whitespace())
+            .position(|&b| !is_space(b))
             .unwrap_or(line.len());
         line.get(s..).unwrap_or(&[])
     };
@@ -150,6 +155,16 @@ impl BodyReader {
                         self.line
                             .extend_from_slice(rest.get(..room.min(rest.len())).unwrap_or(&[]));
                         i = data.len();
+                        // A size line that cannot be hex: not chunked after
+                        // all, the rest is data (without waiting for a line
+                        // end that may never come).
+                        let first = self.line.iter().copied().find(|&b| !is_space(b));
+                        if c == Chunk::Size && first.is_some_and(|b| !b.is_ascii_hexdigit()) {
+                            st.issues.invalid_chunk_len = true;
+                            self.framing = Framing::UntilClose;
+                            let line = std::mem::take(&mut self.line);
+                            sink(&line);
+                        }
                         break;
                     };
                     let part = rest.get(..nl).unwrap_or(&[]);
@@ -279,6 +294,10 @@ pub struct Decompressor {
     pub error: bool,
     /// The output limit was hit.
     pub limited: bool,
+    /// Output so far (a stream that fails before any output is passed
+    /// through as it is, as libhtp does).
+    produced: u64,
+    passthrough: bool,
 }
 
 impl Decompressor {
@@ -293,11 +312,19 @@ impl Decompressor {
             left: limit,
             error: false,
             limited: false,
+            produced: 0,
+            passthrough: false,
         })
     }
 
     /// Decodes `data`, appending the output to `out`.
     pub fn feed(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        if self.passthrough {
+            let n = (data.len() as u64).min(self.left) as usize;
+            out.extend_from_slice(data.get(..n).unwrap_or(&[]));
+            self.left -= n as u64;
+            return;
+        }
         if let Dec::Pending = self.dec {
             let Some(&first) = data.first() else { return };
             // zlib header: CM=8 and a valid check; else raw deflate.
@@ -319,9 +346,15 @@ impl Decompressor {
             self.left -= n as u64;
             let over = buf.len() > n;
             buf.clear();
+            self.produced += n as u64;
             if r.is_err() {
                 self.error = true;
                 self.dec = Dec::Broken;
+                if self.produced == 0 {
+                    // Not compressed at all: pass it through.
+                    self.passthrough = true;
+                    self.feed(data, out);
+                }
                 return;
             }
             if over || self.left == 0 {

@@ -23,9 +23,11 @@ pub struct HeaderIssues {
 /// Lines of a block (without their line ends); `block` has no final blank
 /// line.
 pub fn lines(block: &[u8]) -> impl Iterator<Item = &[u8]> {
+    // A bare CR also ends a line (as libhtp reads headers).
     block
         .split(|&b| b == b'\n')
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .flat_map(|l| l.split(|&b| b == b'\r'))
 }
 
 fn trim(v: &[u8]) -> &[u8] {
@@ -74,6 +76,14 @@ pub fn parse<'a>(
         }
         if name.is_empty() {
             issues.invalid = true;
+            continue;
+        }
+        let value = trim(line.get(colon + 1..).unwrap_or(&[]));
+        // A repeated header is folded into the first, comma-separated (as
+        // libhtp keeps them).
+        if let Some(h) = out.iter_mut().find(|h| h.name.eq_ignore_ascii_case(name)) {
+            h.value.extend_from_slice(b", ");
+            h.value.extend_from_slice(value);
             continue;
         }
         if out.len() >= max_headers {
