@@ -1,7 +1,10 @@
-//! `hostbits`: named marks on a host (an IP address) that rules set and
-//! test, as Suricata's `detect-hostbits.c`: `set`, `unset`, `toggle`,
-//! `isset`, `isnotset`, `noalert`, tracked on the packet's source (the
-//! default) or destination address, expiring 300 s after being set.
+//! `hostbits` and `xbits`: named marks on a host (an IP address) or an
+//! address pair that rules set and test, as Suricata's
+//! `detect-hostbits.c` / `detect-xbits.c`: `set`, `unset`, `toggle`,
+//! `isset`, `isnotset`, `noalert`. Hostbits track the packet's source
+//! (the default) or destination and expire 300 s after being set; xbits
+//! say `track ip_src|ip_dst|ip_pair` and `expire N` (default 30 s).
+//! `xbits` on `ip_src`/`ip_dst` are hostbits (same names), as in Suricata.
 //!
 //! The table is per capture thread (it lives in [`super::Matches`]), like
 //! the threshold counters, and bounded: past [`MAX_ENTRIES`] marks, new
@@ -16,6 +19,8 @@ use super::threshold::OptError;
 
 /// Suricata's hostbit lifetime.
 const EXPIRE: Duration = Duration::from_secs(300);
+/// Suricata's default xbits lifetime.
+const XBITS_EXPIRE: u64 = 30;
 /// Marks one thread keeps at most.
 pub const MAX_ENTRIES: usize = 65_536;
 
@@ -25,8 +30,17 @@ pub struct Hostbit {
     pub cmd: FlowbitCmd,
     pub name: String,
     pub id: u32,
-    /// Track the destination address (`dst`) instead of the source.
-    pub dst: bool,
+    pub track: Track,
+    pub expire: Duration,
+}
+
+/// What a bit is attached to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Track {
+    Src,
+    Dst,
+    /// The address pair, either direction.
+    Pair,
 }
 
 /// What a `hostbits` option asks for.
@@ -77,33 +91,81 @@ pub fn parse(v: &str) -> Result<Parsed, OptError> {
         cmd,
         name: name.to_string(),
         id: 0,
-        dst,
+        track: if dst { Track::Dst } else { Track::Src },
+        expire: EXPIRE,
     }))
 }
 
-/// One thread's host marks: (address, bit) -> expiry.
+/// Parses an `xbits` value: `cmd,name,track ip_src|ip_dst|ip_pair
+/// [,expire N]`, or `noalert`.
+pub fn parse_xbits(v: &str) -> Result<Parsed, OptError> {
+    let parts: Vec<&str> = v.split(',').map(str::trim).collect();
+    if parts.first() == Some(&"noalert") && parts.len() == 1 {
+        return Ok(Parsed::NoAlert);
+    }
+    let (Some(cmd), Some(name)) = (parts.first(), parts.get(1)) else {
+        return Err(OptError::Invalid("expected cmd,name,track ...".into()));
+    };
+    let Parsed::Op(mut bit) = parse(&format!("{cmd},{name}"))? else {
+        return Err(OptError::Invalid("noalert takes no name".into()));
+    };
+    let mut track = None;
+    bit.expire = Duration::from_secs(XBITS_EXPIRE);
+    for o in parts.iter().skip(2) {
+        let mut w = o.split_whitespace();
+        match (w.next(), w.next(), w.next()) {
+            (Some("track"), Some(t), None) => {
+                track = Some(match t {
+                    "ip_src" => Track::Src,
+                    "ip_dst" => Track::Dst,
+                    "ip_pair" => Track::Pair,
+                    _ => return Err(OptError::Invalid(format!("unknown track `{t}`"))),
+                })
+            }
+            (Some("expire"), Some(n), None) => {
+                let n: u64 = n
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0 && *n <= u64::from(u32::MAX))
+                    .ok_or_else(|| OptError::Invalid(format!("bad expire `{n}`")))?;
+                bit.expire = Duration::from_secs(n);
+            }
+            _ => return Err(OptError::Invalid(format!("unknown xbits option `{o}`"))),
+        }
+    }
+    bit.track = track
+        .ok_or_else(|| OptError::Invalid("xbits needs `track ip_src|ip_dst|ip_pair`".into()))?;
+    Ok(Parsed::Op(bit))
+}
+
+/// A bit's owner: a host (second address unspecified) or an ordered
+/// address pair, and the bit.
+type Key = (IpAddr, IpAddr, u32);
+
+/// One thread's host and pair marks: key -> expiry.
 #[derive(Debug, Default)]
 pub struct HostBits {
-    bits: HashMap<(IpAddr, u32), Instant>,
+    bits: HashMap<Key, Instant>,
 }
 
 impl HostBits {
-    fn host(b: &Hostbit, src: IpAddr, dst: IpAddr) -> IpAddr {
-        if b.dst {
-            dst
-        } else {
-            src
+    fn key(b: &Hostbit, src: IpAddr, dst: IpAddr) -> Key {
+        let none = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+        match b.track {
+            Track::Src => (src, none, b.id),
+            Track::Dst => (dst, none, b.id),
+            Track::Pair => (src.min(dst), src.max(dst), b.id),
         }
     }
 
-    fn is_set(&self, host: IpAddr, id: u32, now: Instant) -> bool {
-        self.bits.get(&(host, id)).is_some_and(|&exp| exp > now)
+    fn is_set(&self, key: Key, now: Instant) -> bool {
+        self.bits.get(&key).is_some_and(|&exp| exp > now)
     }
 
     /// True when all `isset`/`isnotset` conditions hold.
     pub fn check(&self, bits: &[Hostbit], src: IpAddr, dst: IpAddr, now: Instant) -> bool {
         bits.iter().all(|b| {
-            let set = self.is_set(Self::host(b, src, dst), b.id, now);
+            let set = self.is_set(Self::key(b, src, dst), now);
             match b.cmd {
                 FlowbitCmd::IsSet => set,
                 FlowbitCmd::IsNotSet => !set,
@@ -115,10 +177,12 @@ impl HostBits {
     /// Applies the set/unset/toggle operations of a matched rule.
     pub fn apply(&mut self, bits: &[Hostbit], src: IpAddr, dst: IpAddr, now: Instant) {
         for b in bits {
-            let key = (Self::host(b, src, dst), b.id);
-            let set = self.is_set(key.0, key.1, now);
+            let key = Self::key(b, src, dst);
+            let set = self.is_set(key, now);
             match (b.cmd, set) {
-                (FlowbitCmd::Set, _) | (FlowbitCmd::Toggle, false) => self.insert(key, now),
+                (FlowbitCmd::Set, _) | (FlowbitCmd::Toggle, false) => {
+                    self.insert(key, now + b.expire, now)
+                }
                 (FlowbitCmd::Unset, _) | (FlowbitCmd::Toggle, true) => {
                     self.bits.remove(&key);
                 }
@@ -127,14 +191,14 @@ impl HostBits {
         }
     }
 
-    fn insert(&mut self, key: (IpAddr, u32), now: Instant) {
+    fn insert(&mut self, key: Key, exp: Instant, now: Instant) {
         if self.bits.len() >= MAX_ENTRIES && !self.bits.contains_key(&key) {
             self.bits.retain(|_, exp| *exp > now);
             if self.bits.len() >= MAX_ENTRIES {
                 return;
             }
         }
-        self.bits.insert(key, now + EXPIRE);
+        self.bits.insert(key, exp);
     }
 
     pub fn len(&self) -> usize {
@@ -163,8 +227,21 @@ mod tests {
     #[test]
     fn parse_forms() {
         assert_eq!(parse("noalert"), Ok(Parsed::NoAlert));
-        assert!(op("toggle,abc,dst", 0).dst);
-        assert!(!op("isset,abc", 0).dst);
+        assert_eq!(op("toggle,abc,dst", 0).track, Track::Dst);
+        assert_eq!(op("isset,abc", 0).track, Track::Src);
+        let x = match parse_xbits("set,a, track ip_pair, expire 15").unwrap() {
+            Parsed::Op(x) => x,
+            Parsed::NoAlert => panic!(),
+        };
+        assert_eq!((x.track, x.expire), (Track::Pair, Duration::from_secs(15)));
+        for bad in [
+            "set,a",
+            "set,a,track ip_any",
+            "set,a,track ip_src,expire 0",
+            "set,a,sideways",
+        ] {
+            assert!(parse_xbits(bad).is_err(), "{bad}");
+        }
         for bad in [
             "set",
             "flip,a",
@@ -196,5 +273,20 @@ mod tests {
         hb.apply(&[op("toggle,x", 1)], a, b, now);
         hb.apply(&[op("unset,x", 1)], a, b, now);
         assert!(hb.check(&[op("isnotset,x", 1)], a, b, now));
+        // A pair bit holds in both directions, not for another pair.
+        let Ok(Parsed::Op(mut pair)) = parse_xbits("set,p,track ip_pair,expire 5") else {
+            panic!()
+        };
+        pair.id = 7;
+        hb.apply(std::slice::from_ref(&pair), a, b, now);
+        pair.cmd = FlowbitCmd::IsSet;
+        assert!(hb.check(std::slice::from_ref(&pair), b, a, now));
+        assert!(!hb.check(std::slice::from_ref(&pair), a, a, now));
+        assert!(!hb.check(
+            std::slice::from_ref(&pair),
+            a,
+            b,
+            now + Duration::from_secs(5)
+        ));
     }
 }

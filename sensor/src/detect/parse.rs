@@ -989,9 +989,16 @@ impl Builder {
             }
             // Prefilter engine selection: no effect on what matches.
             "prefilter" => {}
-            "hostbits" => {
+            // Suricata 7's standalone `noalert`, as `flowbits:noalert`.
+            "noalert" if v.is_none() => self.noalert = true,
+            "hostbits" | "xbits" => {
                 let s = need(k, v)?;
-                match super::hostbits::parse(s) {
+                let r = if k == "xbits" {
+                    super::hostbits::parse_xbits(s)
+                } else {
+                    super::hostbits::parse(s)
+                };
+                match r {
                     Ok(super::hostbits::Parsed::Op(h)) => self.hostbits.push(h),
                     Ok(super::hostbits::Parsed::NoAlert) => self.noalert = true,
                     Err(OptError::Invalid(why)) => return Err(bad(k, s, why)),

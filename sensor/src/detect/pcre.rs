@@ -142,13 +142,32 @@ pub fn parse(v: &str) -> Result<Pcre, PcreError> {
         .swap_greed(flags.contains('G'));
     let re = match b.build() {
         Ok(r) => Re::Fast(r),
-        Err(e) => fancy(&pattern, flags).map_err(|fe| {
-            PcreError::Unsupported(format!(
-                "pcre syntax not supported: {} ({})",
-                first_line(&e.to_string()),
-                first_line(&fe)
-            ))
-        })?,
+        Err(e) => {
+            // PCRE spellings the Rust engines read differently.
+            let compat = pcre_compat(&pattern);
+            let fast = compat.as_deref().and_then(|c| {
+                RegexBuilder::new(c)
+                    .unicode(false)
+                    .size_limit(SIZE_LIMIT)
+                    .case_insensitive(flags.contains('i'))
+                    .dot_matches_new_line(flags.contains('s'))
+                    .multi_line(flags.contains('m'))
+                    .ignore_whitespace(flags.contains('x'))
+                    .swap_greed(flags.contains('G'))
+                    .build()
+                    .ok()
+            });
+            match fast {
+                Some(r) => Re::Fast(r),
+                None => fancy(compat.as_deref().unwrap_or(&pattern), flags).map_err(|fe| {
+                    PcreError::Unsupported(format!(
+                        "pcre syntax not supported: {} ({})",
+                        first_line(&e.to_string()),
+                        first_line(&fe)
+                    ))
+                })?,
+            }
+        }
     };
     Ok(Pcre {
         re,
@@ -156,6 +175,108 @@ pub fn parse(v: &str) -> Result<Pcre, PcreError> {
         relative,
         source: v.trim().to_string(),
     })
+}
+
+/// Rewrites PCRE spellings the Rust engines parse differently, keeping
+/// the meaning: a literal `[` inside a class (`[[a-z]` is `[` or a-z in
+/// PCRE), `\xH` with one hex digit, `\g{N}`/`\gN` backreferences and
+/// `(?P=name)`. None when nothing changed.
+fn pcre_compat(p: &str) -> Option<String> {
+    let b = p.as_bytes();
+    let mut out = String::with_capacity(p.len() + 8);
+    let (mut i, mut in_class, mut changed) = (0, false, false);
+    let hex = |i: usize| b.get(i).is_some_and(u8::is_ascii_hexdigit);
+    while let Some(&c) = b.get(i) {
+        match c {
+            b'\\' => {
+                let n = b.get(i + 1).copied();
+                if n == Some(b'x') && hex(i + 2) && !hex(i + 3) {
+                    out.push_str("\\x0");
+                    out.push(char::from(*b.get(i + 2)?));
+                    changed = true;
+                    i += 3;
+                    continue;
+                }
+                if n == Some(b'g') && !in_class {
+                    let rest = p.get(i + 2..)?;
+                    let (digits, used) = match rest.strip_prefix('{') {
+                        Some(r) => {
+                            let d: String = r.chars().take_while(char::is_ascii_digit).collect();
+                            let ok = r.get(d.len()..).is_some_and(|t| t.starts_with('}'));
+                            (if ok { d.clone() } else { String::new() }, d.len() + 2)
+                        }
+                        None => {
+                            let d: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                            (d.clone(), d.len())
+                        }
+                    };
+                    if !digits.is_empty() {
+                        out.push('\\');
+                        out.push_str(&digits);
+                        changed = true;
+                        i += 2 + used;
+                        continue;
+                    }
+                }
+                out.push('\\');
+                if let Some(n) = n {
+                    // Multi-byte UTF-8 characters are copied whole below.
+                    if n.is_ascii() {
+                        out.push(char::from(n));
+                        i += 2;
+                        continue;
+                    }
+                }
+                i += 1;
+            }
+            b'[' if in_class => {
+                if b.get(i + 1) == Some(&b':') {
+                    // A POSIX class `[:alpha:]`: copy it whole.
+                    let end = p.get(i..).and_then(|r| r.find(":]"))?;
+                    out.push_str(p.get(i..i + end + 2)?);
+                    i += end + 2;
+                } else {
+                    out.push_str("\\[");
+                    changed = true;
+                    i += 1;
+                }
+            }
+            b'[' => {
+                in_class = true;
+                out.push('[');
+                i += 1;
+                if b.get(i) == Some(&b'^') {
+                    out.push('^');
+                    i += 1;
+                }
+                if b.get(i) == Some(&b']') {
+                    out.push_str("\\]");
+                    changed = true;
+                    i += 1;
+                }
+            }
+            b']' if in_class => {
+                in_class = false;
+                out.push(']');
+                i += 1;
+            }
+            b'(' if !in_class && p.get(i..).is_some_and(|r| r.starts_with("(?P=")) => {
+                let r = p.get(i + 4..)?;
+                let end = r.find(')')?;
+                out.push_str("\\k<");
+                out.push_str(r.get(..end)?);
+                out.push('>');
+                changed = true;
+                i += 4 + end + 1;
+            }
+            _ => {
+                let ch = p.get(i..)?.chars().next()?;
+                out.push(ch);
+                i += ch.len_utf8();
+            }
+        }
+    }
+    changed.then_some(out)
 }
 
 /// Compiles a pattern the `regex` crate rejected with `fancy-regex`.
@@ -173,7 +294,9 @@ fn fancy(pattern: &str, flags: &str) -> Result<Re, String> {
     };
     let re = fancy_regex::RegexBuilder::new(&full)
         .backtrack_limit(BACKTRACK_LIMIT)
-        .delegate_size_limit(SIZE_LIMIT)
+        // The delegated parts run with Unicode classes (`\w{0,254}` is
+        // large as an NFA): allow more than the byte engine's limit.
+        .delegate_size_limit(8 * SIZE_LIMIT)
         .build()
         .map_err(|e| e.to_string())?;
     Ok(Re::Fancy(Box::new(re)))
@@ -221,6 +344,26 @@ mod tests {
         assert_eq!(p.re.find_at(b"\xffaAB", 3), None);
         let p = parse("\"/(?<!x)\\xff/\"").unwrap();
         assert_eq!(p.re.find_at(b"x\xff\xe9\xff", 0), Some((3, 4)));
+    }
+
+    #[test]
+    fn pcre_spellings() {
+        assert_eq!(pcre_compat("a[[b]").as_deref(), Some("a[\\[b]"));
+        assert_eq!(pcre_compat("[[:alpha:]x]"), None);
+        assert_eq!(pcre_compat("[\\x22\\x2]").as_deref(), Some("[\\x22\\x02]"));
+        assert_eq!(pcre_compat("(a)\\g{1}\\g1").as_deref(), Some("(a)\\1\\1"));
+        assert_eq!(
+            pcre_compat("(?P<v>a)(?P=v)").as_deref(),
+            Some("(?P<v>a)\\k<v>")
+        );
+        assert_eq!(pcre_compat("[]a]").as_deref(), Some("[\\]a]"));
+        assert_eq!(pcre_compat("plain\\x41é"), None);
+        let p = parse("\"/^(ab)\\g{1}[\\x2]/\"").unwrap();
+        assert!(p.re.is_match(b"abab\x02"));
+        let p = parse("\"/(?P<v>[a-z]{2})-(?P=v)/i\"").unwrap();
+        assert!(p.re.is_match(b"xab-ab") && !p.re.is_match(b"ab-cd"));
+        let p = parse("\"/x[[y]/\"").unwrap();
+        assert!(p.re.is_match(b"x[") && p.re.is_match(b"xy"));
     }
 
     #[test]
