@@ -747,3 +747,118 @@ fn input_from_a_redis_stream_with_its_own_cursor() {
         vec!["198.51.100.71".to_string(), "198.51.100.72".to_string()]
     );
 }
+
+/// Gateways reaching Redis over `rediss://` (rustls) with a private CA.
+#[test]
+fn fleet_over_tls_with_a_private_ca() {
+    let test = "fleet_over_tls_with_a_private_ca";
+    if !prerequisites(test, false)
+        || !need(
+            have("openssl"),
+            "openssl (to make a test CA) not installed",
+            test,
+        )
+    {
+        return;
+    }
+    let t = TmpDir::new("fleet-tls");
+    let dir = &t.0;
+    let sh = |cmd: &str| {
+        let ok = Command::new("sh")
+            .arg("-c")
+            .arg(cmd)
+            .current_dir(dir)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "{cmd}");
+    };
+    let ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+    sh(&format!(
+        "openssl req -x509 {ec} -keyout ca.key -out ca.crt -days 2 -subj /CN=mk-test-ca"
+    ));
+    sh(&format!(
+        "openssl req {ec} -keyout srv.key -out srv.csr -subj /CN=127.0.0.1"
+    ));
+    std::fs::write(dir.join("ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    sh("openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out srv.crt -days 2 -extfile ext");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new("redis-server")
+        .args([
+            "--port",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .args(["--tls-port", &port.to_string(), "--tls-auth-clients", "no"])
+        .args([
+            "--tls-cert-file",
+            "srv.crt",
+            "--tls-key-file",
+            "srv.key",
+            "--tls-ca-cert-file",
+            "ca.crt",
+        ])
+        .arg("--dir")
+        .arg(dir)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server");
+    struct Kill<'a>(&'a mut Child);
+    impl Drop for Kill<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _guard = Kill(&mut child);
+    let gw = |name: &str| {
+        let d = dir.join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("eve.json"), "").unwrap();
+        let cfg = config(
+            &d,
+            "",
+            "",
+            &format!(
+                "[fleet]\nurl = \"rediss://127.0.0.1:{port}\"\nname = \"{name}\"\ntls_ca_file = \"{}\"\n{}{ISSUE_RULES}",
+                dir.join("ca.crt").display(),
+                dry_run_backend()
+            ),
+        );
+        let dm = Daemon::start(&d, &cfg);
+        let up = wait_for(Duration::from_secs(15), || {
+            let s = dm.status();
+            s["fleet_state"] == "connected"
+                && s["fleet_cursor"].as_str().is_some_and(|c| !c.is_empty())
+        });
+        assert!(
+            up,
+            "{name} did not connect over TLS: {}\n{}",
+            dm.status(),
+            dm.log_text()
+        );
+        dm
+    };
+    let a = gw("gw1");
+    let b = gw("gw2");
+    let (ok, _, err) = a.cli(&["ban", "198.51.100.77", "--for", "1h"]);
+    assert!(ok, "{err}");
+    assert!(
+        wait_for(Duration::from_secs(10), || b
+            .banned_ips()
+            .contains(&"198.51.100.77".to_string())),
+        "not propagated over TLS; log:\n{}",
+        b.log_text()
+    );
+}

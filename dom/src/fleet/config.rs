@@ -32,6 +32,9 @@ pub struct RedisTarget {
     pub url: String,
     pub username: Option<String>,
     pub password_file: Option<PathBuf>,
+    /// PEM file of the CA that signed the server's certificate, for
+    /// `rediss://` (default: the system's CA store).
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -64,6 +67,7 @@ pub(crate) struct RawFleet {
     prefix: Option<Spanned<String>>,
     username: Option<String>,
     password_file: Option<String>,
+    tls_ca_file: Option<Spanned<String>>,
     publish: Option<bool>,
     apply: Option<bool>,
     max_bans_per_minute_per_origin: Option<Spanned<i64>>,
@@ -78,6 +82,7 @@ pub(crate) struct RawRedisInput {
     key: Option<Spanned<String>>,
     username: Option<String>,
     password_file: Option<String>,
+    tls_ca_file: Option<Spanned<String>>,
 }
 
 type ErrAt<'a> = &'a dyn Fn(Range<usize>, String) -> ConfigError;
@@ -98,6 +103,30 @@ fn url_ok(err: ErrAt, url: &Spanned<String>, what: &str) -> Result<String, Confi
         return Err(err(url.span(), format!("{what}: `{u}`: {e}")));
     }
     Ok(u.to_string())
+}
+
+fn target(
+    err: ErrAt,
+    url: String,
+    username: &Option<String>,
+    password_file: &Option<String>,
+    ca: &Option<Spanned<String>>,
+    what: &str,
+) -> Result<RedisTarget, ConfigError> {
+    if let Some(c) = ca {
+        if !url.starts_with("rediss://") {
+            return Err(err(
+                c.span(),
+                format!("{what}.tls_ca_file needs a rediss:// url"),
+            ));
+        }
+    }
+    Ok(RedisTarget {
+        url,
+        username: username.clone().filter(|s| !s.is_empty()),
+        password_file: password_file.as_ref().map(PathBuf::from),
+        tls_ca_file: ca.as_ref().map(|c| PathBuf::from(c.get_ref())),
+    })
 }
 
 fn key_part_ok(s: &str) -> bool {
@@ -190,11 +219,14 @@ impl RawFleet {
                 })?,
         };
         Ok(FleetConfig {
-            target: RedisTarget {
+            target: target(
+                err,
                 url,
-                username: self.username.clone().filter(|s| !s.is_empty()),
-                password_file: self.password_file.as_ref().map(PathBuf::from),
-            },
+                &self.username,
+                &self.password_file,
+                &self.tls_ca_file,
+                "fleet",
+            )?,
             name,
             prefix,
             publish: self.publish.unwrap_or(true),
@@ -223,12 +255,58 @@ impl RawRedisInput {
             }
         };
         Ok(RedisInput {
-            target: RedisTarget {
+            target: target(
+                err,
                 url,
-                username: self.username.clone().filter(|s| !s.is_empty()),
-                password_file: self.password_file.as_ref().map(PathBuf::from),
-            },
+                &self.username,
+                &self.password_file,
+                &self.tls_ca_file,
+                "input.redis",
+            )?,
             key,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::config::Config;
+
+    fn parse(extra: &str) -> Result<Config, String> {
+        Config::parse(Path::new("dom.toml"), extra).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn fleet_defaults_and_errors_with_positions() {
+        let c = parse("[fleet]\nurl = \"unix:///run/redis.sock\"\nname = \"gw1\"\n").unwrap();
+        let f = c.fleet.unwrap();
+        assert_eq!(f.prefix, "mk");
+        assert!(f.publish && f.apply);
+        assert_eq!(f.max_bans_per_minute_per_origin, 1000);
+        assert_eq!(f.name, "gw1");
+        let e = parse("[fleet]\nurl = \"http://x\"\n").unwrap_err();
+        assert!(e.starts_with("dom.toml:2:7: fleet.url"), "{e}");
+        let e = parse("[fleet]\nurl = \"redis://x\"\nname = \"a b\"\n").unwrap_err();
+        assert!(e.starts_with("dom.toml:3:8: fleet.name"), "{e}");
+        let e = parse("[fleet]\nurl = \"redis://x\"\nmax_bans_per_minute_per_origin = -1\n")
+            .unwrap_err();
+        assert!(e.contains("max_bans_per_minute_per_origin"), "{e}");
+        let e = parse("[fleet]\nurl = \"redis://x\"\ntls_ca_file = \"/ca.pem\"\n").unwrap_err();
+        assert!(e.contains("needs a rediss:// url"), "{e}");
+        let e = parse("[fleet]\nurl = \"redis://x\"\nbogus = 1\n").unwrap_err();
+        assert!(e.contains("bogus"), "{e}");
+        let c = parse("[fleet]\nurl = \"rediss://r.example:6380\"\ntls_ca_file = \"/ca.pem\"\npublish = false\n")
+            .unwrap();
+        assert!(!c.fleet.unwrap().publish);
+    }
+
+    #[test]
+    fn input_redis_instead_of_eve() {
+        let c = parse("[input]\nredis = { url = \"redis://127.0.0.1:6379\" }\n").unwrap();
+        assert_eq!(c.input.redis.unwrap().key, "suricata");
+        let e = parse("[input]\neve = \"/x\"\nredis = { url = \"redis://h\" }\n").unwrap_err();
+        assert!(e.contains("not both"), "{e}");
     }
 }

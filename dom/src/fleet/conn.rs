@@ -1,7 +1,8 @@
 //! Connecting to Redis and backing off when it is away.
 //!
 //! The URL decides the transport: `redis://host:port`, `rediss://` (TLS
-//! through rustls, certificates from the system store), `unix:///path`.
+//! through rustls, certificates from the system store, or from one CA in
+//! `tls_ca_file`), `unix:///path`.
 //! `username` and the first line of `password_file` are given to `AUTH`
 //! (Redis 6+ ACL users); the password is read at every connection so a
 //! rotated one is picked up, and it never appears in a log line.
@@ -19,12 +20,22 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Time allowed for an ordinary reply.
 pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// rustls needs one process-wide crypto provider: ring (no OpenSSL, no
+/// cmake), installed once before the first TLS connection.
+fn tls_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
 /// Opens a multiplexed connection; `response_timeout` must exceed any
 /// `BLOCK` the connection is used for.
 pub async fn connect(
     t: &RedisTarget,
     response_timeout: Duration,
 ) -> Result<MultiplexedConnection, String> {
+    tls_provider();
     let info = t
         .url
         .as_str()
@@ -41,7 +52,21 @@ pub async fn connect(
         rs = rs.set_password(pw);
     }
     let info = info.set_redis_settings(rs);
-    let client = redis::Client::open(info).map_err(|e| format!("{}: {e}", t.url))?;
+    let client = match &t.tls_ca_file {
+        Some(ca) => {
+            let pem =
+                std::fs::read(ca).map_err(|e| format!("tls_ca_file {}: {e}", ca.display()))?;
+            redis::Client::build_with_tls(
+                info,
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem),
+                },
+            )
+        }
+        None => redis::Client::open(info),
+    }
+    .map_err(|e| format!("{}: {e}", t.url))?;
     let cfg = AsyncConnectionConfig::new()
         .set_connection_timeout(Some(CONNECT_TIMEOUT))
         .set_response_timeout(Some(response_timeout));
