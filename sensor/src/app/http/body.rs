@@ -248,10 +248,16 @@ impl Coding {
                     .filter(|b| !b.is_ascii_whitespace())
                     .map(u8::to_ascii_lowercase)
                     .collect();
-                match c.as_slice() {
-                    b"gzip" | b"x-gzip" => Some(Coding::Gzip),
-                    b"deflate" => Some(Coding::Deflate),
-                    _ => None,
+                // As libhtp: a token containing the name (case and NUL
+                // bytes ignored).
+                let c: Vec<u8> = c.into_iter().filter(|&b| b != 0).collect();
+                let has = |n: &[u8]| c.windows(n.len()).any(|w| w == n);
+                if has(b"gzip") {
+                    Some(Coding::Gzip)
+                } else if has(b"deflate") {
+                    Some(Coding::Deflate)
+                } else {
+                    None
                 }
             })
             .collect()
@@ -259,11 +265,12 @@ impl Coding {
 }
 
 enum Dec {
-    Gzip(flate2::write::GzDecoder<Vec<u8>>),
     Zlib(flate2::write::ZlibDecoder<Vec<u8>>),
     Raw(flate2::write::DeflateDecoder<Vec<u8>>),
     /// Deflate, zlib or raw not known yet.
     Pending,
+    /// A gzip header being read (its flags are not checked, as libhtp).
+    GzHeader(Vec<u8>),
     /// Stopped (error or limit): pass nothing more.
     Broken,
 }
@@ -271,13 +278,46 @@ enum Dec {
 impl std::fmt::Debug for Dec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Dec::Gzip(_) => "gzip",
             Dec::Zlib(_) => "zlib",
             Dec::Raw(_) => "raw",
             Dec::Pending => "pending",
+            Dec::GzHeader(_) => "gzip header",
             Dec::Broken => "broken",
         })
     }
+}
+
+/// The length of the gzip header at the start of `h`: `None` while
+/// incomplete, `Err` when it is not gzip.
+fn gzip_header_len(h: &[u8]) -> Option<Result<usize, ()>> {
+    if h.len() >= 2 && (h.first() != Some(&0x1f) || h.get(1) != Some(&0x8b)) {
+        return Some(Err(()));
+    }
+    let flags = *h.get(3)?;
+    let mut i = 10usize;
+    if h.len() < i {
+        return None;
+    }
+    if flags & 0x04 != 0 {
+        let n = usize::from(*h.get(i)?) | usize::from(*h.get(i + 1)?) << 8;
+        i += 2 + n;
+        if h.len() < i {
+            return None;
+        }
+    }
+    for bit in [0x08u8, 0x10] {
+        if flags & bit != 0 {
+            let z = memchr::memchr(0, h.get(i..)?)?;
+            i += z + 1;
+        }
+    }
+    if flags & 0x02 != 0 {
+        i += 2;
+        if h.len() < i {
+            return None;
+        }
+    }
+    Some(Ok(i))
 }
 
 /// Input is handed to the decoder in pieces this small, so one piece can
@@ -304,7 +344,7 @@ impl Decompressor {
     pub fn new(coding: Coding, limit: u64) -> Option<Decompressor> {
         let dec = match coding {
             Coding::Identity => return None,
-            Coding::Gzip => Dec::Gzip(flate2::write::GzDecoder::new(Vec::new())),
+            Coding::Gzip => Dec::GzHeader(Vec::new()),
             Coding::Deflate => Dec::Pending,
         };
         Some(Decompressor {
@@ -325,6 +365,28 @@ impl Decompressor {
             self.left -= n as u64;
             return;
         }
+        let mut data = data;
+        if let Dec::GzHeader(h) = &mut self.dec {
+            let before = h.len();
+            let room = 4096usize.saturating_sub(before);
+            h.extend_from_slice(data.get(..room.min(data.len())).unwrap_or(&[]));
+            match gzip_header_len(h) {
+                Some(Ok(n)) => {
+                    let skip = n.saturating_sub(before).min(data.len());
+                    data = data.get(skip..).unwrap_or(&[]);
+                    self.dec = Dec::Raw(flate2::write::DeflateDecoder::new(Vec::new()));
+                }
+                Some(Err(())) => {
+                    self.error = true;
+                    self.passthrough = true;
+                    let h = std::mem::take(h);
+                    self.dec = Dec::Broken;
+                    self.feed(&h, out);
+                    return;
+                }
+                None => return,
+            }
+        }
         if let Dec::Pending = self.dec {
             let Some(&first) = data.first() else { return };
             // zlib header: CM=8 and a valid check; else raw deflate.
@@ -336,10 +398,9 @@ impl Decompressor {
         }
         for piece in data.chunks(PIECE) {
             let (r, buf) = match &mut self.dec {
-                Dec::Gzip(d) => (d.write_all(piece).and_then(|()| d.flush()), d.get_mut()),
                 Dec::Zlib(d) => (d.write_all(piece).and_then(|()| d.flush()), d.get_mut()),
                 Dec::Raw(d) => (d.write_all(piece).and_then(|()| d.flush()), d.get_mut()),
-                Dec::Pending | Dec::Broken => return,
+                Dec::Pending | Dec::GzHeader(_) | Dec::Broken => return,
             };
             let n = (buf.len() as u64).min(self.left) as usize;
             out.extend_from_slice(buf.get(..n).unwrap_or(&[]));
@@ -347,6 +408,11 @@ impl Decompressor {
             let over = buf.len() > n;
             buf.clear();
             self.produced += n as u64;
+            if over || (self.left == 0 && n > 0) {
+                self.limited = true;
+                self.dec = Dec::Broken;
+                return;
+            }
             if r.is_err() {
                 self.error = true;
                 self.dec = Dec::Broken;
@@ -355,11 +421,6 @@ impl Decompressor {
                     self.passthrough = true;
                     self.feed(data, out);
                 }
-                return;
-            }
-            if over || self.left == 0 {
-                self.limited = true;
-                self.dec = Dec::Broken;
                 return;
             }
         }

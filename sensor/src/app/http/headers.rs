@@ -50,21 +50,32 @@ pub fn parse<'a>(
     max_headers: usize,
 ) -> HeaderIssues {
     let mut issues = HeaderIssues::default();
+    // Logical lines: folded continuation lines joined to the line before.
+    let mut logical: Vec<Vec<u8>> = Vec::new();
     for line in block_lines {
         if line.is_empty() {
             continue;
         }
         if matches!(line.first(), Some(b' ' | b'\t')) {
             issues.folded = true;
-            if let Some(h) = out.last_mut() {
+            if let Some(prev) = logical.last_mut() {
+                while prev.last().is_some_and(u8::is_ascii_whitespace) {
+                    prev.pop();
+                }
                 let t = trim(line);
                 if !t.is_empty() {
-                    h.value.push(b' ');
-                    h.value.extend_from_slice(t);
+                    prev.push(b' ');
+                    prev.extend_from_slice(t);
                 }
                 continue;
             }
         }
+        if logical.len() < max_headers * 2 {
+            logical.push(line.to_vec());
+        }
+    }
+    for line in &logical {
+        let line = line.as_slice();
         let Some(colon) = memchr::memchr(b':', line) else {
             issues.invalid = true;
             continue;
@@ -81,7 +92,7 @@ pub fn parse<'a>(
         let value = trim(line.get(colon + 1..).unwrap_or(&[]));
         // A repeated header is folded into the first, comma-separated (as
         // libhtp keeps them).
-        if let Some(h) = out.iter_mut().find(|h| h.name.eq_ignore_ascii_case(name)) {
+        if let Some(h) = out.iter_mut().find(|h| name_eq(&h.name, name)) {
             h.value.extend_from_slice(b", ");
             h.value.extend_from_slice(value);
             continue;
@@ -97,11 +108,25 @@ pub fn parse<'a>(
     issues
 }
 
-/// The first header called `name` (ASCII case-insensitive).
+/// Header names compared as libhtp does: ASCII case-insensitive, NUL
+/// bytes ignored.
+pub fn name_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut x = a.iter().filter(|&&c| c != 0);
+    let mut y = b.iter().filter(|&&c| c != 0);
+    loop {
+        match (x.next(), y.next()) {
+            (None, None) => return true,
+            (Some(p), Some(q)) if p.eq_ignore_ascii_case(q) => {}
+            _ => return false,
+        }
+    }
+}
+
+/// The first header called `name` (see [`name_eq`]).
 pub fn get<'h>(headers: &'h [Header], name: &str) -> Option<&'h [u8]> {
     headers
         .iter()
-        .find(|h| h.name.eq_ignore_ascii_case(name.as_bytes()))
+        .find(|h| name_eq(&h.name, name.as_bytes()))
         .map(|h| h.value.as_slice())
 }
 

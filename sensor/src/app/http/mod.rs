@@ -46,7 +46,7 @@ pub const BODY_LIMIT: usize = 100 * 1024;
 /// Decoded bytes one body may produce (libhtp's decompression limit).
 pub const DECOMPRESS_LIMIT: u64 = 4 * 1024 * 1024;
 /// Content-coding layers decoded.
-pub const MAX_LAYERS: usize = 2;
+pub const MAX_LAYERS: usize = 3;
 /// Transactions kept (logged ones are dropped first).
 pub const MAX_TXS: usize = 64;
 /// Anomalies kept between two drains.
@@ -213,6 +213,8 @@ struct Side {
     line_end: usize,
     /// Bytes of the current line (without CR/LF).
     line_len: usize,
+    /// CRs in the current line (`\r\r\n` is not a blank line).
+    line_cr: usize,
     /// The head went over a limit (reported once per message).
     over: bool,
     body: BodyReader,
@@ -494,6 +496,7 @@ impl HttpState {
             let s = self.side(dir);
             let content = piece.iter().filter(|&&b| b != b'\r' && b != b'\n').count();
             s.line_len += content;
+            s.line_cr += piece.iter().filter(|&&b| b == b'\r').count();
             let room = MAX_HEAD.saturating_sub(s.head.len());
             let line_over = s.line_len > MAX_LINE;
             if (piece.len() > room || line_over) && !s.over {
@@ -511,8 +514,9 @@ impl HttpState {
             if nl.is_none() {
                 break;
             }
-            let blank = s.line_len == 0;
+            let blank = s.line_len == 0 && s.line_cr <= 1;
             s.line_len = 0;
+            s.line_cr = 0;
             if s.line_end == 0 {
                 // The start line ended.
                 s.line_end = s.head.len().max(1);
