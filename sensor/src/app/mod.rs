@@ -5,18 +5,24 @@
 //! The flow owns one [`AppState`] and knows nothing of what is inside: the
 //! pipeline calls [`AppState::on_stream_data`] with the new bytes of each
 //! [`crate::stream::Chunk`] (`chunk.new_bytes()`), in stream order, and
-//! reads back what changed ([`AppUpdate`]). Protocols today: SSH, found by
-//! its banner on any port. A flow becomes [`AppProto::Failed`] (and is never
-//! looked at again) when a direction's first bytes fit no protocol.
+//! reads back what changed ([`AppUpdate`]). Protocols today, each found by
+//! probing the first bytes of a direction on any port: HTTP/1.x (a request
+//! method and a space, or `HTTP/`; up to [`HTTP_PROBE_MAX`] bytes are held
+//! back while undecided, see [`http`]) and SSH (its banner). A flow becomes
+//! [`AppProto::Failed`] (and is never looked at again) when a direction's
+//! first bytes fit no protocol.
 //!
 //! Transactions: what detection and EVE refer to by `tx_id`. An SSH flow has
 //! one, `tx_id` 0, complete when both banners are parsed ([`AppUpdate::
 //! tx_complete`] is set exactly once per transaction; the rest of an SSH
-//! session is encrypted and costs nothing).
+//! session is encrypted and costs nothing). An HTTP flow has one per
+//! request/response pair ([`http::HttpTx`]); call [`AppState::begin_packet`]
+//! before a packet's chunks so its inspection points start empty.
 //!
 //! Counters bumped here (in [`PipelineCounters`]): `app_flow_ssh`,
-//! `app_tx_ssh` (one transaction per SSH flow), `app_flow_failed_tcp`,
-//! `app_ssh_invalid_banner`, `app_ssh_long_banner`.
+//! `app_tx_ssh` (one transaction per SSH flow), `app_flow_http`,
+//! `app_tx_http`, `app_flow_failed_tcp`, `app_ssh_invalid_banner`,
+//! `app_ssh_long_banner`.
 
 pub mod http;
 pub mod kexinit;
