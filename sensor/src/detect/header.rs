@@ -232,6 +232,91 @@ pub enum HeaderTest {
         side: StreamSide,
         test: NumTest,
     },
+    /// `ipv4-csum`, `tcpv4-csum`, ...: `valid` or `invalid`.
+    Csum {
+        kind: Csum,
+        valid: bool,
+    },
+}
+
+/// The checksum a `*-csum` keyword verifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Csum {
+    Ipv4,
+    Tcpv4,
+    Tcpv6,
+    Udpv4,
+    Udpv6,
+    Icmpv4,
+    Icmpv6,
+}
+
+/// One's complement sum of `b` (big-endian 16-bit words, odd byte
+/// padded), added to `acc`, not folded.
+fn sum16(b: &[u8], acc: u64) -> u64 {
+    let mut acc = acc;
+    let mut it = b.chunks_exact(2);
+    for w in &mut it {
+        if let [x, y] = *w {
+            acc += u64::from(u16::from_be_bytes([x, y]));
+        }
+    }
+    if let Some(&last) = it.remainder().first() {
+        acc += u64::from(last) << 8;
+    }
+    acc
+}
+
+fn folds_to_ffff(mut acc: u64) -> bool {
+    while acc > 0xffff {
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    acc == 0xffff
+}
+
+/// Whether the checksum is valid; None when the packet has no such
+/// checksum (wrong protocol, no UDP checksum, bytes missing).
+fn csum_valid(kind: Csum, pkt: &Packet<'_>, h: &Headers<'_>) -> Option<bool> {
+    let ip = &pkt.ip;
+    let v4 = ip.version == 4;
+    // The transport segment, up to the IP length (all of it captured).
+    let ext = if v4 {
+        usize::from(ip.header_len)
+    } else {
+        usize::from(ip.header_len).checked_sub(40)?
+    };
+    let l4_len = (ip.len as usize).checked_sub(ext)?;
+    let seg = || h.l4.get(..l4_len);
+    let pseudo = |proto: u8, len: usize| -> Option<u64> {
+        let (s, d) = if v4 {
+            (h.ip.get(12..16)?, h.ip.get(16..20)?)
+        } else {
+            (h.ip.get(8..24)?, h.ip.get(24..40)?)
+        };
+        let acc = sum16(d, sum16(s, 0)) + u64::from(proto);
+        Some(acc + (len as u64 & 0xffff) + ((len as u64) >> 16))
+    };
+    let with_pseudo = |proto: u8| -> Option<bool> {
+        let seg = seg()?;
+        Some(folds_to_ffff(sum16(seg, pseudo(proto, seg.len())?)))
+    };
+    match (kind, pkt.l4, v4) {
+        (Csum::Ipv4, _, true) => Some(folds_to_ffff(sum16(h.ipv4(pkt)?, 0))),
+        (Csum::Tcpv4, L4::Tcp(_), true) | (Csum::Tcpv6, L4::Tcp(_), false) => {
+            with_pseudo(ipproto::TCP)
+        }
+        (Csum::Udpv4, L4::Udp(_), true) => {
+            // A zero checksum: none was computed (no match either way).
+            if h.l4.get(6..8)? == [0, 0] {
+                return None;
+            }
+            with_pseudo(ipproto::UDP)
+        }
+        (Csum::Udpv6, L4::Udp(_), false) => with_pseudo(ipproto::UDP),
+        (Csum::Icmpv4, L4::Icmp(i), true) if !i.v6 => Some(folds_to_ffff(sum16(seg()?, 0))),
+        (Csum::Icmpv6, L4::Icmp(i), false) if i.v6 => with_pseudo(ipproto::ICMPV6),
+        _ => None,
+    }
 }
 
 /// Which side `stream_size` measures.
@@ -342,6 +427,7 @@ impl HeaderTest {
             },
             HeaderTest::IcmpId(v) => icmp_id_seq(pkt, h).is_some_and(|(id, _)| id == v),
             HeaderTest::IcmpSeq(v) => icmp_id_seq(pkt, h).is_some_and(|(_, s)| s == v),
+            HeaderTest::Csum { kind, valid } => csum_valid(kind, pkt, h) == Some(valid),
             HeaderTest::StreamSize { side, test } => {
                 let (L4::Tcp(_), Some([client, server])) = (pkt.l4, sizes) else {
                     return false;
@@ -573,6 +659,28 @@ pub fn parse(k: &str, v: Option<&str>) -> Option<Result<HeaderTest, OptError>> {
                 HeaderTest::Ack(n)
             })
         }),
+        "ipv4-csum" | "tcpv4-csum" | "tcpv6-csum" | "udpv4-csum" | "udpv6-csum" | "icmpv4-csum"
+        | "icmpv6-csum" => need().and_then(|s| {
+            let kind = match k {
+                "ipv4-csum" => Csum::Ipv4,
+                "tcpv4-csum" => Csum::Tcpv4,
+                "tcpv6-csum" => Csum::Tcpv6,
+                "udpv4-csum" => Csum::Udpv4,
+                "udpv6-csum" => Csum::Udpv6,
+                "icmpv4-csum" => Csum::Icmpv4,
+                _ => Csum::Icmpv6,
+            };
+            let v = s
+                .strip_prefix('"')
+                .and_then(|x| x.strip_suffix('"'))
+                .unwrap_or(s)
+                .to_ascii_lowercase();
+            match v.as_str() {
+                "valid" => Ok(HeaderTest::Csum { kind, valid: true }),
+                "invalid" => Ok(HeaderTest::Csum { kind, valid: false }),
+                _ => Err(invalid(format!("expected valid or invalid, got `{s}`"))),
+            }
+        }),
         "stream_size" => need().and_then(|s| {
             let parts: Vec<&str> = s.split(',').map(str::trim).collect();
             let [side, op, n] = parts.as_slice() else {
@@ -715,6 +823,11 @@ mod tests {
         assert!(!p("ipopts", Some("any")).matches(&pkt, &h, None));
         assert!(p("fragoffset", Some("0")).matches(&pkt, &h, None));
         assert!(!p("sameip", None).matches(&pkt, &h, None));
+        // testpkt leaves checksums zero: invalid, and the IPv4 header too.
+        assert!(p("tcpv4-csum", Some("invalid")).matches(&pkt, &h, None));
+        assert!(!p("tcpv4-csum", Some("valid")).matches(&pkt, &h, None));
+        assert!(!p("tcpv6-csum", Some("invalid")).matches(&pkt, &h, None));
+        assert!(p("ipv4-csum", Some("invalid")).matches(&pkt, &h, None));
         let ss = p("stream_size", Some("client,=,11"));
         assert!(ss.matches(&pkt, &h, Some([10, 0])));
         assert!(!ss.matches(&pkt, &h, Some([11, 0])));
@@ -727,6 +840,29 @@ mod tests {
         let h3 = Headers::locate(&other);
         assert!(h3.buffer(HdrBuf::Tcp, &other).is_none());
         assert!(!p("tcp.mss", Some("1460")).matches(&other, &h3, None));
+    }
+
+    #[test]
+    fn checksums_verified() {
+        // RFC 1071 example header (checksum 0xb861) is valid.
+        let hdr = [
+            0x45u8, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0xb8, 0x61, 0xc0, 0xa8,
+            0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7,
+        ];
+        assert!(folds_to_ffff(sum16(&hdr, 0)));
+        let mut bad = hdr;
+        bad[11] ^= 1;
+        assert!(!folds_to_ffff(sum16(&bad, 0)));
+        // An ICMP echo with its checksum filled in.
+        let mut msg = testpkt::icmp_message(8, 0, 0x1234, 1);
+        let sum = !(sum16(&msg, 0) as u16);
+        msg[2..4].copy_from_slice(&sum.to_be_bytes());
+        let raw = testpkt::ip("192.0.2.1", "192.0.2.2", 1, &msg);
+        let pkt = decode::decode(&raw).unwrap();
+        let h = Headers::locate(&pkt);
+        assert!(p("icmpv4-csum", Some("valid")).matches(&pkt, &h, None));
+        assert!(!p("icmpv4-csum", Some("invalid")).matches(&pkt, &h, None));
+        assert!(matches!(parse("ipv4-csum", Some("maybe")), Some(Err(_))));
     }
 
     #[test]

@@ -352,7 +352,7 @@ pub fn parse_num_test(v: &str, max: u64) -> Result<NumTest, String> {
         NumTest::Lt(num(r)?)
     } else if let Some(r) = v.strip_prefix('>') {
         NumTest::Gt(num(r)?)
-    } else if let Some(r) = v.strip_prefix('!') {
+    } else if let Some(r) = v.strip_prefix("!=").or_else(|| v.strip_prefix('!')) {
         NumTest::Ne(num(r)?)
     } else if let Some(r) = v.strip_prefix('=') {
         NumTest::Eq(num(r)?)
@@ -1494,6 +1494,7 @@ mod tests {
         let f = parse_flags("+SA").unwrap();
         assert!(f.matches(0x12 | 0x08) && !f.matches(0x02));
         let f = parse_flags("!R").unwrap();
+        assert_eq!(parse_num_test("!= 0", 255), Ok(NumTest::Ne(0)));
         assert!(f.matches(0x02) && !f.matches(0x04));
         let f = parse_flags("*FR").unwrap();
         assert!(f.matches(0x04) && !f.matches(0x02));
