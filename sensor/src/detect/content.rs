@@ -735,6 +735,69 @@ mod tests {
         assert!(run_min(vec![spec("\"o\"")], buf, 8));
     }
 
+    /// Random buffers against lists mixing every item kind, with offsets
+    /// and variables at the edges: no panic, and matching stays bounded.
+    #[test]
+    fn random_buffers_never_panic() {
+        use super::super::byte::{self, VarScope};
+        #[derive(Default)]
+        struct Scope(Vec<String>);
+        impl VarScope for Scope {
+            fn lookup(&self, n: &str) -> Option<u8> {
+                self.0.iter().position(|x| x == n).map(|i| i as u8)
+            }
+            fn define(&mut self, n: &str) -> Option<u8> {
+                if let Some(i) = self.lookup(n) {
+                    return Some(i);
+                }
+                self.0.push(n.to_string());
+                Some(self.0.len() as u8 - 1)
+            }
+        }
+        let mut sc = Scope::default();
+        let ex = byte::parse_byte_extract("2,-1,v,relative,little", &mut sc).unwrap();
+        let mut a = spec("\"a\"");
+        a.nocase = true;
+        let mut rel = spec("\"b\"");
+        rel.distance_var = Some(0);
+        rel.within = Some(3);
+        let mut neg = spec("!\"zz\"");
+        neg.endswith = true;
+        let mut off = spec("\"c\"");
+        off.offset_var = Some(0);
+        off.depth_var = Some(0);
+        let items = vec![
+            ItemSpec::Content(a),
+            ItemSpec::Byte(ByteOp::Extract(ex)),
+            ItemSpec::Byte(ByteOp::Jump(
+                byte::parse_byte_jump("v,-3,relative,from_end,post_offset -70000", &sc)
+                    .unwrap_or_else(|_| byte::parse_byte_jump("1,-3,relative", &sc).unwrap()),
+            )),
+            ItemSpec::Content(rel),
+            ItemSpec::Byte(ByteOp::Test(
+                byte::parse_byte_test("v,&,v,v,relative,string", &sc).unwrap(),
+            )),
+            ItemSpec::Byte(ByteOp::IsDataAt(
+                byte::parse_isdataat("!v,relative", &sc).unwrap(),
+            )),
+            ItemSpec::Content(neg),
+            ItemSpec::Content(off),
+        ];
+        let list = ContentList::build_items(items).unwrap();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for round in 0..3000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let len = (seed % 64) as usize;
+            let buf: Vec<u8> = (0..len)
+                .map(|i| b"abcz0129 \xff"[((seed >> (i % 50)) as usize + i) % 10])
+                .collect();
+            let lower = buf.to_ascii_lowercase();
+            let _ = list.matches(&buf, &lower, round % 5);
+        }
+    }
+
     #[test]
     fn modifier_conflicts_are_errors() {
         let mut s = spec("\"abc\"");
