@@ -48,6 +48,9 @@ def report(code, text, started):
 def run(args):
     started = time.monotonic()
     client_banner = "SSH-2.0-paramiko_%s" % paramiko.__version__
+    if args.banner:
+        # A disguised agent: paramiko's key exchange behind another banner.
+        client_banner = "SSH-2.0-%s" % args.banner
     try:
         sock = socket.create_connection((args.host, args.port), timeout=args.timeout)
     except ConnectionRefusedError:
@@ -61,6 +64,7 @@ def run(args):
         return report(EXIT_RESET, "TCP connect to %s:%d failed: %s" % (args.host, args.port, err), started)
 
     transport = paramiko.Transport(sock)
+    transport.local_version = client_banner
     transport.banner_timeout = args.timeout
     transport.handshake_timeout = args.timeout
     try:
@@ -104,6 +108,9 @@ def main():
     parser.add_argument("host")
     parser.add_argument("--port", type=int, default=22)
     parser.add_argument("--user", default="root")
+    parser.add_argument("--banner", default=None,
+                        help="software version to claim instead of paramiko's, "
+                             "e.g. OpenSSH_9.2p1 (the HASSH stays paramiko's)")
     parser.add_argument("--timeout", type=float, default=5.0,
                         help="seconds for connect, banner and key exchange (default 5)")
     args = parser.parse_args()

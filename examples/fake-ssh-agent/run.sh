@@ -406,6 +406,18 @@ else
     fail "no drop event for $NETNS_ATTACKER_IP in eve.json"
 fi
 
+step "The fake agent disguised as OpenSSH (banner SSH-2.0-OpenSSH_9.2p1) -- its key exchange gives it away"
+agent_out="$(netns_exec "$NS_ATTACKER" "$PYTHON" "$HERE/fake_agent.py" "$NETNS_SERVER_IP" --timeout 5 --banner OpenSSH_9.2p1 2>&1)" && agent_rc=0 || agent_rc=$?
+say "disguised fake agent (exit $agent_rc): $agent_out"
+[[ $agent_rc -ne 0 ]] && pass "the disguised agent's connection failed" || fail "the disguised agent completed its handshake"
+hassh_q="select(.event_type==\"alert\" and .src_ip==\"$NETNS_ATTACKER_IP\" and .alert.signature_id==1000004 and .alert.action==\"blocked\")"
+if wait_for "$STEP_TIMEOUT" eve_has "$hassh_q"; then
+    eve_show "$hassh_q" 1
+    pass "blocked by its HASSH (sid 1000004), whatever its banner says"
+else
+    fail "no blocked HASSH alert (sid 1000004) for the disguised agent"
+fi
+
 step "The legitimate client still works"
 if out="$(netns_ssh "$NS_CLIENT" "$NETNS_SERVER_IP" 'echo "logged in again as $(id -un)"' 2>&1)"; then
     pass "client login works: $out"

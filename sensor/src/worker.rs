@@ -499,7 +499,7 @@ impl Worker {
             mode,
             pkt,
             dir: Some(dir),
-            established: flow.state == FlowState::Established,
+            established: flow.packet_established(),
             stream: &chunks[..n],
             ssh_client: ssh_side(ssh, Direction::ToServer),
             ssh_server: ssh_side(ssh, Direction::ToClient),

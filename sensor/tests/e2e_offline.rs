@@ -121,7 +121,7 @@ fn garbage_rules_file() {
         show(&out)
     );
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("3 loaded"),
+        String::from_utf8_lossy(&out.stdout).contains("4 loaded"),
         "{}",
         show(&out)
     );

@@ -559,10 +559,15 @@ impl Engine {
             }
         }
         if input.app_is_ssh && input.dir.is_some() {
+            // As Suricata, a transaction's side is inspected with packets
+            // of its own direction (or the flow-end pseudo packet of it).
             for (d, b) in [
                 (Direction::ToServer, input.ssh_client),
                 (Direction::ToClient, input.ssh_server),
             ] {
+                if input.dir != Some(d) {
+                    continue;
+                }
                 if let Some(b) = b {
                     push(View {
                         tuple: orient(d),
@@ -692,6 +697,16 @@ impl Engine {
             };
             let action = meta.action;
             if action == Action::Pass {
+                if rule.pass_alert {
+                    out.hits.push(Hit {
+                        rule: ri,
+                        action,
+                        tx,
+                        tx_id: 0,
+                        dir: view.dir.unwrap_or(Direction::ToServer),
+                        flow_scope,
+                    });
+                }
                 out.action = Some(FinalAction {
                     action,
                     rule: ri,

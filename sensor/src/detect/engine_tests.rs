@@ -342,7 +342,9 @@ fn ssh_tx_rules_fire_once_per_flow() {
     let got: Vec<u32> = m.hits.iter().map(|h| e.rule(h.rule).sid).collect();
     assert_eq!(got, vec![1, 2]);
     assert!(m.hits.iter().all(|h| h.tx && h.flow_scope));
-    // Server banner arrives: sid 2 already fired; sid 3 matches the server.
+    // Server banner arrives and is inspected with a server packet: sid 2
+    // does not match "1.99"; sid 3 matches the server.
+    inp.dir = Some(Direction::ToClient);
     inp.ssh_server = Some(SshBannerRef {
         proto_version: "1.99",
         software_version: "OpenSSH_9.2p1",
@@ -356,6 +358,7 @@ fn ssh_tx_rules_fire_once_per_flow() {
     e.inspect(&inp, &mut fired, &mut m);
     assert!(m.hits.is_empty());
     // A drop on a tx rule applies to the flow.
+    inp.dir = Some(Direction::ToServer);
     inp.ssh_client = Some(SshBannerRef {
         proto_version: "2.0",
         software_version: "paramiko_3.4",

@@ -589,6 +589,7 @@ struct Builder {
     threshold: Option<Threshold>,
     flowbits: Vec<Flowbit>,
     noalert: bool,
+    pass_alert: bool,
     /// Content/byte keywords of the header sticky buffers.
     hdr: [Vec<ItemSpec>; HdrBuf::ALL.len()],
     /// Header keywords (`ttl`, `ipopts`, ...).
@@ -699,6 +700,7 @@ impl Builder {
             threshold: None,
             flowbits: Vec::new(),
             noalert: false,
+            pass_alert: false,
             hdr: Default::default(),
             headers: Vec::new(),
             byte_vars: Vec::new(),
@@ -956,6 +958,7 @@ impl Builder {
                     }
                 }
             }
+            "alert" if v.is_none() => self.pass_alert = true,
             "pkt_data" => self.buf = Buf::Payload,
             "ipv4.hdr" | "ipv6.hdr" | "tcp.hdr" | "udp.hdr" | "icmpv4.hdr" | "icmpv6.hdr" => {
                 if let Some(h) = HdrBuf::from_keyword(k) {
@@ -1243,6 +1246,7 @@ impl Builder {
             threshold: self.threshold,
             flowbits: self.flowbits,
             noalert: self.noalert,
+            pass_alert: self.pass_alert,
             hdr,
             headers: self.headers,
             require_payload,
@@ -1490,11 +1494,11 @@ mod tests {
         assert!(parse_num_test("5<>3", 255).is_err());
         assert!(parse_num_test("300", 255).is_err());
         assert_eq!(parse_num_test("!4", 255), Ok(NumTest::Ne(4)));
+        assert_eq!(parse_num_test("!= 0", 255), Ok(NumTest::Ne(0)));
         assert_eq!(parse_num_test(">=4", 255), Ok(NumTest::Ge(4)));
         let f = parse_flags("+SA").unwrap();
         assert!(f.matches(0x12 | 0x08) && !f.matches(0x02));
         let f = parse_flags("!R").unwrap();
-        assert_eq!(parse_num_test("!= 0", 255), Ok(NumTest::Ne(0)));
         assert!(f.matches(0x02) && !f.matches(0x04));
         let f = parse_flags("*FR").unwrap();
         assert!(f.matches(0x04) && !f.matches(0x02));

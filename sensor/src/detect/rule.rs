@@ -238,6 +238,9 @@ pub struct Rule {
     /// `flowbits:noalert`: a match gives no alert record (its action
     /// still applies).
     pub noalert: bool,
+    /// `alert` on a `pass` rule (Suricata 7): the pass also writes an alert
+    /// record (action "allowed").
+    pub pass_alert: bool,
     /// Content and byte keywords on header sticky buffers (`tcp.hdr`,
     /// ...), in evaluation order.
     pub hdr: Vec<(super::header::HdrBuf, ContentList)>,

@@ -170,6 +170,11 @@ pub struct Flow {
     /// First ICMP (type, code) per direction.
     pub icmp: [Option<(u8, u8)>; 2],
     pub state: FlowState,
+    /// `state` before the current packet was accounted. For TCP the packet
+    /// that completes the handshake is itself not yet "established" (as in
+    /// Suricata, where the stream engine updates the state after the flow
+    /// flags are set).
+    pub prev_state: FlowState,
     /// Set when the flow leaves the table.
     pub end_reason: Option<EndReason>,
 }
@@ -209,6 +214,7 @@ impl Flow {
             tcp_flags_seen: [0; 2],
             icmp: [None; 2],
             state: FlowState::New,
+            prev_state: FlowState::New,
             end_reason: None,
         }
     }
@@ -235,6 +241,7 @@ impl Flow {
         if ts > self.last {
             self.last = ts;
         }
+        self.prev_state = self.state;
         self.pkts[d] += 1;
         self.bytes[d] += u64::from(wire_len);
         match p.l4 {
@@ -307,6 +314,17 @@ impl Flow {
             l4,
             payload: &[],
             ext: Default::default(),
+        }
+    }
+
+    /// Whether the current packet counts as part of an established flow
+    /// for `flow:established` (TCP: the state before this packet; other
+    /// protocols: both directions seen, this packet included).
+    pub fn packet_established(&self) -> bool {
+        if self.is_tcp() {
+            self.prev_state == FlowState::Established
+        } else {
+            self.state == FlowState::Established
         }
     }
 
