@@ -291,7 +291,10 @@ impl BanStore {
             Err(source) => return Err(StateError::Journal { path, source }),
         }
         if s.damaged_lines > 0 {
-            tracing::warn!(file = %path.display(), lines = s.damaged_lines, "skipped damaged lines in the ban journal");
+            // Compaction rewrites the journal: keep the damaged original aside.
+            let aside = dir.join(format!("{JOURNAL}.damaged-{now}"));
+            let kept = std::fs::copy(&path, &aside).is_ok();
+            tracing::warn!(file = %path.display(), lines = s.damaged_lines, copy = %aside.display(), kept, "skipped damaged lines in the ban journal (the original is kept as the copy)");
         }
         s.expire(now);
         s.compact(now)?;
