@@ -14,7 +14,7 @@ use std::sync::Arc;
 use meerkat_shared::eve::Event;
 
 use crate::action::RejectTarget;
-use crate::app::{AppConfig, AppProto, EncryptionHandling, SshState};
+use crate::app::{AppConfig, AppProto, AppState, EncryptionHandling, SshState};
 use crate::capture::PacketHandler;
 use crate::config::IpsConfig;
 use crate::counters::{add, inc, PipelineCounters, SourceCounters};
@@ -28,7 +28,7 @@ use crate::output::fast;
 use crate::output::view::{flow_end_event, flow_view, ssh_object};
 use crate::packet::{CapturedPacket, Direction, Mode, Source, Timestamp, Verdict};
 use crate::respond::Responder;
-use crate::stream::{Inspect, StreamContext};
+use crate::stream::{Inspect, StreamContext, TcpSession};
 use crate::verdict::{self, Outcome};
 
 /// What every worker shares.
@@ -213,19 +213,18 @@ impl Worker {
             }
             let pkt = flow.pseudo_packet(dir);
             let chunks: [StreamChunk<'_>; 1] = [chunk.unwrap_or_else(empty_chunk)];
-            let input = DetectInput {
-                mode: source.mode(),
-                pkt: &pkt,
-                dir: Some(dir),
-                established: flow.state == FlowState::Established,
-                stream: if chunk.is_some() { &chunks } else { &[] },
-                ssh_client: ssh_side(ssh, Direction::ToServer),
-                ssh_server: ssh_side(ssh, Direction::ToClient),
-                app_is_ssh: flow.app.proto() == AppProto::Ssh,
-                pseudo: true,
-                http: flow.app.http(),
-                stream_size: flow.tcp.as_ref().map(crate::detect::header::stream_sizes),
-            };
+            let input = flow_input(
+                FlowParts {
+                    app: &flow.app,
+                    tcp: flow.tcp.as_ref(),
+                    established: flow.state == FlowState::Established,
+                },
+                &pkt,
+                dir,
+                source.mode(),
+                if chunk.is_some() { &chunks } else { &[] },
+                true,
+            );
             matches.clear();
             shared.engine.inspect(&input, &mut flow.fired, matches);
             let pv = PacketView {
@@ -494,20 +493,18 @@ impl Worker {
             header_only.payload = &[];
             &header_only
         };
-        let ssh = flow.app.ssh();
-        let input = DetectInput {
-            mode,
+        let input = flow_input(
+            FlowParts {
+                app: &flow.app,
+                tcp: flow.tcp.as_ref(),
+                established: flow.packet_established(),
+            },
             pkt,
-            dir: Some(dir),
-            established: flow.packet_established(),
-            stream: &chunks[..n],
-            ssh_client: ssh_side(ssh, Direction::ToServer),
-            ssh_server: ssh_side(ssh, Direction::ToClient),
-            app_is_ssh: flow.app.proto() == AppProto::Ssh,
-            pseudo: false,
-            http: flow.app.http(),
-            stream_size: flow.tcp.as_ref().map(crate::detect::header::stream_sizes),
-        };
+            dir,
+            mode,
+            &chunks[..n],
+            false,
+        );
         matches.clear();
         shared.engine.inspect(&input, &mut flow.fired, matches);
 
@@ -618,6 +615,40 @@ fn send(shared: &Shared, counters: &PipelineCounters, ev: &Event) {
         if fast::fast_line(ev, &mut line) && !fast.send_line(line) {
             inc(&counters.eve_dropped);
         }
+    }
+}
+
+/// The parts of a flow detection reads (borrowed field by field, so the
+/// flow's detection state can be updated while they are in use).
+struct FlowParts<'a> {
+    app: &'a AppState,
+    tcp: Option<&'a TcpSession>,
+    established: bool,
+}
+
+/// What detection sees of a packet (or pseudo packet) of a flow in
+/// direction `dir`.
+fn flow_input<'a>(
+    flow: FlowParts<'a>,
+    pkt: &'a Packet<'a>,
+    dir: Direction,
+    mode: Mode,
+    stream: &'a [StreamChunk<'a>],
+    pseudo: bool,
+) -> DetectInput<'a> {
+    let ssh = flow.app.ssh();
+    DetectInput {
+        mode,
+        pkt,
+        dir: Some(dir),
+        established: flow.established,
+        stream,
+        ssh_client: ssh_side(ssh, Direction::ToServer),
+        ssh_server: ssh_side(ssh, Direction::ToClient),
+        app_is_ssh: flow.app.proto() == AppProto::Ssh,
+        pseudo,
+        http: flow.app.http(),
+        stream_size: flow.tcp.map(crate::detect::header::stream_sizes),
     }
 }
 
