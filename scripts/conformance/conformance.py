@@ -333,10 +333,20 @@ def engine_run(engine, args, suite, tdir, tests, bin_path, yaml_path):
     if summary.get("PASSED") is not None and summary["PASSED"] != ours:
         print("conformance: warning: run.py counted %d passes for %s, the log parse %d (see %s)"
               % (summary["PASSED"], engine, ours, log), file=sys.stderr)
+    # run.py stops every remaining test when one raises in its own code
+    # (e.g. the engine's --dump-config failing): say so for each of them.
+    missing_reason = "no result from run.py (see %s)" % log
+    with open(log, errors="replace") as f:
+        text = f.read()
+    if "Traceback (most recent call last)" in text:
+        last = [l for l in text.splitlines() if l.strip()][-1].strip()
+        missing_reason = "run.py aborted before finishing this test: %s" % last
+        print("conformance: warning: run.py aborted for %s: %s (see %s)" % (engine, last, log),
+              file=sys.stderr)
     final = {}
     for t in tests:
         name = os.path.basename(t["test"])
-        st, reason = results.get(name, ("FAIL", "no result from run.py (see %s)" % log))
+        st, reason = results.get(name, ("FAIL", missing_reason))
         rc, secs = records(rec, name)
         crash = crash_reason(out, name, rc, args.timeout)
         if crash:

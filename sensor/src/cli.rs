@@ -112,9 +112,10 @@ pub struct Cli {
     #[arg(short = 'v', action = ArgAction::Count)]
     pub verbose: u8,
 
-    /// A BPF filter expression (Suricata takes it as trailing words).
-    /// Accepted and NOT applied, with a warning: filter in the firewall.
-    #[arg(value_name = "BPF", trailing_var_arg = true, hide = true)]
+    /// A BPF filter expression (Suricata takes the words that are not
+    /// options, anywhere on the line). Accepted and NOT applied, with a
+    /// warning: filter in the firewall.
+    #[arg(value_name = "BPF", hide = true)]
     pub bpf: Vec<String>,
 
     /// Suricata flags without meaning for Meerkat, accepted so that
@@ -323,10 +324,15 @@ mod tests {
             "none",
             "port",
             "22",
+            "-l",
+            "/tmp/o",
+            "-r",
+            "in.pcap",
         ])
         .unwrap();
         assert!(c.simulate_ips);
         assert_eq!(c.bpf, vec!["port", "22"]);
+        assert_eq!(c.pcap, Some(PathBuf::from("in.pcap")));
     }
 
     #[test]

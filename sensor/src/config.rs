@@ -398,8 +398,56 @@ impl SensorConfig {
         })
     }
 
+    /// `--dump-config`: for a Suricata YAML file, its settings as Suricata
+    /// prints them (every key of the file and its includes, then `--set`,
+    /// whether Meerkat uses it or not, and without judging values: the
+    /// test suite reads this for every test); for TOML or no file, the
+    /// effective configuration under Suricata's names ([`Self::dump`]).
+    pub fn dump_config(path: Option<&Path>, sets: &[String]) -> Result<String, ConfigError> {
+        let yaml_text = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.display().to_string(),
+                    source,
+                })?;
+                yaml::looks_like_yaml(&text).then_some((p, text))
+            }
+            None => None,
+        };
+        let Some((p, text)) = yaml_text else {
+            return Ok(SensorConfig::load_with_sets(path, sets)?.config.dump());
+        };
+        let origin = p.display().to_string();
+        let base = p.parent().map(Path::to_path_buf).unwrap_or_default();
+        let entries = yaml::flatten_with_includes(&text, &origin, &base).map_err(|(file, e)| {
+            ConfigError::Parse {
+                path: file,
+                line: e.line,
+                col: e.col,
+                message: format!("not valid YAML: {}", e.message),
+            }
+        })?;
+        let mut settings = keys::Settings::default();
+        for f in entries {
+            settings.insert(&f.entry.key, &f.entry.value, keys::Origin::Set);
+        }
+        for arg in sets {
+            settings
+                .insert_set_arg(arg)
+                .map_err(|e| ConfigError::Settings(vec![e]))?;
+        }
+        let mut out = String::new();
+        for (k, v) in settings.iter() {
+            out.push_str(k);
+            out.push_str(" = ");
+            out.push_str(v);
+            out.push('\n');
+        }
+        Ok(out)
+    }
+
     /// The effective configuration under Suricata's names, one
-    /// `key = value` per line (`--dump-config`).
+    /// `key = value` per line (`--dump-config` of a TOML configuration).
     pub fn dump(&self) -> String {
         let mut out = Vec::<(String, String)>::new();
         let mut put = |k: &str, v: String| out.push((k.to_string(), v));
@@ -640,6 +688,12 @@ mod tests {
         assert_eq!(l.unknown_set, vec!["no.such.key".to_string()]);
         let dump = c.dump();
         assert!(dump.contains("stream.midstream = true\n"), "{dump}");
+        let raw = SensorConfig::dump_config(Some(&p), &sets).unwrap();
+        assert!(
+            raw.contains("app-layer.protocols.tls.enabled = yes\n"),
+            "{raw}"
+        );
+        assert!(raw.contains("no.such.key = 1\n"), "{raw}");
         assert!(dump.contains("vars.address-groups.HOME_NET = [10.1.0.0/16]\n"));
         std::fs::write(
             &p,

@@ -125,11 +125,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         print!("{}", build_info());
         return Ok(ExitCode::SUCCESS);
     }
-    let loaded = SensorConfig::load_with_sets(cli.config.as_deref(), &cli.set)?;
     if cli.dump_config {
-        print!("{}", loaded.config.dump());
+        print!(
+            "{}",
+            SensorConfig::dump_config(cli.config.as_deref(), &cli.set)?
+        );
         return Ok(ExitCode::SUCCESS);
     }
+    let loaded = SensorConfig::load_with_sets(cli.config.as_deref(), &cli.set)?;
     let mut cfg = loaded.config.clone();
     let log_dir = cli
         .log_dir

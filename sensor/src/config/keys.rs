@@ -387,10 +387,20 @@ impl EveOutputs {
         // A configuration that declares an eve-log output logs exactly the
         // types it lists, as Suricata does.
         let mut listed: Option<Vec<(String, bool)>> = eve_idx.map(|_| Vec::new());
+        // Suricata allows one anomaly logger in all eve-log outputs.
+        let mut anomaly_outputs: Vec<usize> = Vec::new();
         let mut eve_enabled = true;
         for (idx, rest, value) in &self.values {
             let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
             let key = format!("outputs.{idx}.{}", rest.join("."));
+            let anomaly_on = match rest.as_slice() {
+                ["eve-log", "types", _n] => value == "anomaly",
+                ["eve-log", "types", _n, "anomaly", "enabled"] => parse_bool(value) != Some(false),
+                _ => false,
+            };
+            if anomaly_on && !anomaly_outputs.contains(idx) {
+                anomaly_outputs.push(*idx);
+            }
             match rest.as_slice() {
                 ["fast", "enabled"] if kind_of(*idx, "fast") => match parse_bool(value) {
                     Some(v) => ap.cfg.fast.enabled = v,
@@ -446,6 +456,14 @@ impl EveOutputs {
                 }
                 _ => ap.unused.push(key),
             }
+        }
+        if anomaly_outputs.len() > 1 {
+            ap.error(
+                &format!("outputs.{}.eve-log.types", anomaly_outputs[1]),
+                "anomaly",
+                &origin,
+                "only one 'anomaly' logger can be enabled (it is in several eve-log outputs)",
+            );
         }
         if let Some(list) = listed {
             let t = &mut ap.cfg.eve.types;
@@ -647,6 +665,24 @@ mod tests {
         assert!(cfg.eve.alert.payload);
         assert!(cfg.fast.enabled);
         assert_eq!(unused.keys, vec!["outputs.1.eve-log.types http"]);
+    }
+
+    #[test]
+    fn one_anomaly_logger_only() {
+        let mut s = Settings::default();
+        for (k, v) in [
+            ("outputs.0", "eve-log"),
+            ("outputs.0.eve-log.types.0", "anomaly"),
+            ("outputs.1", "eve-log"),
+            ("outputs.1.eve-log.types.0", "anomaly"),
+        ] {
+            s.insert(k, v, Origin::Set);
+        }
+        let errs = s.apply(&mut SensorConfig::default()).unwrap_err();
+        assert!(
+            errs[0].to_string().contains("only one 'anomaly' logger"),
+            "{errs:?}"
+        );
     }
 
     #[test]
