@@ -927,7 +927,11 @@ impl Engine {
             return true;
         }
         let h = super::header::Headers::locate(pkt);
-        if !rule.headers.iter().all(|t| t.matches(pkt, &h, input.stream_size)) {
+        if !rule
+            .headers
+            .iter()
+            .all(|t| t.matches(pkt, &h, input.stream_size))
+        {
             return false;
         }
         rule.hdr.iter().all(|(b, list)| match h.buffer(*b, pkt) {
