@@ -224,7 +224,11 @@ fn hostile_eve_file() {
                 x ^= x << 13;
                 x ^= x >> 7;
                 x ^= x << 17;
-                *b = if x.is_multiple_of(61) { b'\n' } else { (x >> 32) as u8 };
+                *b = if x.is_multiple_of(61) {
+                    b'\n'
+                } else {
+                    (x >> 32) as u8
+                };
             }
             f.write_all(&block).unwrap();
         }
