@@ -49,7 +49,6 @@ fn ban_line(ip: &str, expires_ms: u64) -> String {
 }
 
 #[test]
-#[ignore = "new fault test, not yet run green: cargo test -p meerkat-dom --test faults -- --ignored"]
 fn corrupt_and_truncated_state_file() {
     let t = TmpDir::new("fault-state");
     let state = t.0.join("state");
@@ -112,7 +111,6 @@ fn raw_request(sock: &Path, bytes: &[u8], close_write: bool) -> String {
 }
 
 #[test]
-#[ignore = "new fault test, not yet run green: cargo test -p meerkat-dom --test faults -- --ignored"]
 fn control_socket_abuse() {
     let t = TmpDir::new("fault-ctl");
     let d = Daemon::start(&t.0, &dom_config(&t.0));
@@ -203,7 +201,6 @@ fn control_socket_abuse() {
 }
 
 #[test]
-#[ignore = "new fault test, not yet run green: cargo test -p meerkat-dom --test faults -- --ignored"]
 fn hostile_eve_file() {
     let t = TmpDir::new("fault-eve");
     let d = Daemon::start(&t.0, &dom_config(&t.0));
