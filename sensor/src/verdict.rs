@@ -49,9 +49,10 @@ impl Outcome {
     }
 }
 
-/// A flow whose rules already decided: IPS packets of a dropped flow are
-/// dropped (one `drop` event per direction), a passed flow is accepted
-/// without detection. `None`: inspect the packet.
+/// A flow whose rules dropped it: IPS packets of a dropped flow are dropped
+/// (one `drop` event per direction). `None`: go on with the packet (a
+/// passed flow still goes through stream and app layer, so its
+/// transactions are logged; only detection is skipped).
 pub fn flow_decided(
     ctx: &Context<'_>,
     flow: &mut Flow,
@@ -77,7 +78,6 @@ pub fn flow_decided(
             }
             Some(Verdict::Drop)
         }
-        FlowAction::Pass => Some(Verdict::Accept),
         _ => None,
     }
 }

@@ -163,7 +163,7 @@ impl Worker {
     /// `pkt_src: "stream (flow timeout)"` and have no `pcap_cnt`; packet
     /// rules do not run on them; no verdict or reject follows.
     fn flush_flow(&mut self, flow: &mut Flow) {
-        if flow.action != FlowAction::None || flow.state == FlowState::Bypassed {
+        if flow.action == FlowAction::Drop || flow.state == FlowState::Bypassed {
             return;
         }
         let Worker {
@@ -189,6 +189,10 @@ impl Worker {
                 .on_stream_data(chunk.dir, chunk.new_bytes(), &shared.app, counters);
         }
         flow.app.on_eof(counters);
+        if flow.action == FlowAction::Pass {
+            // Passed: the app layer logs what it has; no more detection.
+            return;
+        }
         flow.app.on_close(Direction::ToServer);
         flow.app.on_close(Direction::ToClient);
         let ctx = verdict::Context {
@@ -474,6 +478,12 @@ impl Worker {
                 );
                 send(shared, counters, &ev);
             }
+        }
+
+        // A passed flow is not inspected any more (Suricata's pass: the
+        // app layer above still parses and logs).
+        if flow.action == FlowAction::Pass {
+            return Verdict::Accept;
         }
 
         // Detection.
