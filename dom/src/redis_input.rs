@@ -29,8 +29,6 @@ use crate::fleet::conn::{self, Backoff};
 use crate::fleet::subscribe::to_engine;
 use crate::fleet::wire::{self, StreamId};
 
-const COUNT: usize = 1000;
-const BLOCK_MS: u64 = 5000;
 /// The entry's field holding the event.
 pub const EVE_FIELD: &str = "eve";
 
@@ -80,7 +78,7 @@ pub async fn run(
     stats: Arc<InputStats>,
 ) {
     let mut backoff = Backoff::default();
-    let timeout = Duration::from_millis(BLOCK_MS) + conn::RESPONSE_TIMEOUT;
+    let timeout = Duration::from_millis(wire::XREAD_BLOCK_MS) + conn::RESPONSE_TIMEOUT;
     loop {
         let mut con = match conn::connect(&cfg.target, timeout).await {
             Ok(c) => c,
@@ -121,16 +119,8 @@ pub async fn run(
         backoff.reset();
         loop {
             let from = cursor.unwrap_or_default();
-            let r: redis::RedisResult<Value> = redis::cmd("XREAD")
-                .arg("COUNT")
-                .arg(COUNT)
-                .arg("BLOCK")
-                .arg(BLOCK_MS)
-                .arg("STREAMS")
-                .arg(&cfg.key)
-                .arg(from.to_string())
-                .query_async(&mut con)
-                .await;
+            let r: redis::RedisResult<Value> =
+                wire::xread_cmd(&cfg.key, from).query_async(&mut con).await;
             let v = match r {
                 Ok(v) => v,
                 Err(e) => {

@@ -32,8 +32,6 @@ use crate::fleet::wire::{self, Decision, Op, StreamId};
 use crate::fleet::{Batch, FleetStats};
 use crate::state::now_ms;
 
-const COUNT: usize = 1000;
-const BLOCK_MS: u64 = 5000;
 /// Addresses per page of the snapshot.
 const PAGE: usize = 10_000;
 
@@ -264,7 +262,7 @@ pub async fn run(
     let key = wire::bans_key(&cfg.prefix);
     let mut limiter = Limiter::new(cfg.max_bans_per_minute_per_origin);
     let mut backoff = Backoff::default();
-    let timeout = Duration::from_millis(BLOCK_MS) + conn::RESPONSE_TIMEOUT;
+    let timeout = Duration::from_millis(wire::XREAD_BLOCK_MS) + conn::RESPONSE_TIMEOUT;
     loop {
         let mut con = match conn::connect(&cfg.target, timeout).await {
             Ok(c) => c,
@@ -326,16 +324,8 @@ pub async fn run(
         backoff.reset();
         loop {
             let from = cursor.unwrap_or_default();
-            let r: redis::RedisResult<Value> = redis::cmd("XREAD")
-                .arg("COUNT")
-                .arg(COUNT)
-                .arg("BLOCK")
-                .arg(BLOCK_MS)
-                .arg("STREAMS")
-                .arg(&key)
-                .arg(from.to_string())
-                .query_async(&mut con)
-                .await;
+            let r: redis::RedisResult<Value> =
+                wire::xread_cmd(&key, from).query_async(&mut con).await;
             let v = match r {
                 Ok(v) => v,
                 Err(e) => {
@@ -351,7 +341,7 @@ pub async fn run(
                 stats.lag_ms.store(0, Ordering::Relaxed);
                 continue;
             };
-            let full = entries.len() >= COUNT;
+            let full = entries.len() >= wire::XREAD_COUNT;
             let items = decode(entries, &cfg, &mut limiter, &stats);
             cursor = Some(last);
             if full {

@@ -190,6 +190,26 @@ pub fn entries(v: &redis::Value, bad: &mut u64) -> Vec<Entry> {
     out
 }
 
+/// Entries one `XREAD` returns at most.
+pub const XREAD_COUNT: usize = 1000;
+/// How long one `XREAD` waits for new entries (ms).
+pub const XREAD_BLOCK_MS: u64 = 5000;
+
+/// `XREAD COUNT .. BLOCK .. STREAMS <key> <from>`: the blocking read both
+/// stream followers (fleet decisions, EVE input) use; parse its reply with
+/// [`xread_entries`].
+pub fn xread_cmd(key: &str, from: StreamId) -> redis::Cmd {
+    let mut cmd = redis::cmd("XREAD");
+    cmd.arg("COUNT")
+        .arg(XREAD_COUNT)
+        .arg("BLOCK")
+        .arg(XREAD_BLOCK_MS)
+        .arg("STREAMS")
+        .arg(key)
+        .arg(from.to_string());
+    cmd
+}
+
 /// The entries of an `XREAD` reply (RESP2 array or RESP3 map), all streams
 /// together; `Nil` (BLOCK timed out) is no entries.
 pub fn xread_entries(v: &redis::Value, bad: &mut u64) -> Vec<Entry> {
