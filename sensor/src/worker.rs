@@ -124,12 +124,11 @@ impl Worker {
     fn end_flow(&mut self, mut flow: Flow, now: Timestamp) {
         self.flush_flow(&mut flow);
         let shared = &*self.shared;
-        let view = flow_view(&flow);
-        if let Some(ssh) = flow.app.take_unlogged_ssh() {
+        if let Some(ssh) = flow.app.take_unlogged_ssh().map(ssh_object) {
             if shared.types.ssh {
                 let ev = build::ssh_event(
-                    &view,
-                    ssh_object(ssh),
+                    &flow_view(&flow),
+                    ssh,
                     self.source,
                     now,
                     None,
@@ -466,11 +465,11 @@ impl Worker {
         // A closed session has nothing more to add to its transaction:
         // write it now rather than at the flow's timeout.
         if flow.state == FlowState::Closed && shared.types.ssh {
-            let view = flow_view(flow);
-            if let Some(ssh) = flow.app.take_unlogged_ssh() {
+            // The flow view is built only when there is something to log.
+            if let Some(ssh) = flow.app.take_unlogged_ssh().map(ssh_object) {
                 let ev = build::ssh_event(
-                    &view,
-                    ssh_object(ssh),
+                    &flow_view(flow),
+                    ssh,
                     *source,
                     cap.ts,
                     pv.pcap_cnt,
