@@ -294,4 +294,21 @@ mod tests {
         assert_eq!(parse_queue_stats("garbage\n1 2\n", 1), None);
         assert_eq!(parse_queue_stats("", 0), None);
     }
+
+    /// Found by the `nfqueue` fuzz target: an `NLMSG_ERROR` whose error code
+    /// is `i32::MIN` made the vendored parser panic (`abs()` overflow).
+    #[test]
+    fn nlmsg_error_with_i32_min_is_an_error_not_a_panic() {
+        let mut msg = Vec::new();
+        msg.extend_from_slice(&36u32.to_ne_bytes()); // nlmsg_len: header + nlmsgerr
+        msg.extend_from_slice(&2u16.to_ne_bytes()); // NLMSG_ERROR
+        msg.extend_from_slice(&0u16.to_ne_bytes()); // flags
+        msg.extend_from_slice(&[0; 8]); // seq, pid
+        msg.extend_from_slice(&i32::MIN.to_ne_bytes()); // error
+        msg.extend_from_slice(&[0; 16]); // the offending message's header
+        let (msgs, err, ack) = nfq::Queue::fuzz_parse(&msg);
+        assert!(msgs.is_empty());
+        assert!(!ack);
+        assert_eq!(err.and_then(|e| e.raw_os_error()), Some(libc::EINVAL));
+    }
 }

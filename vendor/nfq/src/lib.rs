@@ -1071,7 +1071,9 @@ impl Queue {
                         return Err(malformed("short NLMSG_ERROR"));
                     }
                     let err = (nlh as usize + NLMSG_HDRLEN) as *const nlmsgerr;
-                    let errno = unsafe { (*err).error }.abs();
+                    // Meerkat patch: `abs()` overflowed (a panic) on i32::MIN, which a
+                    // malformed message can carry; out-of-range values become EINVAL.
+                    let errno = unsafe { (*err).error }.checked_abs().unwrap_or(libc::EINVAL);
                     if errno == 0 {
                         return Ok(true);
                     }
