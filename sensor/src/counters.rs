@@ -36,6 +36,11 @@ pub struct SourceCounters {
     /// Packets lost in the kernel: NFLOG sequence gaps, NFQUEUE queue and
     /// socket drops.
     pub kernel_lost: AtomicU64,
+    /// NFQUEUE with `fail_open`: packets the kernel accepted without
+    /// asking because the socket buffer was full (gaps in the packet ids).
+    /// Packets accepted because the queue itself was full (`queue_maxlen`)
+    /// are not in it: the kernel counts those nowhere.
+    pub fail_open: AtomicU64,
     /// Packets whose copy was shorter than the original.
     pub truncated: AtomicU64,
     /// Receive or verdict errors (each also logged).

@@ -34,6 +34,9 @@ pub struct NfQueue {
     queue: nfq::Queue,
     num: u16,
     batch: u32,
+    fail_open: bool,
+    /// Id of the last packet received, to find the ids the kernel skipped.
+    last_id: Option<u32>,
 }
 
 /// Accepts not yet sent to the kernel.
@@ -96,6 +99,8 @@ impl NfQueue {
             queue: q,
             num: queue,
             batch: cfg.batch.max(1),
+            fail_open: cfg.fail_open,
+            last_id: None,
         })
     }
 
@@ -174,6 +179,17 @@ impl NfQueue {
         pending: &mut PendingAccepts,
     ) {
         let id = msg.get_packet_id();
+        if let Some(last) = self.last_id {
+            // A skipped id is a packet the kernel could not put on the
+            // socket (buffer full): with fail-open it was accepted unseen
+            // and nothing else counts it; without, the kernel dropped it
+            // and counts it itself (`queue_user_dropped`, in kernel_lost).
+            let skipped = ids_skipped(last, id);
+            if skipped > 0 && self.fail_open {
+                add(&counters.fail_open, u64::from(skipped));
+            }
+        }
+        self.last_id = Some(id);
         let verdict = {
             let data = msg.get_payload();
             let orig_len = u32::try_from(msg.get_original_len()).unwrap_or(u32::MAX);
@@ -255,6 +271,18 @@ impl NfQueue {
     }
 }
 
+/// Packet ids the kernel assigned between `last` and `id`, which never
+/// reached the socket. Ids grow by one per packet put on the socket, in
+/// order, and wrap; a step backwards (not expected) counts as none.
+fn ids_skipped(last: u32, id: u32) -> u32 {
+    let step = id.wrapping_sub(last);
+    if step == 0 || step > u32::MAX / 2 {
+        0
+    } else {
+        step - 1
+    }
+}
+
 /// `(queue_dropped, queue_user_dropped)` of `queue` from
 /// `/proc/net/netfilter/nfnetlink_queue` (of the calling thread's network
 /// namespace): packets the kernel dropped because the queue was full, and
@@ -283,6 +311,15 @@ fn parse_queue_stats(text: &str, queue: u16) -> Option<(u64, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn skipped_ids_are_the_gaps() {
+        assert_eq!(ids_skipped(1, 2), 0);
+        assert_eq!(ids_skipped(1, 5), 3);
+        assert_eq!(ids_skipped(u32::MAX, 1), 1);
+        assert_eq!(ids_skipped(7, 7), 0);
+        assert_eq!(ids_skipped(7, 3), 0);
+    }
 
     #[test]
     fn queue_stats_are_parsed_for_the_right_queue() {

@@ -9,7 +9,8 @@
 //!   sources (packets received, packets lost in the kernel);
 //! * `capture."<source>"` (`"nfq:0"`, `"nflog:10"`): that source's
 //!   `packets`, `bytes`, `accepted`, `dropped`, `rejected`, `kernel_lost`,
-//!   `truncated`, `errors`, `verdict_msgs`;
+//!   `fail_open` (NFQUEUE packets the kernel accepted unseen because the
+//!   socket buffer was full), `truncated`, `errors`, `verdict_msgs`;
 //! * `capture.eve`: `events`, `dropped` (queue full); `capture.reject`:
 //!   `sent`, `errors`; `capture.detect`: `pass`, `drop`, `reject`;
 //!   `capture.decoder`: `other`, `fragments` and the decode failure reasons
@@ -77,6 +78,7 @@ pub fn stats_event(
                 "dropped": c.dropped.load(Relaxed),
                 "rejected": c.rejected.load(Relaxed),
                 "kernel_lost": c.kernel_lost.load(Relaxed),
+                "fail_open": c.fail_open.load(Relaxed),
                 "truncated": c.truncated.load(Relaxed),
                 "errors": c.errors.load(Relaxed),
                 "verdict_msgs": c.verdict_msgs.load(Relaxed),
