@@ -461,6 +461,9 @@ impl SensorConfig {
         if let Some(d) = &self.log_dir {
             put("default-log-dir", d.display().to_string());
         }
+        if let Some(n) = &self.eve.sensor_name {
+            put("sensor-name", n.clone());
+        }
         if let Some(p) = &self.detect.rule_path {
             put("default-rule-path", p.display().to_string());
         }
@@ -539,6 +542,22 @@ impl SensorConfig {
         put("outputs.1.eve-log.enabled", "yes".into());
         put("outputs.1.eve-log.filename", self.eve.filename.clone());
         put("outputs.1.eve-log.community-id", yn(self.eve.community_id));
+        if let Some(r) = &self.eve.redis {
+            // Meerkat sends to Redis in addition to the file; the URL is
+            // Meerkat's way of giving server and port.
+            put("outputs.1.eve-log.filetype", "redis".into());
+            put("outputs.1.eve-log.redis.server", r.url_redacted());
+            put("outputs.1.eve-log.redis.mode", r.mode.as_str().into());
+            put("outputs.1.eve-log.redis.key", r.key.clone());
+            put(
+                "outputs.1.eve-log.redis.stream-maxlen",
+                r.maxlen.to_string(),
+            );
+            put(
+                "outputs.1.eve-log.redis.stream-trim-exact",
+                yn(r.trim_exact),
+            );
+        }
         let t = &self.eve.types;
         let types = [
             ("alert", t.alert),

@@ -200,7 +200,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot open EVE log {}", eve_path.display()))?;
     let fast = if cfg.fast.enabled {
         let path = log_dir.join(&cfg.fast.filename);
-        let w = EveWriter::open(&path, &cfg.eve)
+        let w = EveWriter::open_file(&path, &cfg.eve)
             .with_context(|| format!("cannot open fast.log {}", path.display()))?;
         Some(w)
     } else {
@@ -552,13 +552,14 @@ fn write_stats(
     let pipelines: Vec<&PipelineCounters> = counters.iter().map(|t| &*t.pipeline).collect();
     let uptime = (now.secs - started.secs).max(0) as u64;
     let mut ev = stats_event(uptime, &sources, &pipelines, detect, now);
-    // Writer failures (a full disk), reported once lines are written again.
+    // Writer failures (a full disk), reported once lines are written
+    // again, and the Redis sink's counters.
     let eve = ev
         .stats
         .as_mut()
         .and_then(|s| s.pointer_mut("/capture/eve"));
     if let Some(e) = eve.and_then(|v| v.as_object_mut()) {
-        e.insert("write_errors".into(), shared.eve.write_errors().into());
+        shared.eve.add_stats(e);
     }
     shared.eve.send(&ev);
 }

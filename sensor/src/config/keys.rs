@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{ChecksumMode, SensorConfig, SshEncryptionHandling};
+use crate::output::redis::{RedisConfig, RedisMode};
 use crate::stream::ExceptionPolicy;
 
 /// Where a setting came from, for messages.
@@ -206,6 +207,10 @@ impl Applier<'_> {
             ["default-log-dir"] => self.set(key, value, origin, path, "a directory", |c, v| {
                 c.log_dir = Some(v)
             }),
+            ["sensor-name"] => {
+                self.cfg.eve.sensor_name = non_empty(value).map(str::to_string);
+                true
+            }
             ["stream", "midstream"] => self.set(key, value, origin, parse_bool, BOOL, |c, v| {
                 c.stream.midstream = v
             }),
@@ -390,6 +395,7 @@ impl EveOutputs {
         // Suricata allows one anomaly logger in all eve-log outputs.
         let mut anomaly_outputs: Vec<usize> = Vec::new();
         let mut eve_enabled = true;
+        let mut redis = YamlRedis::default();
         for (idx, rest, value) in &self.values {
             let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
             let key = format!("outputs.{idx}.{}", rest.join("."));
@@ -418,6 +424,15 @@ impl EveOutputs {
                 },
                 ["eve-log", "filename"] => ap.cfg.eve.filename = value.clone(),
                 ["eve-log", "filetype"] if value == "regular" => {}
+                // Suricata writes only to Redis then; Meerkat keeps eve.json
+                // and sends to Redis as well.
+                ["eve-log", "filetype"] if value == "redis" => redis.filetype = true,
+                ["eve-log", "redis", field] => match redis.take(field, value) {
+                    Ok(true) => redis.given.push(key),
+                    Ok(false) => ap.unused.push(key),
+                    Err(()) => ap.error(&key, value, &origin, YamlRedis::expected(field)),
+                },
+                ["eve-log", "redis", "pipelining", ..] => {}
                 ["eve-log", "community-id"] => match parse_bool(value) {
                     Some(v) => ap.cfg.eve.community_id = v,
                     None => ap.error(&key, value, &origin, "expected yes or no"),
@@ -436,6 +451,11 @@ impl EveOutputs {
                         None => set_type(ap, ty, v, &key),
                     },
                     None => ap.error(&key, value, &origin, "expected yes or no"),
+                },
+                ["eve-log", "types", _n, "drop", "flows"] => match value.as_str() {
+                    "start" => ap.cfg.eve.types.drop_flows_all = false,
+                    "all" => ap.cfg.eve.types.drop_flows_all = true,
+                    _ => ap.error(&key, value, &origin, "expected start or all"),
                 },
                 ["eve-log", "types", _n, "alert", opt] => {
                     let a = &mut ap.cfg.eve.alert;
@@ -457,6 +477,7 @@ impl EveOutputs {
                 _ => ap.unused.push(key),
             }
         }
+        redis.finish(ap);
         if anomaly_outputs.len() > 1 {
             ap.error(
                 &format!("outputs.{}.eve-log.types", anomaly_outputs[1]),
@@ -499,6 +520,77 @@ impl EveOutputs {
             t.stats = false;
             t.anomaly = false;
         }
+    }
+}
+
+/// `outputs.N.eve-log.redis.*` of a Suricata YAML, used when the output's
+/// `filetype` is `redis`.
+#[derive(Debug, Default)]
+struct YamlRedis {
+    filetype: bool,
+    server: Option<String>,
+    port: Option<u16>,
+    mode: Option<RedisMode>,
+    key: Option<String>,
+    maxlen: Option<u64>,
+    trim_exact: Option<bool>,
+    /// Keys given (reported as unused when `filetype` is not redis).
+    given: Vec<String>,
+}
+
+impl YamlRedis {
+    /// Takes `redis.<field>`: whether Meerkat knows the field, or `Err`
+    /// when the value does not fit.
+    fn take(&mut self, field: &str, value: &str) -> Result<bool, ()> {
+        match field {
+            "server" => self.server = non_empty(value).map(str::to_string),
+            "port" => self.port = Some(value.trim().parse().map_err(|_| ())?),
+            "mode" => self.mode = Some(RedisMode::parse(value).ok_or(())?),
+            "key" => self.key = non_empty(value).map(str::to_string),
+            "stream-maxlen" => self.maxlen = Some(value.trim().parse().map_err(|_| ())?),
+            "stream-trim-exact" => self.trim_exact = Some(parse_bool(value).ok_or(())?),
+            // Meerkat always pipelines from its own thread.
+            "async" => {}
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    fn expected(field: &str) -> &'static str {
+        match field {
+            "port" => "a port number",
+            "mode" => "list, lpush, rpush, channel, publish, stream or xadd",
+            "stream-maxlen" => "a number of entries",
+            "stream-trim-exact" => "yes or no",
+            _ => "a value",
+        }
+    }
+
+    fn finish(self, ap: &mut Applier<'_>) {
+        if !self.filetype {
+            for k in self.given {
+                ap.unused.push(format!("{k} (filetype is not redis)"));
+            }
+            return;
+        }
+        let d = RedisConfig::default();
+        let server = self.server.unwrap_or_else(|| "127.0.0.1".into());
+        let url = if server.starts_with('/') {
+            format!("unix://{server}")
+        } else if server.contains(':') {
+            format!("redis://[{server}]:{}", self.port.unwrap_or(6379))
+        } else {
+            format!("redis://{server}:{}", self.port.unwrap_or(6379))
+        };
+        ap.cfg.eve.redis = Some(RedisConfig {
+            url,
+            key: self.key.unwrap_or(d.key),
+            // Suricata's default mode is `list`.
+            mode: self.mode.unwrap_or(RedisMode::List),
+            maxlen: self.maxlen.unwrap_or(d.maxlen),
+            trim_exact: self.trim_exact.unwrap_or(d.trim_exact),
+            ..d
+        });
     }
 }
 
@@ -665,6 +757,50 @@ mod tests {
         assert!(cfg.eve.alert.payload);
         assert!(cfg.fast.enabled);
         assert_eq!(unused.keys, vec!["outputs.1.eve-log.types http"]);
+    }
+
+    #[test]
+    fn sensor_name_and_redis_output() {
+        let (cfg, unused) = apply(&[
+            ("sensor-name", "gw-7"),
+            ("outputs.0", "eve-log"),
+            ("outputs.0.eve-log.filetype", "redis"),
+            ("outputs.0.eve-log.redis.server", "192.0.2.5"),
+            ("outputs.0.eve-log.redis.port", "6380"),
+            ("outputs.0.eve-log.redis.mode", "xadd"),
+            ("outputs.0.eve-log.redis.key", "eve"),
+            ("outputs.0.eve-log.redis.stream-maxlen", "5000"),
+            ("outputs.0.eve-log.redis.async", "yes"),
+            ("outputs.0.eve-log.redis.pipelining.enabled", "yes"),
+            ("outputs.0.eve-log.redis.pipelining.batch-size", "10"),
+        ]);
+        assert_eq!(cfg.eve.sensor_name.as_deref(), Some("gw-7"));
+        let r = cfg.eve.redis.unwrap();
+        assert_eq!(r.url, "redis://192.0.2.5:6380");
+        assert_eq!(r.mode, RedisMode::Stream);
+        assert_eq!(r.key, "eve");
+        assert_eq!(r.maxlen, 5000);
+        assert!(unused.keys.is_empty(), "{unused:?}");
+        // Suricata's defaults: 127.0.0.1:6379, list mode, key suricata.
+        let (cfg, _) = apply(&[
+            ("outputs.0", "eve-log"),
+            ("outputs.0.eve-log.filetype", "redis"),
+        ]);
+        let r = cfg.eve.redis.unwrap();
+        assert_eq!(r.url, "redis://127.0.0.1:6379");
+        assert_eq!((r.mode, r.key.as_str()), (RedisMode::List, "suricata"));
+        // Redis settings of a regular output are not used.
+        let (cfg, unused) = apply(&[
+            ("outputs.0", "eve-log"),
+            ("outputs.0.eve-log.filetype", "regular"),
+            ("outputs.0.eve-log.redis.server", "/run/redis.sock"),
+        ]);
+        assert!(cfg.eve.redis.is_none());
+        assert_eq!(unused.keys.len(), 1, "{unused:?}");
+        let mut s = Settings::default();
+        s.insert("outputs.0.eve-log.redis.mode", "queue", Origin::Set);
+        let errs = s.apply(&mut SensorConfig::default()).unwrap_err();
+        assert!(errs[0].to_string().contains("redis.mode"), "{errs:?}");
     }
 
     #[test]

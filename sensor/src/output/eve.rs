@@ -7,6 +7,12 @@
 //! thread appends to `eve.json` through a `BufWriter`, flushes at least every
 //! 100 ms and whenever it goes idle, reopens the file on request (logrotate:
 //! rename, then SIGHUP) and drains every queued line on [`EveWriter::shutdown`].
+//!
+//! With `[eve.redis]`, the writer thread also hands each line it wrote to
+//! the Redis sink ([`super::redis`]), which has its own bounded queue and
+//! thread: a slow or absent Redis costs lines for Redis (counted), never
+//! lines of the file nor packets. `[eve] sensor_name` adds Suricata's
+//! top-level `host` field (last, as Suricata writes it) to every event.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
@@ -22,13 +28,14 @@ use meerkat_shared::eve::Event;
 use serde::{Deserialize, Deserializer};
 
 use super::build::BuildOpts;
+use super::redis::{RedisConfig, RedisCounters, RedisError, RedisSink};
 
 /// How often buffered lines reach the file at the latest.
 const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 /// Line buffers kept for reuse.
 const POOL_SIZE: usize = 4096;
 /// Buffers larger than this are not returned to the pool.
-const POOL_MAX_BUF: usize = 64 * 1024;
+pub(crate) const POOL_MAX_BUF: usize = 64 * 1024;
 /// Minimum seconds between two "EVE queue full" warnings.
 const WARN_INTERVAL_SECS: u64 = 10;
 
@@ -47,6 +54,8 @@ pub enum OutputError {
     },
     #[error("cannot start the EVE writer thread: {0}")]
     Thread(#[source] std::io::Error),
+    #[error(transparent)]
+    Redis(#[from] RedisError),
 }
 
 /// Which event types are written. All on by default.
@@ -59,6 +68,10 @@ pub struct EveTypes {
     pub flow: bool,
     pub stats: bool,
     pub anomaly: bool,
+    /// A `drop` event for every dropped packet of a dropped flow
+    /// (Suricata's `drop: {flows: all}`); default: the first one per
+    /// direction (`flows: start`).
+    pub drop_flows_all: bool,
 }
 
 impl Default for EveTypes {
@@ -70,6 +83,7 @@ impl Default for EveTypes {
             flow: true,
             stats: true,
             anomaly: true,
+            drop_flows_all: false,
         }
     }
 }
@@ -117,6 +131,11 @@ pub struct EveConfig {
     pub filename: String,
     /// Options of `alert` events (Suricata's `types: - alert: {...}`).
     pub alert: EveAlertConfig,
+    /// Suricata's `sensor-name`: written as the top-level `host` field of
+    /// every event. None (default): no `host` field, as Suricata.
+    pub sensor_name: Option<String>,
+    /// `[eve.redis]`: also send every event to Redis. None: file only.
+    pub redis: Option<RedisConfig>,
 }
 
 /// `[eve.alert]`: what alert events carry besides the rule (Suricata's
@@ -164,6 +183,8 @@ impl Default for EveConfig {
             queue_lines: 65_536,
             filename: "eve.json".into(),
             alert: EveAlertConfig::default(),
+            sensor_name: None,
+            redis: None,
         }
     }
 }
@@ -225,18 +246,46 @@ pub struct EveSender {
     types: EveTypes,
     capture_object: bool,
     counters: Arc<EveCounters>,
+    /// `,"host":"<sensor_name>"`, appended to every event without a host.
+    host: Option<Arc<[u8]>>,
+    /// The Redis sink's counters, when there is one.
+    redis: Option<Arc<RedisCounters>>,
 }
 
 impl EveWriter {
     /// Opens (creates, mode 0640) `path` for appending and starts the
-    /// writer thread. The directory must exist.
+    /// writer thread, and the Redis sink when `opts.redis` is set. Events
+    /// get a `host` field when `opts.sensor_name` is set. The directory
+    /// must exist.
     pub fn open(path: &Path, opts: &EveConfig) -> Result<EveWriter, OutputError> {
+        Self::start(path, opts, true)
+    }
+
+    /// A plain line file (fast.log): like [`EveWriter::open`] but without
+    /// the Redis sink and the `host` field.
+    pub fn open_file(path: &Path, opts: &EveConfig) -> Result<EveWriter, OutputError> {
+        Self::start(path, opts, false)
+    }
+
+    fn start(path: &Path, opts: &EveConfig, eve: bool) -> Result<EveWriter, OutputError> {
         let file = open_log(path)?;
         let (tx, rx) = bounded::<Msg>(opts.queue_lines.max(1));
         let (pool_tx, pool_rx) = bounded::<Vec<u8>>(POOL_SIZE);
         let reopen = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(EveCounters::default());
+        let redis = match opts.redis.as_ref().filter(|_| eve) {
+            Some(cfg) => Some(RedisSink::start(cfg, pool_tx.clone())?),
+            None => None,
+        };
+        let redis_counters = redis.as_ref().map(RedisSink::counters);
+        let host = opts.sensor_name.as_deref().filter(|_| eve).map(|name| {
+            let mut frag = b",\"host\":".to_vec();
+            // Writing a &str into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut frag, name);
+            Arc::from(frag)
+        });
         let state = WriterThread {
+            redis,
             path: path.to_path_buf(),
             out: BufWriter::with_capacity(64 * 1024, file),
             rx,
@@ -258,6 +307,8 @@ impl EveWriter {
                 types: opts.types.clone(),
                 capture_object: opts.capture_object,
                 counters,
+                host,
+                redis: redis_counters,
             },
             reopen,
             thread: Some(thread),
@@ -330,6 +381,13 @@ impl EveSender {
                 add_capture_object(&mut buf, iface);
             }
         }
+        if let Some(host) = self.host.as_deref().filter(|_| ev.host.is_none()) {
+            if buf.last() == Some(&b'}') {
+                buf.pop();
+                buf.extend_from_slice(host);
+                buf.push(b'}');
+            }
+        }
         buf.push(b'\n');
         self.send_line(buf)
     }
@@ -357,6 +415,22 @@ impl EveSender {
     /// Write, flush and reopen failures of the writer so far (a full disk).
     pub fn write_errors(&self) -> u64 {
         self.counters.errors.load(Ordering::Relaxed)
+    }
+
+    /// Adds the writer's own counters to the stats event's `capture.eve`
+    /// object: `write_errors`, and with a Redis sink `redis_sent`,
+    /// `redis_lost` (queue full, Redis unreachable or refusing),
+    /// `redis_refused` (of those, commands Redis answered with an error)
+    /// and `redis_outages` (connections lost or not made).
+    pub fn add_stats(&self, eve: &mut serde_json::Map<String, serde_json::Value>) {
+        eve.insert("write_errors".into(), self.write_errors().into());
+        if let Some(r) = &self.redis {
+            let n = |c: &AtomicU64| serde_json::Value::from(c.load(Ordering::Relaxed));
+            eve.insert("redis_sent".into(), n(&r.sent));
+            eve.insert("redis_lost".into(), n(&r.lost));
+            eve.insert("redis_refused".into(), n(&r.refused));
+            eve.insert("redis_outages".into(), n(&r.outages));
+        }
     }
 
     fn warn_dropped(&self, total: u64) {
@@ -421,6 +495,8 @@ fn open_log(path: &Path) -> Result<File, OutputError> {
 }
 
 struct WriterThread {
+    /// Where lines go after the file, when `[eve.redis]` is set.
+    redis: Option<RedisSink>,
     path: PathBuf,
     out: BufWriter<File>,
     rx: Receiver<Msg>,
@@ -461,6 +537,10 @@ impl WriterThread {
             }
         }
         self.flush();
+        // Then what is queued for Redis (bounded by its I/O timeouts).
+        if let Some(r) = self.redis.take() {
+            r.shutdown();
+        }
     }
 
     fn write(&mut self, buf: Vec<u8>) {
@@ -474,6 +554,13 @@ impl WriterThread {
                 tracing::error!(path = %self.path.display(), error = %e, "cannot write EVE line");
             }
         }
+        let buf = match &self.redis {
+            Some(r) => match r.offer(buf) {
+                Ok(()) => return,
+                Err(buf) => buf,
+            },
+            None => buf,
+        };
         if buf.capacity() <= POOL_MAX_BUF {
             let _ = self.pool.try_send(buf);
         }
@@ -674,6 +761,38 @@ mod tests {
         assert_eq!(v["capture"]["mode"], "ips");
         assert_eq!(v["capture"]["source"], "nfq:0");
         assert_eq!(v["flow_id"], 2);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn sensor_name_is_the_last_field_host() {
+        let d = tmpdir("host");
+        let p = d.join("eve.json");
+        let cfg: EveConfig =
+            toml::from_str("capture_object = true\nsensor_name = \"gw \\\"7\\\"\"\n").unwrap();
+        let w = EveWriter::open(&p, &cfg).unwrap();
+        w.sender().send(&ev("alert", 1));
+        let mut own = ev("alert", 2);
+        own.host = Some("other".into());
+        w.sender().send(&own);
+        w.shutdown();
+        let l = lines(&p);
+        assert!(l[0].ends_with(r#","host":"gw \"7\""}"#), "{}", l[0]);
+        let v: serde_json::Value = serde_json::from_str(&l[0]).unwrap();
+        assert_eq!(v["capture"]["mode"], "ips");
+        let v: serde_json::Value = serde_json::from_str(&l[1]).unwrap();
+        assert_eq!(v["host"], "other");
+        assert_eq!(l[1].matches("\"host\"").count(), 1);
+        // Default: no host field; a plain line file never gets one.
+        let w = EveWriter::open(&p, &EveConfig::default()).unwrap();
+        w.sender().send(&ev("flow", 3));
+        w.shutdown();
+        let f = d.join("fast.log");
+        let w = EveWriter::open_file(&f, &cfg).unwrap();
+        w.sender().send(&ev("flow", 4));
+        w.shutdown();
+        assert!(!lines(&p)[2].contains("host"));
+        assert!(!lines(&f)[0].contains("host"));
         let _ = std::fs::remove_dir_all(&d);
     }
 

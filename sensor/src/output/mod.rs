@@ -2,15 +2,19 @@
 //! `meerkat_shared::eve::Event` objects in Suricata's field order
 //! ([`build`]), the `stats` event ([`stats`]) and the Community ID flow hash
 //! ([`community_id`]), and [`view`], which reads flows for the builders.
+//! [`redis`] is the optional second EVE sink (`[eve.redis]`), fed by the
+//! EVE writer thread.
 
 pub mod build;
 pub mod community_id;
 pub mod eve;
 pub mod fast;
 pub mod http;
+pub mod redis;
 pub mod stats;
 pub mod view;
 
 pub use build::{FlowView, PacketView};
 pub use eve::{EveConfig, EveSender, EveWriter, OutputError};
+pub use redis::{RedisConfig, RedisMode};
 pub use stats::{stats_event, DetectStats};
