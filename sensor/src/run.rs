@@ -178,6 +178,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             report.failed
         );
     }
+    let mut engine = engine;
+    if !cli.disable_detection {
+        let threshold_file = cfg.detect.threshold_file.as_deref();
+        crate::detect::threshold::config::install(&mut engine, threshold_file, &vars);
+    }
     if rule_files.is_empty() && !cli.disable_detection {
         tracing::warn!(
             "no rules file given (-S): the sensor will log ssh, flow and stats events only"

@@ -50,7 +50,8 @@ impl Outcome {
 }
 
 /// A flow whose rules dropped it: IPS packets of a dropped flow are dropped
-/// (one `drop` event per direction). `None`: go on with the packet (a
+/// (one `drop` event per direction, or one per packet with Suricata's
+/// `drop: {flows: all}`). `None`: go on with the packet (a
 /// passed flow still goes through stream and app layer, so its
 /// transactions are logged; only detection is skipped).
 pub fn flow_decided(
@@ -63,7 +64,7 @@ pub fn flow_decided(
         FlowAction::Drop if pv.source.mode() == Mode::Ips => {
             inc(&ctx.counters.ips_drop_flow);
             let d = pv.dir.map_or(0, |d| d.index());
-            if !flow.drop_logged[d] {
+            if !flow.drop_logged[d] || ctx.types.drop_flows_all {
                 flow.drop_logged[d] = true;
                 if ctx.types.drop {
                     let view = flow_view(flow);
@@ -150,10 +151,17 @@ pub fn decide(
             }
             if ctx.types.drop {
                 let view = flow_view(flow);
+                // Suricata's reason names a rate_filter's drop after the
+                // threshold module.
+                let reason = if fa.rate_filter {
+                    "threshold detection_filter"
+                } else {
+                    "rules"
+                };
                 out.events.push(build::drop_event(
                     pv,
                     Some(&view),
-                    "rules",
+                    reason,
                     first_block,
                     ctx.build,
                 ));

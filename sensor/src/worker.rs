@@ -227,6 +227,7 @@ impl Worker {
                 source.mode(),
                 if chunk.is_some() { &chunks } else { &[] },
                 true,
+                flow.last,
             );
             matches.clear();
             shared.engine.inspect(&input, &mut flow.fired, matches);
@@ -513,6 +514,7 @@ impl Worker {
             mode,
             &chunks[..n],
             false,
+            cap.ts,
         );
         matches.clear();
         shared.engine.inspect(&input, &mut flow.fired, matches);
@@ -535,6 +537,7 @@ impl Worker {
             app_is_ssh: false,
             pseudo: false,
             http: None,
+            ts: cap.ts,
             stream_size: None,
         };
         let mut fired = Vec::new();
@@ -644,6 +647,7 @@ fn flow_input<'a>(
     mode: Mode,
     stream: &'a [StreamChunk<'a>],
     pseudo: bool,
+    ts: Timestamp,
 ) -> DetectInput<'a> {
     let ssh = flow.app.ssh();
     DetectInput {
@@ -657,6 +661,7 @@ fn flow_input<'a>(
         app_is_ssh: flow.app.proto() == AppProto::Ssh,
         pseudo,
         http: flow.app.http(),
+        ts,
         stream_size: flow.tcp.map(crate::detect::header::stream_sizes),
     }
 }

@@ -25,7 +25,7 @@ use super::parse::{self, ParseError, Parsed};
 use super::port;
 use super::prefilter::{addr_ranges, AddrIndex, PatternSet, ScanScratch};
 use super::rule::*;
-use super::threshold::ThresholdState;
+use super::threshold::{Decision, Subject, ThresholdState};
 use super::{DetectInput, FileReport, RuleError, RuleLoadReport, SshBannerRef, Vars};
 use crate::decode::L4;
 use crate::packet::Direction;
@@ -61,6 +61,8 @@ pub struct Hit {
     /// The rule's action applies to the whole flow (transaction, stream
     /// or IP-only match), not just this packet.
     pub flow_scope: bool,
+    /// `action` is a threshold.config rate_filter's, not the rule's.
+    pub rate_filter: bool,
 }
 
 /// The verdict-relevant outcome: the first `pass`, or the first
@@ -71,6 +73,9 @@ pub struct FinalAction {
     pub action: Action,
     pub rule: u32,
     pub flow_scope: bool,
+    /// A rate_filter set this action (Suricata's drop reason
+    /// "threshold detection_filter").
+    pub rate_filter: bool,
 }
 
 /// Results for one packet, and the calling thread's detection state
@@ -446,6 +451,27 @@ impl Engine {
         e
     }
 
+    /// Attaches threshold.config entries to the loaded rules (see
+    /// [`super::threshold::config`]).
+    pub fn apply_thresholds(
+        &mut self,
+        entries: &[super::threshold::config::Entry],
+    ) -> super::threshold::config::Applied {
+        use super::threshold::config;
+        let mut targets: Vec<config::Target<'_>> = self
+            .rules
+            .iter_mut()
+            .zip(&self.metas)
+            .map(|(r, m)| config::Target {
+                gid: m.gid,
+                sid: m.sid,
+                limits: &mut r.limits,
+                noalert: &mut r.noalert,
+            })
+            .collect();
+        config::apply(entries, &mut targets)
+    }
+
     /// Tests: evaluate every rule of the packet's groups (no prefilter).
     #[cfg(test)]
     pub(crate) fn set_brute_force(&mut self, on: bool) {
@@ -642,7 +668,7 @@ impl Engine {
             // IP-only rules (flow-scoped packet rules) too are decided once
             // per flow direction.
             let once_per_dir = rule.kind == Kind::Tx
-                || (rule.kind == Kind::Packet && meta.flow_scope && view.dir.is_some());
+                || (rule.kind == Kind::Packet && rule.ip_only && view.dir.is_some());
             if once_per_dir && fired.contains(&tx_key) {
                 continue;
             }
@@ -680,56 +706,49 @@ impl Engine {
             if input.dir.is_some() && !rule.flowbits.is_empty() {
                 flowbits::apply(&rule.flowbits, fired);
             }
-            if let Some(t) = &rule.threshold {
-                let at = *now.get_or_insert_with(Instant::now);
-                if !out
-                    .thresholds
-                    .allow(ri, t, view.tuple.src, view.tuple.dst, at)
-                {
-                    continue;
-                }
-            }
+            let Some(limited) = limit(rule, meta, ri, input, &mut out.thresholds) else {
+                continue;
+            };
             let flow_scope = match (rule.kind, view.kind) {
                 (Kind::Tx, _) => true,
                 (Kind::Payload, ViewKind::Stream { .. }) => true,
                 (Kind::Payload, _) => false,
                 (Kind::Packet, _) => meta.flow_scope,
             };
-            let action = meta.action;
+            let Limited {
+                action,
+                alert,
+                rate_filter,
+            } = limited;
+            let hit = Hit {
+                rule: ri,
+                action,
+                tx,
+                tx_id: 0,
+                dir: view.dir.unwrap_or(Direction::ToServer),
+                flow_scope,
+                rate_filter,
+            };
+            let fa = FinalAction {
+                action,
+                rule: ri,
+                flow_scope,
+                rate_filter,
+            };
             if action == Action::Pass {
-                if rule.pass_alert {
-                    out.hits.push(Hit {
-                        rule: ri,
-                        action,
-                        tx,
-                        tx_id: 0,
-                        dir: view.dir.unwrap_or(Direction::ToServer),
-                        flow_scope,
-                    });
+                // A pass rule writes an alert only with `alert`; a
+                // rate_filter's pass writes none.
+                if rule.pass_alert && alert && !rate_filter {
+                    out.hits.push(hit);
                 }
-                out.action = Some(FinalAction {
-                    action,
-                    rule: ri,
-                    flow_scope,
-                });
+                out.action = Some(fa);
                 break;
             }
-            if !rule.noalert {
-                out.hits.push(Hit {
-                    rule: ri,
-                    action,
-                    tx,
-                    tx_id: 0,
-                    dir: view.dir.unwrap_or(Direction::ToServer),
-                    flow_scope,
-                });
+            if alert {
+                out.hits.push(hit);
             }
-            if matches!(action, Action::Drop | Action::Reject(_)) && out.action.is_none() {
-                out.action = Some(FinalAction {
-                    action,
-                    rule: ri,
-                    flow_scope,
-                });
+            if action.blocks() && out.action.is_none() {
+                out.action = Some(fa);
             }
         }
     }
@@ -841,6 +860,54 @@ impl Engine {
             _ => false,
         }
     }
+}
+
+/// A match that its limits let through.
+struct Limited {
+    /// The rule's action, or a rate_filter's.
+    action: Action,
+    /// Write an alert record.
+    alert: bool,
+    rate_filter: bool,
+}
+
+/// Runs a match of rule `ri` through its suppressions and thresholds
+/// (counted per packet addresses and in packet time, as Suricata). None:
+/// neither alert nor action.
+fn limit(
+    rule: &Rule,
+    meta: &RuleMeta,
+    ri: u32,
+    input: &DetectInput,
+    state: &mut ThresholdState,
+) -> Option<Limited> {
+    let mut out = Limited {
+        action: meta.action,
+        alert: !rule.noalert,
+        rate_filter: false,
+    };
+    if rule.limits.is_empty() {
+        return Some(out);
+    }
+    let who = Subject {
+        rule: ri,
+        sid: meta.sid,
+        gid: meta.gid,
+        src: input.pkt.ip.src,
+        dst: input.pkt.ip.dst,
+        ts: input.ts,
+    };
+    let d = state.decide(&rule.limits, &who);
+    if let Some(a) = d.new_action() {
+        out.action = a;
+        out.rate_filter = true;
+    }
+    match d {
+        Decision::Alert(_) => {}
+        Decision::Silent(_) => out.alert = false,
+        Decision::Discard => return None,
+    }
+    Some(out)
 }
 
 /// Marks a `fired` entry as a transaction rule that fired on the
@@ -1110,7 +1177,6 @@ impl Engine {
             dp,
             has_ports: true,
         };
-        let mut now: Option<Instant> = None;
         for m in &h.marks {
             let Some(tx) = h.tx(m.tx_id) else { continue };
             let tuple = if m.dir != pdir {
@@ -1148,24 +1214,27 @@ impl Engine {
                 if !rule.flowbits.is_empty() {
                     flowbits::apply(&rule.flowbits, fired);
                 }
-                if let Some(t) = &rule.threshold {
-                    let at = *now.get_or_insert_with(Instant::now);
-                    if !out.thresholds.allow(ri, t, tuple.src, tuple.dst, at) {
-                        continue;
-                    }
-                }
-                let action = meta.action;
+                let Some(Limited {
+                    action,
+                    alert,
+                    rate_filter,
+                }) = limit(rule, meta, ri, input, &mut out.thresholds)
+                else {
+                    continue;
+                };
+                let fa = FinalAction {
+                    action,
+                    rule: ri,
+                    flow_scope: true,
+                    rate_filter,
+                };
                 if action == Action::Pass {
                     if out.action.is_none() {
-                        out.action = Some(FinalAction {
-                            action,
-                            rule: ri,
-                            flow_scope: true,
-                        });
+                        out.action = Some(fa);
                     }
                     continue;
                 }
-                if !rule.noalert {
+                if alert {
                     out.hits.push(Hit {
                         rule: ri,
                         action,
@@ -1173,14 +1242,11 @@ impl Engine {
                         tx_id: m.tx_id,
                         dir: m.dir,
                         flow_scope: true,
+                        rate_filter,
                     });
                 }
-                if matches!(action, Action::Drop | Action::Reject(_)) && out.action.is_none() {
-                    out.action = Some(FinalAction {
-                        action,
-                        rule: ri,
-                        flow_scope: true,
-                    });
+                if action.blocks() && out.action.is_none() {
+                    out.action = Some(fa);
                 }
             }
         }

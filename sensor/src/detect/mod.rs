@@ -127,6 +127,8 @@ pub struct DetectInput<'a> {
     /// carries the flow's last stream data and transactions, and packet
     /// rules do not run on it.
     pub pseudo: bool,
+    /// Packet time (thresholds count in it).
+    pub ts: crate::packet::Timestamp,
     /// Bytes each side of the flow's TCP session sent in order so far
     /// (to_server, to_client), for `stream_size` (None: no TCP session);
     /// see [`header::stream_sizes`].

@@ -1128,8 +1128,10 @@ impl Builder {
                 keyword: "payload, header or ssh tests mixed with http buffers".into(),
             };
         }
-        let http_tx =
-            has_http || (proto == RuleProto::Http && self.payload.is_empty() && !has_header_tests);
+        // An `http` rule with nothing to inspect in HTTP is a packet rule
+        // for HTTP flows: as Suricata, it matches every packet of the flow
+        // once the protocol is known.
+        let http_tx = has_http;
         let http_rule = if http_tx {
             match std::mem::take(&mut self.http).build(self.flow.dir) {
                 Ok(h) => Some(Box::new(h)),
@@ -1204,10 +1206,19 @@ impl Builder {
                 | RuleProto::Ssh
                 | RuleProto::Http
         );
+        // Suricata's "app-layer" rules (`alert http` and nothing else):
+        // every packet of a flow of the protocol, action on the flow.
+        let app_only = proto == RuleProto::Http
+            && kind == Kind::Packet
+            && payload.is_empty()
+            && !has_header_tests
+            && self.flowbits.is_empty()
+            && self.hostbits.is_empty()
+            && self.flow == FlowOpts::default();
         let flow_scope = match kind {
             Kind::Tx => true,
             Kind::Payload => tcp_capable,
-            Kind::Packet => ip_only,
+            Kind::Packet => ip_only || app_only,
         };
         for vals in self.metadata.values_mut() {
             vals.sort();
@@ -1243,7 +1254,11 @@ impl Builder {
             ssh,
             ssh_legacy: self.ssh_legacy,
             kind,
-            threshold: self.threshold,
+            ip_only,
+            limits: threshold::Limits {
+                suppress: Vec::new(),
+                filters: self.threshold.into_iter().collect(),
+            },
             flowbits: self.flowbits,
             noalert: self.noalert,
             pass_alert: self.pass_alert,

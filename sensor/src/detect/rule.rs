@@ -231,8 +231,12 @@ pub struct Rule {
     pub ssh: [ContentList; SshBuf::ALL.len()],
     pub ssh_legacy: Vec<SshLegacy>,
     pub kind: Kind,
-    /// `threshold` or `detection_filter`.
-    pub threshold: Option<super::threshold::Threshold>,
+    /// Suricata's IP-only (and "like IP-only") rule: decided once per
+    /// flow direction.
+    pub ip_only: bool,
+    /// `threshold` or `detection_filter`, and what threshold.config adds
+    /// (see [`super::threshold`]).
+    pub limits: super::threshold::Limits,
     /// `flowbits` operations and conditions, in rule order.
     pub flowbits: Vec<super::flowbits::Flowbit>,
     /// `flowbits:noalert`: a match gives no alert record (its action

@@ -1,17 +1,27 @@
-//! `threshold` and `detection_filter`: how often a matching rule may
-//! alert, counted per tracked address (or per rule) in a time window.
+//! Alert limits: the `threshold` and `detection_filter` rule keywords and
+//! the `threshold.config` entries (`threshold`/`event_filter`, `suppress`,
+//! `rate_filter`) that attach to rules, with Suricata 7's semantics
+//! (`detect-engine-threshold.c`, `util-threshold-config.c`).
+//!
+//! Each rule carries its [`Limits`]: suppressions first, then filters in
+//! order. When a rule matches, [`ThresholdState::decide`] turns them into
+//! a [`Decision`]: alert (possibly with a rate_filter's new action), a
+//! silent match (no alert, the action still applies), or nothing. Windows
+//! are measured in packet time.
 //!
 //! The counters live in a [`ThresholdState`] owned by one capture thread
 //! (inside its [`super::Matches`]), so counts are per thread: a source
 //! whose packets are spread over several threads is counted on each.
 
-use std::collections::HashMap;
-use std::net::IpAddr;
-use std::time::{Duration, Instant};
+pub mod config;
+mod state;
 
-/// Counters kept per thread at most; beyond this, expired entries are
-/// dropped, and if that frees too little, all counters restart.
-pub const MAX_ENTRIES: usize = 65_536;
+use std::net::IpAddr;
+
+pub use state::{Subject, ThresholdState, MAX_ENTRIES};
+
+use super::address::{self, AddrExpr};
+use crate::action::{Action, RejectTarget};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ThresholdType {
@@ -24,6 +34,55 @@ pub enum ThresholdType {
     /// `detection_filter`: alert on every match after the first `count`
     /// within a window.
     DetectionFilter,
+    /// `rate_filter` (threshold.config only): past `count` matches in a
+    /// window, the rule's action becomes `new_action` for `timeout`
+    /// seconds.
+    Rate(RateFilter),
+}
+
+/// The part of a `rate_filter` beyond count and window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateFilter {
+    pub new_action: NewAction,
+    pub timeout: u32,
+}
+
+/// A `rate_filter`'s `new_action`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NewAction {
+    Alert,
+    Drop,
+    Reject,
+    Pass,
+    /// Accepted but, as in Suricata 7, without effect.
+    Log,
+    /// Accepted but, as in Suricata 7, without effect.
+    Sdrop,
+}
+
+impl NewAction {
+    fn parse(s: &str) -> Option<NewAction> {
+        Some(match s {
+            "alert" => NewAction::Alert,
+            "drop" => NewAction::Drop,
+            "reject" => NewAction::Reject,
+            "pass" => NewAction::Pass,
+            "log" => NewAction::Log,
+            "sdrop" => NewAction::Sdrop,
+            _ => return None,
+        })
+    }
+
+    /// The action it puts on the alert (None: the rule's own stays).
+    pub fn action(self) -> Option<Action> {
+        match self {
+            NewAction::Alert => Some(Action::Alert),
+            NewAction::Drop => Some(Action::Drop),
+            NewAction::Reject => Some(Action::Reject(RejectTarget::Src)),
+            NewAction::Pass => Some(Action::Pass),
+            NewAction::Log | NewAction::Sdrop => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,16 +90,98 @@ pub enum Track {
     BySrc,
     ByDst,
     ByRule,
+    /// The address pair, in either direction.
     ByBoth,
 }
 
-/// A rule's `threshold` or `detection_filter`.
+impl Track {
+    fn parse(s: &str) -> Option<Track> {
+        Some(match s {
+            "by_src" => Track::BySrc,
+            "by_dst" => Track::ByDst,
+            "by_rule" => Track::ByRule,
+            "by_both" => Track::ByBoth,
+            _ => return None,
+        })
+    }
+}
+
+/// A rule's `threshold` or `detection_filter`, or a threshold.config
+/// `threshold`/`event_filter`/`rate_filter`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Threshold {
     pub kind: ThresholdType,
     pub track: Track,
     pub count: u32,
     pub seconds: u32,
+}
+
+/// Which address of the packet a `suppress` looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SuppressTrack {
+    BySrc,
+    ByDst,
+    /// Source or destination.
+    ByEither,
+}
+
+/// A threshold.config `suppress` with an address list: matches from (or
+/// to) these addresses give no alert; the rule's action still applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suppress {
+    pub track: SuppressTrack,
+    pub addrs: AddrExpr,
+}
+
+impl Suppress {
+    /// True when a match on `src -> dst` is suppressed.
+    pub fn hides(&self, src: IpAddr, dst: IpAddr) -> bool {
+        match self.track {
+            SuppressTrack::BySrc => address::matches(&self.addrs, src),
+            SuppressTrack::ByDst => address::matches(&self.addrs, dst),
+            SuppressTrack::ByEither => {
+                address::matches(&self.addrs, src) || address::matches(&self.addrs, dst)
+            }
+        }
+    }
+}
+
+/// Everything that limits one rule's alerts, in evaluation order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Limits {
+    pub suppress: Vec<Suppress>,
+    /// The rule's own `threshold`/`detection_filter` and threshold.config
+    /// filters, in the order Suricata evaluates them.
+    pub filters: Vec<Threshold>,
+}
+
+impl Limits {
+    pub fn is_empty(&self) -> bool {
+        self.suppress.is_empty() && self.filters.is_empty()
+    }
+}
+
+/// What the limits make of one match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Alert and apply the action: the rule's, or a rate_filter's
+    /// replacement (`Some`).
+    Alert(Option<Action>),
+    /// No alert record, but the action applies (suppressed, or past a
+    /// `limit`/`both` count).
+    Silent(Option<Action>),
+    /// Neither alert nor action (a count not reached yet).
+    Discard,
+}
+
+impl Decision {
+    /// The rate_filter's replacement action, if any.
+    pub fn new_action(self) -> Option<Action> {
+        match self {
+            Decision::Alert(a) | Decision::Silent(a) => a,
+            Decision::Discard => None,
+        }
+    }
 }
 
 /// Why a `threshold`/`detection_filter`/`flowbits` value was not taken.
@@ -80,13 +221,18 @@ pub fn parse(v: &str, detection_filter: bool) -> Result<Threshold, OptError> {
                 })
             }
             "track" => {
-                track = Some(match val {
-                    "by_src" => Track::BySrc,
-                    "by_dst" => Track::ByDst,
-                    "by_rule" => Track::ByRule,
-                    "by_both" => Track::ByBoth,
-                    "by_flow" => return Err(OptError::Unsupported("track by_flow".into())),
-                    _ => {
+                track = Some(match Track::parse(val) {
+                    // Suricata 7's detection_filter counts per address.
+                    Some(Track::ByRule | Track::ByBoth) if detection_filter => {
+                        return Err(inv(format!(
+                            "detection_filter tracks by_src or by_dst, not `{val}`"
+                        )))
+                    }
+                    Some(t) => t,
+                    None if val == "by_flow" => {
+                        return Err(OptError::Unsupported("track by_flow".into()))
+                    }
+                    None => {
                         return Err(inv(format!(
                             "unknown track `{val}` (by_src, by_dst, by_rule, by_both)"
                         )))
@@ -116,135 +262,9 @@ pub fn parse(v: &str, detection_filter: bool) -> Result<Threshold, OptError> {
     })
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum TrackKey {
-    Addr(IpAddr),
-    Pair(IpAddr, IpAddr),
-    Rule,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Entry {
-    first: Instant,
-    window: Duration,
-    count: u32,
-}
-
-/// Per-thread threshold counters (one per rule and tracked key).
-#[derive(Debug, Default)]
-pub struct ThresholdState {
-    /// The engine these rule indices belong to (counters restart when the
-    /// engine changes).
-    engine: u64,
-    map: HashMap<(u32, TrackKey), Entry>,
-}
-
-impl ThresholdState {
-    pub fn new() -> ThresholdState {
-        ThresholdState::default()
-    }
-
-    /// Number of live counters.
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
-
-    /// Forgets counters of another engine.
-    pub(super) fn bind(&mut self, engine: u64) {
-        if self.engine != engine {
-            self.map.clear();
-            self.engine = engine;
-        }
-    }
-
-    /// Counts one match of `rule` for the packet `src -> dst` at `now`;
-    /// true when it may alert.
-    pub fn allow(
-        &mut self,
-        rule: u32,
-        t: &Threshold,
-        src: IpAddr,
-        dst: IpAddr,
-        now: Instant,
-    ) -> bool {
-        let key = match t.track {
-            Track::BySrc => TrackKey::Addr(src),
-            Track::ByDst => TrackKey::Addr(dst),
-            Track::ByBoth => TrackKey::Pair(src, dst),
-            Track::ByRule => TrackKey::Rule,
-        };
-        let window = Duration::from_secs(u64::from(t.seconds));
-        if self.map.len() >= MAX_ENTRIES && !self.map.contains_key(&(rule, key)) {
-            self.evict(now);
-        }
-        let e = self.map.entry((rule, key)).or_insert(Entry {
-            first: now,
-            window,
-            count: 0,
-        });
-        let within = now.saturating_duration_since(e.first) < window;
-        if within {
-            e.count = e.count.saturating_add(1);
-        } else {
-            e.first = now;
-            e.count = 1;
-        }
-        match t.kind {
-            ThresholdType::Limit => e.count <= t.count,
-            ThresholdType::Threshold => {
-                if e.count >= t.count {
-                    e.count = 0;
-                    true
-                } else {
-                    false
-                }
-            }
-            ThresholdType::Both => e.count == t.count,
-            ThresholdType::DetectionFilter => e.count > t.count,
-        }
-    }
-
-    fn evict(&mut self, now: Instant) {
-        self.map
-            .retain(|_, e| now.saturating_duration_since(e.first) < e.window);
-        if self.map.len() > MAX_ENTRIES * 3 / 4 {
-            tracing::debug!(
-                entries = self.map.len(),
-                "threshold table full of live counters; restarting all counters"
-            );
-            self.map.clear();
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ip(s: &str) -> IpAddr {
-        s.parse().unwrap()
-    }
-
-    fn run(t: Threshold, times: &[u64]) -> Vec<bool> {
-        let mut st = ThresholdState::new();
-        let t0 = Instant::now();
-        times
-            .iter()
-            .map(|s| {
-                st.allow(
-                    1,
-                    &t,
-                    ip("192.0.2.1"),
-                    ip("192.0.2.2"),
-                    t0 + Duration::from_secs(*s),
-                )
-            })
-            .collect()
-    }
 
     fn th(kind: ThresholdType, count: u32, seconds: u32) -> Threshold {
         Threshold {
@@ -285,63 +305,40 @@ mod tests {
                 "{bad}"
             );
         }
+        assert!(matches!(
+            parse("track by_rule, count 3, seconds 60", true),
+            Err(OptError::Invalid(_))
+        ));
     }
 
     #[test]
-    fn limit_threshold_both_filter() {
-        let t = |v: &[u64], k, c| run(th(k, c, 10), v);
-        use ThresholdType::*;
-        assert_eq!(
-            t(&[0, 1, 2, 3, 11, 12], Limit, 2),
-            vec![true, true, false, false, true, true]
-        );
-        assert_eq!(
-            t(&[0, 1, 2, 3, 4, 5, 6], Threshold, 3),
-            vec![false, false, true, false, false, true, false]
-        );
-        assert_eq!(
-            t(&[0, 1, 2, 3, 4, 12, 13, 14], Both, 3),
-            vec![false, false, true, false, false, false, false, true]
-        );
-        assert_eq!(
-            t(&[0, 1, 2, 3, 4, 20], DetectionFilter, 2),
-            vec![false, false, true, true, true, false]
-        );
-    }
-
-    #[test]
-    fn tracking_keys_are_separate() {
-        let mut st = ThresholdState::new();
-        let t = th(ThresholdType::Limit, 1, 60);
-        let now = Instant::now();
-        let (a, b, c) = (ip("192.0.2.1"), ip("192.0.2.2"), ip("192.0.2.3"));
-        assert!(st.allow(1, &t, a, c, now));
-        assert!(!st.allow(1, &t, a, b, now));
-        assert!(st.allow(1, &t, b, c, now));
-        assert!(st.allow(2, &t, a, c, now));
-        let by_rule = Threshold {
-            track: Track::ByRule,
-            ..t
+    fn suppress_tracks() {
+        let addrs = address::parse("192.0.2.0/24", &|_| None).unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let (inside, outside) = (ip("192.0.2.7"), ip("198.51.100.1"));
+        let s = |track| Suppress {
+            track,
+            addrs: addrs.clone(),
         };
-        assert!(st.allow(3, &by_rule, a, c, now));
-        assert!(!st.allow(3, &by_rule, b, c, now));
-        let by_dst = Threshold {
-            track: Track::ByDst,
-            ..t
-        };
-        assert!(st.allow(4, &by_dst, a, c, now));
-        assert!(!st.allow(4, &by_dst, b, c, now));
+        assert!(s(SuppressTrack::BySrc).hides(inside, outside));
+        assert!(!s(SuppressTrack::BySrc).hides(outside, inside));
+        assert!(s(SuppressTrack::ByDst).hides(outside, inside));
+        assert!(s(SuppressTrack::ByEither).hides(outside, inside));
+        assert!(s(SuppressTrack::ByEither).hides(inside, outside));
+        assert!(!s(SuppressTrack::ByEither).hides(outside, outside));
     }
 
     #[test]
-    fn table_is_bounded() {
-        let mut st = ThresholdState::new();
-        let t = th(ThresholdType::Limit, 1, 60);
-        let now = Instant::now();
-        for i in 0..(MAX_ENTRIES as u32 + 10) {
-            let src = IpAddr::from(i.to_be_bytes());
-            st.allow(1, &t, src, src, now);
-        }
-        assert!(st.len() <= MAX_ENTRIES);
+    fn new_actions() {
+        assert_eq!(
+            NewAction::parse("drop").and_then(NewAction::action),
+            Some(Action::Drop)
+        );
+        assert_eq!(
+            NewAction::parse("reject").and_then(NewAction::action),
+            Some(Action::Reject(RejectTarget::Src))
+        );
+        assert_eq!(NewAction::parse("sdrop").and_then(NewAction::action), None);
+        assert_eq!(NewAction::parse("block"), None);
     }
 }
