@@ -117,6 +117,17 @@ impl Worker {
         self.flows.publish(&self.counters);
     }
 
+    /// Ends the flows the flow table evicted since the last call.
+    fn end_evicted(&mut self, now: Timestamp) {
+        let mut flows = std::mem::take(&mut self.expired);
+        flows.clear();
+        self.flows.take_evicted(&mut flows);
+        for flow in flows.drain(..) {
+            self.end_flow(flow, now);
+        }
+        self.expired = flows;
+    }
+
     fn send(&self, ev: &Event) {
         send(&self.shared, &self.counters, ev);
     }
@@ -316,6 +327,12 @@ impl PacketHandler for Worker {
         }
 
         let verdict = self.inspect_packet(cap, &pkt);
+        // A new flow that evicted another one: the evicted flow ends now,
+        // not at the next tick (a flood of new flows would otherwise pile
+        // up evicted flows beyond the flow memcap until then).
+        if self.flows.evicted_pending() > 0 {
+            self.end_evicted(cap.ts);
+        }
         if mode == Mode::Ips {
             match verdict {
                 Verdict::Accept => inc(&self.counters.ips_accepted),

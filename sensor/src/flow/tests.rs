@@ -228,6 +228,29 @@ fn full_table_evicts_closed_then_new_then_idle() {
 }
 
 #[test]
+fn evicted_flows_are_handed_out_at_once() {
+    let mut c = cfg();
+    c.max_flows = 2;
+    let mut t = FlowTable::new(c);
+    for port in 1..=5u16 {
+        let syn = tcp("192.0.2.1", "192.0.2.9", port, 22, 1, 0, SYN, b"");
+        t.lookup(&decode(&syn).unwrap(), ts(0), syn.len() as u32)
+            .unwrap();
+        let mut out = Vec::new();
+        t.take_evicted(&mut out);
+        // From the third SYN on, each one evicts the oldest half-open flow.
+        let expected = usize::from(port > 2);
+        assert_eq!(out.len(), expected, "SYN {port}");
+        assert_eq!(t.evicted_pending(), 0);
+        if let Some(f) = out.first() {
+            assert_eq!(f.client.1, port - 2);
+            assert_eq!(f.end_reason, Some(EndReason::Forced));
+        }
+    }
+    assert_eq!(t.len(), 2);
+}
+
+#[test]
 fn drain_returns_everything() {
     let mut t = FlowTable::new(cfg());
     for port in 1..=50u16 {
