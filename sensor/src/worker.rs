@@ -148,7 +148,11 @@ impl Worker {
                 self.send(&ev);
             }
         }
-        if flow.app.http().is_some() {
+        // A dropped TCP flow gets no flow-end pass (Suricata sends no
+        // flow-timeout pseudo packets for it): its unfinished transactions
+        // are not logged.
+        let dropped_tcp = flow.action == FlowAction::Drop && flow.tcp.is_some();
+        if flow.app.http().is_some() && !dropped_tcp {
             let at = crate::output::http::At {
                 source: self.source,
                 ts: now,
