@@ -117,6 +117,24 @@ fn longest_gap(times: &[f64]) -> (f64, f64) {
         .fold((0.0, 0.0), |acc, g| if g.0 > acc.0 { g } else { acc })
 }
 
+/// The time between the last reply at or before `at` and the first one
+/// after it, in ms (NaN when there is none on one side).
+fn gap_across(times: &[f64], at: f64) -> f64 {
+    let before = times.iter().rev().find(|&&t| t <= at);
+    let after = times.iter().find(|&&t| t > at);
+    match (before, after) {
+        (Some(a), Some(b)) => (b - a) * 1000.0,
+        _ => f64::NAN,
+    }
+}
+
+/// The median time between consecutive replies, in ms.
+fn median_spacing(times: &[f64]) -> f64 {
+    let mut d: Vec<f64> = times.windows(2).map(|w| (w[1] - w[0]) * 1000.0).collect();
+    d.sort_by(f64::total_cmp);
+    d.get(d.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
 /// iperf3 `-J` report of a finished client; panics with its output when
 /// it failed.
 fn iperf_report(child: Child, what: &str) -> Value {
@@ -254,19 +272,11 @@ fn kill9_under_load_bypasses_and_restart_inspects() {
 
     let (ips_gap, ips_gap_at) = longest_gap(&ips_times);
     let (ids_gap, ids_gap_at) = longest_gap(&ids_times);
-    // The gap around the kill: replies just before and just after it.
-    let kill_gap = ips_times
-        .iter()
-        .rev()
-        .find(|&&t| t <= killed_at)
-        .zip(ips_times.iter().find(|&&t| t > killed_at))
-        .map(|(a, b)| (b - a) * 1000.0);
-    let restart_gap = ips_times
-        .iter()
-        .rev()
-        .find(|&&t| t <= restarted_at)
-        .zip(ips_times.iter().find(|&&t| t > restarted_at))
-        .map(|(a, b)| (b - a) * 1000.0);
+    // The gaps around the kill and the restart, and the usual spacing of
+    // replies (ping's real pace) to compare them with.
+    let kill_gap = gap_across(&ips_times, killed_at);
+    let restart_gap = gap_across(&ips_times, restarted_at);
+    let pace = median_spacing(&ips_times);
     let while_dead = ips_times
         .iter()
         .filter(|&&t| t > killed_at && t < restarted_at)
@@ -277,7 +287,7 @@ fn kill9_under_load_bypasses_and_restart_inspects() {
     eprintln!(
         "fault 1 figures: kill -9 at {killed_rel:.2}s, restart at {restarted_rel:.2}s; \
          IPS ping replies {}/1000 (longest gap {ips_gap:.0} ms at {:.2}s, gap across the kill \
-         {kill_gap:?} ms, across the restart {restart_gap:?} ms, {while_dead} replies while \
+         {kill_gap:.0} ms, across the restart {restart_gap:.0} ms, median spacing {pace:.0} ms, {while_dead} replies while \
          the sensor was dead, {after_restart} after restart); IDS ping replies {}/1000 \
          (longest gap {ids_gap:.0} ms at {:.2}s); iperf3 IPS {:.0} Mbit/s (lowest 0.5 s interval {} \
          bytes), IDS {:.0} Mbit/s (lowest {} bytes)",

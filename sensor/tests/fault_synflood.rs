@@ -145,6 +145,17 @@ fn synflood_sender_helper() {
     );
 }
 
+/// CPU time (user + system) of `pid` so far, in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces): state is the
+    // 3rd field, utime and stime the 14th and 15th, in clock ticks (100 Hz).
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 /// `VmRSS` and `VmHWM` (peak) of `pid` in bytes.
 fn rss(pid: u32) -> Option<(u64, u64)> {
     let s = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -299,6 +310,7 @@ fn synflood_million_spoofed_flows() {
     stop.store(true, Ordering::Relaxed);
     let _ = sampler.join();
     let (_, hwm) = rss(pid).unwrap_or((0, 0));
+    let cpu = cpu_seconds(pid);
     let peak = peak.load(Ordering::Relaxed).max(hwm);
     let last = read_eve(&sensor.eve)
         .into_iter()
@@ -320,11 +332,13 @@ fn synflood_million_spoofed_flows() {
     let growth = peak.saturating_sub(rss_before);
     eprintln!(
         "fault 4 figures: sender: {sent_line} (flood over at {flood_done:.1} s); sensor saw {} \
-         NFQUEUE packets, {} TCP flows, {evicted} evicted, flow memcap hits {}, active {} \
+         NFQUEUE packets ({} dropped by the kernel at the full queue; sensor CPU {cpu:.1} s), \
+         {} TCP flows, {evicted} evicted, flow memcap hits {}, active {} \
          (max_flows {MAX_FLOWS}), flow memuse {:.1} MiB; RSS {:.1} MiB before, peak {:.1} MiB \
          (+{:.1} MiB) against memcap_bytes {:.0} MiB; ssh done at {legit_done:.1} s, fake \
          agent at {agent_done:.1} s",
         nfq["packets"],
+        nfq["kernel_lost"],
         flow["tcp"],
         flow["memcap"],
         flow["active"],
