@@ -4,6 +4,9 @@
 # target: executions, coverage (edges), corpus size and crashes.
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]      default: 10 s, every target
+#   scripts/fuzz.sh --runs N [TARGET...]       N executions per target instead
+#                                              (the long runs of the README's
+#                                              Reliability table)
 #
 # Needs the nightly toolchain (`cargo +nightly`) and cargo-fuzz; installs
 # cargo-fuzz with `cargo install` when it is missing. Without a nightly
@@ -19,11 +22,22 @@ set -uo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 FUZZ="$REPO/fuzz"
-SECONDS_EACH="${1:-10}"
-shift || true
-if ! [[ $SECONDS_EACH =~ ^[0-9]+$ ]] || [[ $SECONDS_EACH -lt 1 ]]; then
-    echo "usage: scripts/fuzz.sh [SECONDS] [TARGET...]" >&2
-    exit 2
+RUNS=""
+if [[ ${1:-} == --runs ]]; then
+    RUNS="${2:-}"
+    shift 2 || true
+    SECONDS_EACH=0
+    if ! [[ $RUNS =~ ^[0-9]+$ ]] || [[ $RUNS -lt 1 ]]; then
+        echo "usage: scripts/fuzz.sh --runs N [TARGET...]" >&2
+        exit 2
+    fi
+else
+    SECONDS_EACH="${1:-10}"
+    shift || true
+    if ! [[ $SECONDS_EACH =~ ^[0-9]+$ ]] || [[ $SECONDS_EACH -lt 1 ]]; then
+        echo "usage: scripts/fuzz.sh [SECONDS] [TARGET...]  or  scripts/fuzz.sh --runs N [TARGET...]" >&2
+        exit 2
+    fi
 fi
 NICE="${FUZZ_NICE:-19}"
 RSS_MB="${FUZZ_RSS_MB:-2048}"
@@ -72,7 +86,7 @@ done
 LOGS="$FUZZ/logs"
 mkdir -p "$LOGS"
 CRASHED=0
-printf '\n%-14s %14s %8s %8s %8s %s\n' target executions cov ft corpus crashes
+printf '\n%-14s %14s %8s %8s %8s %7s %s\n' target executions cov ft corpus seconds crashes
 for t in "${TARGETS[@]}"; do
     corpus="$FUZZ/corpus/$t"
     art="$FUZZ/artifacts/$t"
@@ -82,8 +96,11 @@ for t in "${TARGETS[@]}"; do
     [[ -f $FUZZ/dict/$t.dict ]] && dict=("-dict=$FUZZ/dict/$t.dict")
     before=$(find "$art" -type f | wc -l)
     log="$LOGS/$t.log"
+    limit=(-max_total_time="$SECONDS_EACH")
+    [[ -n $RUNS ]] && limit=(-runs="$RUNS")
+    start=$(date +%s)
     nice -n "$NICE" cargo +nightly fuzz run -O -a "$t" "$corpus" -- \
-        -max_total_time="$SECONDS_EACH" -print_final_stats=1 -rss_limit_mb="$RSS_MB" \
+        "${limit[@]}" -print_final_stats=1 -rss_limit_mb="$RSS_MB" \
         -timeout=10 -max_len=65536 "${dict[@]}" >"$log" 2>&1
     rc=$?
     after=$(find "$art" -type f | wc -l)
@@ -95,7 +112,7 @@ for t in "${TARGETS[@]}"; do
     if [[ $rc -ne 0 && $crashes -eq 0 ]]; then
         crashes="rc=$rc"
     fi
-    printf '%-14s %14s %8s %8s %8s %s\n' "$t" "${execs:-?}" "${cov:-?}" "${ft:-?}" "$ncorp" "$crashes"
+    printf '%-14s %14s %8s %8s %8s %7s %s\n' "$t" "${execs:-?}" "${cov:-?}" "${ft:-?}" "$ncorp" "$(($(date +%s) - start))" "$crashes"
     if [[ $rc -ne 0 || $after -gt $before ]]; then
         CRASHED=1
         grep -m5 -E 'panicked|ERROR: AddressSanitizer|SUMMARY|Test unit written' "$log" | sed 's/^/    /'
@@ -106,4 +123,8 @@ if [[ $CRASHED -ne 0 ]]; then
     echo "fuzz: CRASHES found (inputs in fuzz/artifacts/, logs in fuzz/logs/)"
     exit 1
 fi
-echo "fuzz: no crash in ${#TARGETS[@]} target(s), ${SECONDS_EACH}s each"
+if [[ -n $RUNS ]]; then
+    echo "fuzz: no crash in ${#TARGETS[@]} target(s), $RUNS executions each"
+else
+    echo "fuzz: no crash in ${#TARGETS[@]} target(s), ${SECONDS_EACH}s each"
+fi

@@ -172,8 +172,8 @@ impl BodyReader {
                     let room = MAX_CHUNK_LINE.saturating_sub(self.line.len());
                     self.line
                         .extend_from_slice(part.get(..room.min(part.len())).unwrap_or(&[]));
-                    let line = std::mem::take(&mut self.line);
-                    let line = line.strip_suffix(b"\r").unwrap_or(&line);
+                    let raw = std::mem::take(&mut self.line);
+                    let line = raw.strip_suffix(b"\r").unwrap_or(&raw);
                     match c {
                         Chunk::DataEnd => {
                             // Expect an empty line; tolerate anything.
@@ -187,9 +187,10 @@ impl BodyReader {
                         Chunk::Size => {
                             self.chunk_size(line, &mut st);
                             if self.framing == Framing::UntilClose {
-                                // Not chunked after all: the line is data.
-                                sink(line);
-                                sink(b"\r\n");
+                                // Not chunked after all: the line is data,
+                                // as it came (with or without its CR).
+                                sink(&raw);
+                                sink(b"\n");
                             }
                         }
                         Chunk::Trailer => {
@@ -338,7 +339,15 @@ pub struct Decompressor {
     /// through as it is, as libhtp does).
     produced: u64,
     passthrough: bool,
+    /// Input kept while nothing has been produced yet (up to
+    /// [`HOLD_LIMIT`]), so that a stream found not to be compressed is
+    /// passed through whole, however its input was cut.
+    held: Vec<u8>,
+    held_over: bool,
 }
+
+/// Input kept for pass-through before the first decoded byte.
+const HOLD_LIMIT: usize = 64 * 1024;
 
 impl Decompressor {
     pub fn new(coding: Coding, limit: u64) -> Option<Decompressor> {
@@ -354,6 +363,8 @@ impl Decompressor {
             limited: false,
             produced: 0,
             passthrough: false,
+            held: Vec::new(),
+            held_over: false,
         })
     }
 
@@ -364,6 +375,14 @@ impl Decompressor {
             out.extend_from_slice(data.get(..n).unwrap_or(&[]));
             self.left -= n as u64;
             return;
+        }
+        if self.produced == 0 && !self.held_over {
+            if self.held.len() + data.len() <= HOLD_LIMIT {
+                self.held.extend_from_slice(data);
+            } else {
+                self.held_over = true;
+                self.held = Vec::new();
+            }
         }
         let mut data = data;
         if let Dec::GzHeader(h) = &mut self.dec {
@@ -378,10 +397,8 @@ impl Decompressor {
                 }
                 Some(Err(())) => {
                     self.error = true;
-                    self.passthrough = true;
-                    let h = std::mem::take(h);
                     self.dec = Dec::Broken;
-                    self.feed(&h, out);
+                    self.pass_held(out);
                     return;
                 }
                 None => return,
@@ -408,6 +425,9 @@ impl Decompressor {
             let over = buf.len() > n;
             buf.clear();
             self.produced += n as u64;
+            if self.produced > 0 && !self.held.is_empty() {
+                self.held = Vec::new();
+            }
             if over || (self.left == 0 && n > 0) {
                 self.limited = true;
                 self.dec = Dec::Broken;
@@ -418,12 +438,24 @@ impl Decompressor {
                 self.dec = Dec::Broken;
                 if self.produced == 0 {
                     // Not compressed at all: pass it through.
-                    self.passthrough = true;
-                    self.feed(data, out);
+                    self.pass_held(out);
                 }
                 return;
             }
         }
+    }
+
+    /// The stream is not what its coding says: from now on input passes
+    /// through as it is, starting with all input so far (when it was kept;
+    /// libhtp passes through only the current piece, which depends on how
+    /// TCP cut the body).
+    fn pass_held(&mut self, out: &mut Vec<u8>) {
+        if self.held_over {
+            return;
+        }
+        self.passthrough = true;
+        let held = std::mem::take(&mut self.held);
+        self.feed(&held, out);
     }
 }
 
@@ -457,6 +489,36 @@ mod tests {
             if step == 1 {
                 assert_eq!(used, body.len() - 3);
             }
+        }
+    }
+
+    /// Found by the `http` fuzz target: an invalid chunk-size line turns
+    /// the body into data as it came, whether or not the line arrived whole
+    /// (a CR was added when it did, and not when it was split).
+    #[test]
+    fn invalid_chunk_line_is_data_at_any_split() {
+        for body in [&b"\xff5\r\xffK:\nrest"[..], b"zz\r\nrest", b"  q\n"] {
+            for step in [1, 2, 3, 100] {
+                let (out, done, _) = run(Framing::Chunked(Chunk::Size), body, step);
+                assert_eq!(out, body, "step {step}");
+                assert!(!done);
+            }
+        }
+    }
+
+    /// A body that says gzip but is not is passed through whole, however
+    /// it was cut.
+    #[test]
+    fn not_compressed_passes_through_at_any_split() {
+        let body = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03this is not deflate at all";
+        for step in [1, 3, 11, 1000] {
+            let mut d = Decompressor::new(Coding::Gzip, 1 << 20).unwrap();
+            let mut out = Vec::new();
+            for piece in body.chunks(step) {
+                d.feed(piece, &mut out);
+            }
+            assert!(d.error, "step {step}");
+            assert_eq!(out, body, "step {step}");
         }
     }
 

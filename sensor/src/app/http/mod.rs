@@ -384,18 +384,7 @@ impl HttpState {
                         break;
                     }
                     if dir == Direction::ToClient && response::probe(data) == Some(false) {
-                        // Not a status line: libhtp reads it as the body
-                        // of an HTTP/0.9-style response, until close.
-                        let id = self.resp_tx(&mut up);
-                        self.anomaly(dir, "RESPONSE_INVALID_PROTOCOL");
-                        if let Some(tx) = self.tx_mut(id) {
-                            tx.resp_progress = Progress::Body;
-                        }
-                        let s = &mut self.resp;
-                        s.phase = Phase::Body;
-                        s.body = BodyReader::new(Framing::UntilClose);
-                        s.dec.clear();
-                        s.body_marked = false;
+                        self.unframed_response(&mut up);
                         continue;
                     }
                     let s = self.side(dir);
@@ -406,6 +395,23 @@ impl HttpState {
                     s.over = false;
                 }
                 Phase::Head => {
+                    // A response that began with a prefix of `HTTP/` (the
+                    // probe was undecided) and now turns out not to be a
+                    // status line: its bytes so far are body, as if they
+                    // had come in one piece.
+                    if dir == Direction::ToClient && self.resp.line_end == 0 {
+                        let head = &self.resp.head;
+                        if head.len() < 5 {
+                            let mut start = head.clone();
+                            start.extend_from_slice(data.get(..5 - head.len()).unwrap_or(data));
+                            if response::probe(&start) == Some(false) {
+                                let held = std::mem::take(&mut self.resp.head);
+                                self.unframed_response(&mut up);
+                                self.feed_body(dir, &held, &mut up);
+                                continue;
+                            }
+                        }
+                    }
                     let used = self.feed_head(dir, data, &mut up);
                     data = data.get(used..).unwrap_or(&[]);
                 }
@@ -417,6 +423,21 @@ impl HttpState {
         }
         self.trim();
         up
+    }
+
+    /// A response that does not start with a status line: libhtp reads it
+    /// as the body of an HTTP/0.9-style response, until close.
+    fn unframed_response(&mut self, up: &mut HttpUpdate) {
+        let id = self.resp_tx(up);
+        self.anomaly(Direction::ToClient, "RESPONSE_INVALID_PROTOCOL");
+        if let Some(tx) = self.tx_mut(id) {
+            tx.resp_progress = Progress::Body;
+        }
+        let s = &mut self.resp;
+        s.phase = Phase::Body;
+        s.body = BodyReader::new(Framing::UntilClose);
+        s.dec.clear();
+        s.body_marked = false;
     }
 
     /// Drops logged, complete transactions beyond a few, and the oldest

@@ -139,3 +139,27 @@ fn long_lines_and_garbage_are_bounded() {
     bad.extend_from_slice(&junk);
     feed_split(&mut st, Direction::ToClient, &bad, 1);
 }
+
+/// Found by the `http` fuzz target: a response starting with a prefix of
+/// `HTTP/` split before the probe could decide was parsed as a status line
+/// when split and as an unframed (HTTP/0.9-style) body when whole.
+#[test]
+fn unframed_response_is_the_same_at_any_split() {
+    let resp: &[u8] = b"HTxx not a status line\r\nmore body\r\n";
+    let mut lens = Vec::new();
+    for step in [1, 2, 3, 4, 1000] {
+        let mut st = HttpState::default();
+        feed_split(
+            &mut st,
+            Direction::ToServer,
+            b"GET / HTTP/1.1\r\n\r\n",
+            1000,
+        );
+        feed_split(&mut st, Direction::ToClient, resp, step);
+        let tx = st.tx(0).unwrap();
+        assert_eq!(tx.status, None, "step {step}");
+        assert_eq!(tx.resp_body.data, resp, "step {step}");
+        lens.push(tx.resp_body.len);
+    }
+    assert!(lens.iter().all(|&l| l == resp.len() as u64));
+}
