@@ -341,16 +341,16 @@ fn synflood_million_spoofed_flows() {
     let legit_done = flood_started.elapsed().as_secs_f64();
     let agent_out = agent.wait_with_output().expect("wait for the fake agent");
     let agent_done = flood_started.elapsed().as_secs_f64();
-    if agent_out.status.code() == Some(64) {
-        prereq::missing(test, "python3-paramiko (fake_agent.py exits 64)");
-        return;
-    }
     let flood_out = flood.wait_with_output().expect("wait for the sender");
     let flood_done = flood_started.elapsed().as_secs_f64();
     // Let the sensor catch up with the queue, then one more stats period.
     sleep(Duration::from_millis(2500));
     stop.store(true, Ordering::Relaxed);
     let _ = sampler.join();
+    if agent_out.status.code() == Some(64) {
+        prereq::missing(test, "python3-paramiko (fake_agent.py exits 64)");
+        return;
+    }
     let (_, hwm) = rss(pid).unwrap_or((0, 0));
     let cpu = cpu_seconds(pid);
     let peak = peak.load(Ordering::Relaxed).max(hwm);
