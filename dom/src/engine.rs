@@ -2,8 +2,10 @@
 //! store and the backends, so nothing is shared or locked.
 //!
 //! Each read cycle: read the available complete lines, judge them, apply
-//! every resulting ban in ONE batch per backend, journal the bans, and only
-//! then save the read position (a crash never skips an event).
+//! every resulting ban in ONE batch per backend, journal the bans together
+//! with the read position (one unit: a crash rolls back an incomplete one,
+//! so it never skips an event nor judges one twice), log them, and save
+//! the read position for cycles without bans.
 //! Wake-ups come from inotify (through [`Msg::Wake`]), from control
 //! requests, and from a timeout that doubles as the polling fallback.
 
@@ -245,6 +247,8 @@ pub struct Engine {
     /// (device, inode) of the directory `watcher` watches.
     watch_dir: Option<(u64, u64)>,
     saved: Option<Position>,
+    /// Number of the last saved read position ([`Position::seq`]).
+    seq: u64,
     last_reconcile: Instant,
     started: Instant,
     heartbeat: Arc<AtomicU64>,
@@ -296,7 +300,28 @@ impl Engine {
             );
         }
         store.sync(now)?;
-        let saved = follow::load_position(&cfg.state_dir);
+        // The read position is saved in position.json after every cycle and
+        // in the journal with the bans of a cycle; a kill between the two
+        // leaves the journal's newer.
+        let from_file = follow::load_position(&cfg.state_dir);
+        let from_journal = store
+            .last_read()
+            .and_then(|m| m.pos.clone().map(|p| Position { seq: m.seq, ..p }));
+        let seq = from_file
+            .as_ref()
+            .map_or(0, |p| p.seq)
+            .max(store.last_read().map_or(0, |m| m.seq));
+        let saved = match (from_file, from_journal) {
+            (Some(f), Some(j)) if j.seq > f.seq => {
+                tracing::info!(
+                    offset = j.offset,
+                    saved = f.offset,
+                    "the ban journal holds a newer read position than position.json (stopped between the two); resuming there"
+                );
+                Some(j)
+            }
+            (f, j) => f.or(j),
+        };
         let follower = cfg.input.redis.is_none().then(|| {
             Follower::start(
                 &cfg.input.eve,
@@ -327,7 +352,8 @@ impl Engine {
             waker,
             watcher: None,
             watch_dir: None,
-            saved,
+            saved: saved.map(|p| Position { seq: 0, ..p }),
+            seq,
             last_reconcile: Instant::now(),
             started: Instant::now(),
             heartbeat,
@@ -454,10 +480,15 @@ impl Engine {
             };
             let n = follower.read(max, &mut |line| judge.line(line, store, now, mono));
             let pos = follower.position();
-            self.apply_pending(now);
+            let journaled = self.apply_pending(now, pos.clone());
             if pos != self.saved {
                 if let Some(p) = &pos {
-                    if let Err(e) = follow::save_position(&self.cfg.state_dir, p) {
+                    let seq = journaled.unwrap_or_else(|| {
+                        self.seq += 1;
+                        self.seq
+                    });
+                    let p = Position { seq, ..p.clone() };
+                    if let Err(e) = follow::save_position(&self.cfg.state_dir, &p) {
                         self.judge.counters.state_errors += 1;
                         tracing::error!(error = %e, "position not saved");
                     }
@@ -470,11 +501,13 @@ impl Engine {
         }
     }
 
-    /// Applies the bans decided in this read cycle: one batch per backend,
-    /// then the journal.
-    fn apply_pending(&mut self, now: u64) {
+    /// Applies the bans decided in this read cycle, whose events end at
+    /// `pos`: one batch per backend, then the journal (the bans and `pos`
+    /// as one unit), then the log lines. Returns the number the position
+    /// got in the journal, if there were bans.
+    fn apply_pending(&mut self, now: u64, pos: Option<Position>) -> Option<u64> {
         if self.judge.pending.is_empty() {
-            return;
+            return None;
         }
         let pending = std::mem::take(&mut self.judge.pending);
         self.judge.pending_idx.clear();
@@ -490,6 +523,16 @@ impl Engine {
         let ok = self.enforcer.add(&entries);
         if ok == 0 && !self.enforcer.is_empty() {
             self.judge.counters.ban_failures += pending.len() as u64;
+        }
+        // The lines are written once the batch is journaled: killed before
+        // that, the batch is rolled back and its events judged again after
+        // the restart, and lines written already would appear twice.
+        let held = crate::logbatch::Hold::start();
+        self.seq += 1;
+        let seq = self.seq;
+        if let Err(e) = self.store.begin_batch(seq) {
+            self.judge.counters.state_errors += 1;
+            tracing::error!(error = %e, "ban journal not written");
         }
         for p in pending {
             let r = &p.record;
@@ -522,10 +565,20 @@ impl Engine {
                 tracing::error!(error = %e, "ban not journaled");
             }
         }
-        if let Err(e) = self.store.sync(now) {
+        let pos = pos.map(|p| Position { seq, ..p });
+        let committed = self.store.commit_batch(seq, pos);
+        if let Err(e) = &committed {
             self.judge.counters.state_errors += 1;
             tracing::error!(error = %e, "ban journal not written");
         }
+        drop(held);
+        if committed.is_ok() {
+            if let Err(e) = self.store.logged(seq, now) {
+                self.judge.counters.state_errors += 1;
+                tracing::error!(error = %e, "ban journal not written");
+            }
+        }
+        Some(seq)
     }
 
     fn expire(&mut self) {
@@ -836,7 +889,7 @@ impl Engine {
             }
             self.judge.line(l, &self.store, now, mono);
         }
-        self.apply_pending(now);
+        self.apply_pending(now, None);
         if let Some(r) = &self.cfg.input.redis {
             if let Err(e) = crate::fleet::cursor::save(
                 &self.cfg.state_dir,

@@ -55,6 +55,15 @@ pub struct Position {
     /// Hex of the file's first bytes (up to [`HEAD_LEN`]) when saved.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub head: String,
+    /// Which save this is (counts up over the daemon's lives): the position
+    /// is kept in `position.json` and, with the bans of its batch, in the
+    /// ban journal; at start-up the higher `seq` is the newer one.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub seq: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn hex(b: &[u8]) -> String {
@@ -238,6 +247,7 @@ impl Follower {
                             f.stats.truncations += 1;
                             0
                         };
+                        tracing::info!(path = %path.display(), offset = at, "resuming the eve file at the saved position");
                         f.cur = OpenFile::open(path, at).ok();
                     } else {
                         // Rotated while we were stopped: finish the old file
@@ -290,6 +300,7 @@ impl Follower {
             ino: c.ino,
             offset: c.committed(),
             head: hex(&c.head),
+            seq: 0,
         })
     }
 

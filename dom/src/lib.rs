@@ -14,6 +14,7 @@
 //! * [`engine`]: the single thread that owns all of the above.
 //! * [`control`]: the Unix control socket protocol, server and client.
 //! * [`daemon`]: start-up, signals, reload, shutdown.
+//! * [`logbatch`]: the log writer, which can hold a batch's lines.
 //! * [`fleet`]: sharing decisions with other gateways through Redis.
 //! * [`redis_input`]: EVE from a Redis stream instead of a file.
 #![deny(unsafe_code)]
@@ -28,6 +29,7 @@ pub mod event;
 pub mod fleet;
 pub mod follow;
 pub mod guard;
+pub mod logbatch;
 pub mod metrics;
 pub mod redis_input;
 pub mod rules;

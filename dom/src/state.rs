@@ -6,6 +6,18 @@
 //! escalation). It is compacted (rewritten through a temporary file and a
 //! rename) at start-up and when it grows much larger than the live set, so
 //! a burst of bans costs one buffered append each, not a full rewrite.
+//!
+//! The bans decided from one read batch are one unit: `{"op":"batch"}`,
+//! the bans, then `{"op":"read"}` with the read position their events came
+//! from. A batch without its `read` line (the daemon was killed while
+//! writing it) is rolled back at load: its events are read again, from the
+//! position saved before it, and decided as if for the first time. A batch
+//! with its `read` line is complete, and its position is where reading
+//! resumes even when `position.json` was not saved after it, so no event
+//! is judged twice. `{"op":"logged"}` follows once the batch's `ban` lines
+//! are written to the log; a complete batch without it (killed while
+//! writing the log) has its `ban` lines written again at load, marked as
+//! such, so a ban is never missing from the log.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -16,6 +28,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
+
+use crate::follow::Position;
 
 const JOURNAL: &str = "bans.jsonl";
 
@@ -210,9 +224,38 @@ struct Offender {
 #[serde(tag = "op", rename_all = "lowercase")]
 enum Op {
     Ban(BanRecord),
-    Unban { ip: IpAddr },
+    Unban {
+        ip: IpAddr,
+    },
     Flush,
-    Offence { ip: IpAddr, bans: u32, last: u64 },
+    Offence {
+        ip: IpAddr,
+        bans: u32,
+        last: u64,
+    },
+    /// The start of one read batch's bans.
+    Batch {
+        seq: u64,
+    },
+    /// The end of a batch: it is complete; reading resumes at `pos`.
+    Read {
+        seq: u64,
+        #[serde(default)]
+        pos: Option<Position>,
+    },
+    /// The `ban` lines of batch `seq` are written to the log.
+    Logged {
+        seq: u64,
+    },
+}
+
+/// The last complete batch of the journal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadMark {
+    /// The batch's number (see [`Position::seq`]).
+    pub seq: u64,
+    /// Where its events ended (`None`: they came from a Redis stream).
+    pub pos: Option<Position>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -247,8 +290,12 @@ pub struct BanStore {
     journal: Option<BufWriter<File>>,
     journal_lines: usize,
     remember: Duration,
+    /// The last complete batch (kept across compaction).
+    last_read: Option<ReadMark>,
     /// Damaged journal lines skipped at load.
     pub damaged_lines: u64,
+    /// Bans of an incomplete last batch dropped at load (read again).
+    pub rolled_back: u64,
 }
 
 impl BanStore {
@@ -268,11 +315,19 @@ impl BanStore {
             journal: None,
             journal_lines: 0,
             remember,
+            last_read: None,
             damaged_lines: 0,
+            rolled_back: 0,
         };
         let path = dir.join(JOURNAL);
         match File::open(&path) {
             Ok(f) => {
+                // The ops of a batch whose `read` line has not come yet, and
+                // the damaged lines among them.
+                let mut open: Option<(Vec<Op>, u64)> = None;
+                // The last complete batch while its `logged` line is
+                // missing, with the addresses it newly banned.
+                let mut unlogged: Option<(u64, Vec<IpAddr>)> = None;
                 for line in BufReader::new(f).split(b'\n') {
                     let line = line.map_err(|source| StateError::Journal {
                         path: path.clone(),
@@ -281,10 +336,48 @@ impl BanStore {
                     if line.is_empty() {
                         continue;
                     }
-                    match serde_json::from_slice::<Op>(&line) {
-                        Ok(op) => s.apply(op),
-                        Err(_) => s.damaged_lines += 1,
+                    match (serde_json::from_slice::<Op>(&line), open.as_mut()) {
+                        (Ok(Op::Batch { .. }), _) => {
+                            if let Some((ops, bad)) = open.replace((Vec::new(), 0)) {
+                                // A batch never ended, and the daemon went on:
+                                // not a crash's torn tail, keep what it has.
+                                s.damaged_lines += bad;
+                                ops.into_iter().for_each(|op| s.apply(op));
+                            }
+                        }
+                        (Ok(Op::Read { seq, pos }), _) => {
+                            if let Some((ops, bad)) = open.take() {
+                                s.damaged_lines += bad;
+                                let mut new = Vec::new();
+                                for op in ops {
+                                    if let Op::Ban(r) = &op {
+                                        if !s.active.contains_key(&r.ip) {
+                                            new.push(r.ip);
+                                        }
+                                    }
+                                    s.apply(op);
+                                }
+                                unlogged = Some((seq, new));
+                            }
+                            s.last_read = Some(ReadMark { seq, pos });
+                        }
+                        (Ok(Op::Logged { seq }), _) => {
+                            if unlogged.as_ref().is_some_and(|u| u.0 == seq) {
+                                unlogged = None;
+                            }
+                        }
+                        (Ok(op), Some((ops, _))) => ops.push(op),
+                        (Ok(op), None) => s.apply(op),
+                        (Err(_), Some((_, bad))) => *bad += 1,
+                        (Err(_), None) => s.damaged_lines += 1,
                     }
+                }
+                if let Some((ops, _)) = open {
+                    s.rolled_back = ops.len() as u64;
+                    tracing::warn!(file = %path.display(), bans = s.rolled_back, "the last batch of bans was not completely written (the daemon was killed); its events are read again");
+                }
+                if let Some((_, ips)) = unlogged {
+                    s.log_again(&ips);
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -317,6 +410,25 @@ impl BanStore {
                         bans,
                         last: secs_floor(last),
                     },
+                );
+            }
+            Op::Batch { .. } | Op::Read { .. } | Op::Logged { .. } => {}
+        }
+    }
+
+    /// Writes the `ban` lines of a batch whose log write may have been cut
+    /// short by a kill, marked as written again (before compaction drops
+    /// the batch's `logged` state).
+    fn log_again(&self, ips: &[IpAddr]) {
+        for ip in ips {
+            if let Some(r) = self.get(*ip) {
+                let dur = Duration::from_secs(r.expires.saturating_sub(r.first_seen) / 1000);
+                tracing::info!(
+                    "ban {} for {} rule={:?} client={:?} (logged again at start-up: the daemon was stopped while writing the ban lines of its last batch)",
+                    ip,
+                    meerkat_shared::duration::format_duration(dur),
+                    r.rule,
+                    r.client.as_deref().unwrap_or("")
                 );
             }
         }
@@ -432,6 +544,46 @@ impl BanStore {
         Ok(r)
     }
 
+    /// Starts the bans of read batch `seq`: [`BanStore::put`] them, then
+    /// [`BanStore::commit_batch`].
+    pub fn begin_batch(&mut self, seq: u64) -> Result<(), StateError> {
+        self.append(&Op::Batch { seq })
+    }
+
+    /// Ends batch `seq` (its events ended at `pos`) and writes the journal
+    /// out: from now on the batch survives a crash as a whole. Write its
+    /// log lines next, then call [`BanStore::logged`].
+    pub fn commit_batch(&mut self, seq: u64, pos: Option<Position>) -> Result<(), StateError> {
+        let mark = ReadMark { seq, pos };
+        let res = self.append(&Op::Read {
+            seq,
+            pos: mark.pos.clone(),
+        });
+        self.last_read = Some(mark);
+        res.and_then(|()| self.flush())
+    }
+
+    /// The log lines of batch `seq` are written (see [`BanStore::commit_batch`]).
+    pub fn logged(&mut self, seq: u64, now: u64) -> Result<(), StateError> {
+        self.append(&Op::Logged { seq })?;
+        self.sync(now)
+    }
+
+    fn flush(&mut self) -> Result<(), StateError> {
+        if let Some(j) = self.journal.as_mut() {
+            j.flush().map_err(|source| StateError::Journal {
+                path: self.dir.join(JOURNAL),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The last complete batch: where its events ended.
+    pub fn last_read(&self) -> Option<&ReadMark> {
+        self.last_read.as_ref()
+    }
+
     pub fn clear(&mut self) -> Result<usize, StateError> {
         let n = self.active.len();
         self.clear_mem();
@@ -536,13 +688,7 @@ impl BanStore {
         {
             return self.compact(now);
         }
-        if let Some(j) = self.journal.as_mut() {
-            j.flush().map_err(|source| StateError::Journal {
-                path: self.dir.join(JOURNAL),
-                source,
-            })?;
-        }
-        Ok(())
+        self.flush()
     }
 
     /// Rebuilds the interned texts from the live bans, so client versions
@@ -592,6 +738,15 @@ impl BanStore {
             for (ip, b) in &self.active {
                 serde_json::to_writer(&mut w, &Op::Ban(b.record(*ip, &self.names)))
                     .map_err(std::io::Error::other)?;
+                w.write_all(b"\n")?;
+                n += 1;
+            }
+            if let Some(m) = &self.last_read {
+                let op = Op::Read {
+                    seq: m.seq,
+                    pos: m.pos.clone(),
+                };
+                serde_json::to_writer(&mut w, &op).map_err(std::io::Error::other)?;
                 w.write_all(b"\n")?;
                 n += 1;
             }
@@ -816,6 +971,60 @@ mod tests {
         let mut n = 0;
         s.for_each_unmarked(now, &mut |_, _| n += 1);
         assert_eq!(n, 2);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    fn pos(offset: u64, seq: u64) -> Position {
+        Position {
+            path: "/var/log/suricata/eve.json".into(),
+            dev: 1,
+            ino: 2,
+            offset,
+            head: String::new(),
+            seq,
+        }
+    }
+
+    #[test]
+    fn a_batch_counts_only_when_complete() {
+        let d = tmp("batch");
+        let now = 1_000_000_000;
+        let mut s = BanStore::open(&d, Duration::from_secs(60), now).unwrap();
+        s.begin_batch(1).unwrap();
+        s.put(rec("198.51.100.1", now, 3600, 1)).unwrap();
+        s.commit_batch(1, Some(pos(100, 1))).unwrap();
+        s.logged(1, now).unwrap();
+        // Killed while writing batch 2: only part of it reached the file.
+        s.begin_batch(2).unwrap();
+        s.put(rec("198.51.100.2", now, 3600, 1)).unwrap();
+        s.put(rec("198.51.100.3", now, 3600, 1)).unwrap();
+        s.flush().unwrap();
+        drop(s);
+        let path = d.join(JOURNAL);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, &text[..text.len() - 20]).unwrap();
+        let s = BanStore::open(&d, Duration::from_secs(60), now).unwrap();
+        assert_eq!(s.len(), 1, "the incomplete batch is rolled back");
+        assert_eq!((s.rolled_back, s.damaged_lines), (1, 0));
+        assert_eq!(
+            s.last_read().unwrap(),
+            &ReadMark {
+                seq: 1,
+                pos: Some(pos(100, 1))
+            }
+        );
+        drop(s);
+        // The read mark survives the compaction done at open.
+        let mut s = BanStore::open(&d, Duration::from_secs(60), now).unwrap();
+        assert_eq!(s.last_read().unwrap().seq, 1);
+        // Complete but not logged: kept (its lines are written again).
+        s.begin_batch(2).unwrap();
+        s.put(rec("198.51.100.2", now, 3600, 1)).unwrap();
+        s.commit_batch(2, Some(pos(300, 2))).unwrap();
+        drop(s);
+        let s = BanStore::open(&d, Duration::from_secs(60), now).unwrap();
+        assert_eq!(s.len(), 2);
+        assert_eq!(s.last_read().unwrap().pos, Some(pos(300, 2)));
         let _ = std::fs::remove_dir_all(&d);
     }
 
