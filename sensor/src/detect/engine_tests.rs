@@ -807,3 +807,50 @@ fn pcre_relative_to_content() {
     let p = udp("192.0.2.1", 1, "192.0.2.2", 2, b"USER=Admin");
     assert!(sids(&e, &input(&p)).is_empty());
 }
+
+#[test]
+fn threshold_config_rate_filter_and_limit_in_packet_time() {
+    let mut e = engine(
+        "drop tcp any any -> any 80 (dsize:0; sid:1;)\n\
+         alert tcp any any -> any 22 (flags:S; sid:2;)\n",
+    );
+    let cfg = crate::detect::threshold::config::parse(
+        "rate_filter gen_id 1, sig_id 1, track by_rule, count 1, seconds 60, new_action alert, timeout 1000\n\
+         threshold gen_id 1, sig_id 2, type limit, track by_src, count 1, seconds 10\n",
+        "t.config",
+        &|_| None,
+    );
+    assert!(cfg.errors.is_empty(), "{:?}", cfg.errors);
+    assert_eq!(e.apply_thresholds(&cfg.entries).applied, 2);
+    let mut m = Matches::new();
+    // rate_filter: the first match drops; past the count the action is
+    // the rate_filter's (alert), marked as such.
+    let p = tcp("203.0.113.5", 40000, "192.0.2.2", 80, b"");
+    e.inspect(&input(&p), &mut Vec::new(), &mut m);
+    assert_eq!(
+        m.action.map(|a| (a.action, a.rate_filter)),
+        Some((Action::Drop, false))
+    );
+    e.inspect(&input(&p), &mut Vec::new(), &mut m);
+    assert_eq!(m.action, None);
+    assert_eq!(
+        m.hits
+            .iter()
+            .map(|h| (h.action, h.rate_filter))
+            .collect::<Vec<_>>(),
+        vec![(Action::Alert, true)]
+    );
+    // limit: windows follow the packets' timestamps, not the wall clock.
+    let mut syn = tcp("203.0.113.5", 40000, "192.0.2.2", 22, b"");
+    if let L4::Tcp(t) = &mut syn.l4 {
+        t.flags = 0x02;
+    }
+    let mut got = Vec::new();
+    for secs in [0, 5, 10, 11, 12] {
+        let mut inp = input(&syn);
+        inp.ts.secs += secs;
+        e.inspect(&inp, &mut Vec::new(), &mut m);
+        got.push(m.hits.len());
+    }
+    assert_eq!(got, vec![1, 0, 0, 1, 0]);
+}

@@ -448,6 +448,98 @@ mod tests {
         assert_eq!(c.errors[0].origin, "t.config:6");
     }
 
+    /// Applies `text` to rules `gid:sid` with the given own filters;
+    /// returns each rule's filters and noalert, and the report.
+    fn applied(
+        text: &str,
+        rules: &[(u32, u32, Option<Threshold>)],
+    ) -> (Vec<(Vec<Threshold>, usize, bool)>, Applied) {
+        let c = parse(text, "t.config", &vars);
+        assert!(c.errors.is_empty(), "{:?}", c.errors);
+        let mut limits: Vec<super::super::Limits> = rules
+            .iter()
+            .map(|(_, _, t)| super::super::Limits {
+                suppress: Vec::new(),
+                filters: t.iter().copied().collect(),
+            })
+            .collect();
+        let mut noalert = vec![false; rules.len()];
+        let mut targets: Vec<Target<'_>> = rules
+            .iter()
+            .zip(limits.iter_mut().zip(noalert.iter_mut()))
+            .map(|((gid, sid, _), (limits, noalert))| Target {
+                gid: *gid,
+                sid: *sid,
+                limits,
+                noalert,
+            })
+            .collect();
+        let report = apply(&c.entries, &mut targets);
+        let out = limits
+            .into_iter()
+            .zip(noalert)
+            .map(|(l, n)| (l.filters, l.suppress.len(), n))
+            .collect();
+        (out, report)
+    }
+
+    fn kinds(f: &[Threshold]) -> Vec<ThresholdType> {
+        f.iter().map(|t| t.kind).collect()
+    }
+
+    #[test]
+    fn precedence_over_rule_keywords() {
+        let own = Some(Threshold {
+            kind: ThresholdType::DetectionFilter,
+            track: Track::BySrc,
+            count: 5,
+            seconds: 60,
+        });
+        let rules = [(1, 10, own), (1, 11, None), (3, 12, None)];
+        // One rule: a threshold replaces the rule's own filter.
+        let (r, _) = applied(
+            "threshold gen_id 1, sig_id 10, type limit, track by_src, count 1, seconds 60",
+            &rules,
+        );
+        assert_eq!(kinds(&r[0].0), vec![ThresholdType::Limit]);
+        // One rule: a rate_filter yields to the rule's own filter.
+        let rate = "rate_filter gen_id 1, sig_id 10, track by_rule, count 1, seconds 60, new_action drop, timeout 10";
+        let (r, rep) = applied(rate, &rules);
+        assert_eq!(kinds(&r[0].0), vec![ThresholdType::DetectionFilter]);
+        assert_eq!(rep.overridden.len(), 1);
+        // All rules: rules with a filter keep theirs.
+        let (r, rep) = applied(
+            "event_filter gen_id 0, sig_id 0, type both, track by_dst, count 2, seconds 5",
+            &rules,
+        );
+        assert_eq!(kinds(&r[0].0), vec![ThresholdType::DetectionFilter]);
+        assert_eq!(kinds(&r[1].0), vec![ThresholdType::Both]);
+        assert_eq!(kinds(&r[2].0), vec![ThresholdType::Both]);
+        assert_eq!(rep.applied, 1);
+        // A gen_id scope.
+        let (r, _) = applied(
+            "threshold gen_id 3, sig_id 0, type limit, track by_src, count 1, seconds 5",
+            &rules,
+        );
+        assert!(r[1].0.is_empty());
+        assert_eq!(kinds(&r[2].0), vec![ThresholdType::Limit]);
+    }
+
+    #[test]
+    fn suppress_and_unknown_rules() {
+        let rules = [(1, 10, None), (1, 11, None)];
+        let text = concat!(
+            "suppress gen_id 1, sig_id 10\n",
+            "suppress gen_id 1, sig_id 11, track by_src, ip 192.0.2.1\n",
+            "suppress gen_id 1, sig_id 99\n"
+        );
+        let (r, rep) = applied(text, &rules);
+        assert_eq!((r[0].1, r[0].2), (0, true));
+        assert_eq!((r[1].1, r[1].2), (1, false));
+        assert_eq!(rep.unknown, vec![("t.config:3".to_string(), 1, 99)]);
+        assert_eq!(rep.applied, 2);
+    }
+
     #[test]
     fn bad_lines_are_errors() {
         for bad in [
