@@ -593,6 +593,9 @@ impl SensorConfig {
     /// Messages are Suricata's.
     pub fn validate(&self, ips: bool) -> Result<(), String> {
         use crate::stream::ExceptionPolicy as P;
+        if let Some(r) = &self.eve.redis {
+            r.check().map_err(|e| e.to_string())?;
+        }
         let p = self.stream.midstream_policy;
         let bad = |why: &str| Err(format!("stream.midstream-policy: \"{}\" {why}", p.as_str()));
         if self.stream.midstream {
@@ -755,6 +758,20 @@ mod tests {
         assert!(cfg(false, P::DropFlow).validate(true).is_ok());
         assert!(cfg(false, P::DropPacket).validate(true).is_err());
         assert!(cfg(false, P::Bypass).validate(false).is_ok());
+    }
+
+    #[test]
+    fn redis_url_is_checked_with_the_config() {
+        let c = SensorConfig::parse("[eve.redis]\nurl = \"rediss://h:6380\"\n", "t").unwrap();
+        let err = c.validate(true).unwrap_err();
+        assert!(err.contains("eve.redis.url"), "{err}");
+        let c = SensorConfig::parse(
+            "[eve]\nsensor_name = \"gw-1\"\n[eve.redis]\nurl = \"unix:///run/redis.sock\"\n",
+            "t",
+        )
+        .unwrap();
+        assert!(c.validate(true).is_ok());
+        assert_eq!(c.eve.sensor_name.as_deref(), Some("gw-1"));
     }
 
     /// Real Suricata configurations (the suite's base files and the

@@ -3,8 +3,8 @@
 //! The EVE writer thread hands every line it wrote to the file to
 //! [`RedisSink::offer`], which queues it (bounded, never blocks) for the
 //! `eve-redis` thread. That thread owns one blocking `redis` connection (no
-//! async runtime) and sends what is queued as one pipeline (up to
-//! `batch` commands): `XADD <key> MAXLEN ~ <maxlen> * eve <json>` (Suricata
+//! async runtime) and sends what is queued as one pipeline (up to `batch`
+//! commands, gathered for at most 2 ms after the first line): `XADD <key> MAXLEN ~ <maxlen> * eve <json>` (Suricata
 //! 8's `stream` mode), `LPUSH`, `RPUSH` or `PUBLISH` (Suricata 7's `list`,
 //! `rpush` and `channel` modes).
 //!
@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
+use crossbeam_channel::{bounded, Receiver, Sender, TryRecvError, TrySendError};
 use serde::Deserialize;
 
 /// Time allowed to open a connection (TCP connect and handshake).
@@ -34,6 +34,9 @@ const IO_TIMEOUT: Duration = Duration::from_secs(2);
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 /// Longest reconnect delay.
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// How long a pipeline waits for more lines once it has one: fewer, larger
+/// pipelines (syscalls for the sensor and Redis) for at most this latency.
+const LINGER: Duration = Duration::from_millis(2);
 /// Minimum time between two warnings about commands Redis refused.
 const REFUSED_WARN_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -120,6 +123,33 @@ impl RedisConfig {
     pub fn url_redacted(&self) -> String {
         redact(&self.url)
     }
+
+    /// Checks the URL and key without connecting (also done by `-T`).
+    ///
+    /// # Errors
+    ///
+    /// A URL the `redis` crate does not accept, or `rediss://` (TLS, not
+    /// in this build), or an empty key.
+    pub fn check(&self) -> Result<::redis::Client, RedisError> {
+        let url_err = |reason: String| RedisError::Url {
+            url: redact(&self.url),
+            reason,
+        };
+        let scheme = self.url.split("://").next().unwrap_or("");
+        if !matches!(scheme, "redis" | "unix" | "redis+unix") || !self.url.contains("://") {
+            return Err(url_err(
+                "expected redis://host:port or unix:///path/to/redis.sock \
+                 (TLS, rediss://, is not supported by the sensor: use a local Redis or a tunnel)"
+                    .into(),
+            ));
+        }
+        let client =
+            ::redis::Client::open(self.url.as_str()).map_err(|e| url_err(e.to_string()))?;
+        if self.key.is_empty() {
+            return Err(RedisError::EmptyKey);
+        }
+        Ok(client)
+    }
 }
 
 /// Errors starting the Redis sink (bad configuration).
@@ -166,22 +196,7 @@ impl RedisSink {
     /// A URL the `redis` crate does not accept (or `rediss://`, which this
     /// build does not support), an empty key, or no thread.
     pub fn start(cfg: &RedisConfig, pool: Sender<Vec<u8>>) -> Result<RedisSink, RedisError> {
-        let url_err = |reason: String| RedisError::Url {
-            url: redact(&cfg.url),
-            reason,
-        };
-        let scheme = cfg.url.split("://").next().unwrap_or("");
-        if !matches!(scheme, "redis" | "unix" | "redis+unix") || !cfg.url.contains("://") {
-            return Err(url_err(
-                "expected redis://host:port or unix:///path/to/redis.sock \
-                 (TLS, rediss://, is not supported by the sensor: use a local Redis or a tunnel)"
-                    .into(),
-            ));
-        }
-        let client = ::redis::Client::open(cfg.url.as_str()).map_err(|e| url_err(e.to_string()))?;
-        if cfg.key.is_empty() {
-            return Err(RedisError::EmptyKey);
-        }
+        let client = cfg.check()?;
         let (tx, rx) = bounded(cfg.queue_events.max(1));
         let counters = Arc::new(RedisCounters::default());
         let worker = Worker {
@@ -287,10 +302,22 @@ impl Worker {
         // channel, so shutdown sends what was queued.
         while let Ok(first) = self.rx.recv() {
             batch.push(first);
+            let deadline = Instant::now() + LINGER;
             while batch.len() < self.batch_max {
-                match self.rx.try_recv() {
+                let line = match self.rx.try_recv() {
+                    Ok(l) => Ok(l),
+                    Err(TryRecvError::Empty) => {
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        if left.is_zero() {
+                            break;
+                        }
+                        self.rx.recv_timeout(left).map_err(|_| ())
+                    }
+                    Err(TryRecvError::Disconnected) => break,
+                };
+                match line {
                     Ok(l) => batch.push(l),
-                    Err(_) => break,
+                    Err(()) => break,
                 }
             }
             self.send(&mut pipe, &batch);
@@ -489,6 +516,7 @@ mod tests {
             };
             let e = RedisSink::start(&cfg, pool.clone()).err().unwrap();
             assert!(e.to_string().contains("eve.redis.url"), "{e}");
+            assert!(cfg.check().is_err());
         }
     }
 
