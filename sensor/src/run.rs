@@ -160,9 +160,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     let rule_files = rule_files(&cli, &cfg);
     let started = Timestamp::now();
-    let (engine, report) = Engine::load_files(&rule_files, &vars);
+    let (mut engine, report) = Engine::load_files(&rule_files, &vars);
+    let threshold_errors = if cli.disable_detection {
+        Vec::new()
+    } else {
+        let threshold_file = cfg.detect.threshold_file.as_deref();
+        crate::detect::threshold::config::install(&mut engine, threshold_file, &vars)
+    };
     if cli.test {
-        return Ok(check_only(&cli, &report));
+        return Ok(check_only(&cli, &report, &threshold_errors));
     }
     log_report(&report);
     if let Some(f) = report.fatal_files().next() {
@@ -177,11 +183,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             "{} rule(s) failed to load and --init-errors-fatal is given (see the errors above)",
             report.failed
         );
-    }
-    let mut engine = engine;
-    if !cli.disable_detection {
-        let threshold_file = cfg.detect.threshold_file.as_deref();
-        crate::detect::threshold::config::install(&mut engine, threshold_file, &vars);
     }
     if rule_files.is_empty() && !cli.disable_detection {
         tracing::warn!(
@@ -583,7 +584,11 @@ fn log_report(report: &RuleLoadReport) {
 
 /// `-T`: prints what was checked; non-zero when any rule has a syntax
 /// error.
-fn check_only(cli: &Cli, report: &RuleLoadReport) -> ExitCode {
+fn check_only(
+    cli: &Cli,
+    report: &RuleLoadReport,
+    threshold_errors: &[crate::detect::threshold::config::LineError],
+) -> ExitCode {
     for f in &report.files {
         println!(
             "{}: {} loaded, {} skipped (unsupported), {} failed",
@@ -599,10 +604,15 @@ fn check_only(cli: &Cli, report: &RuleLoadReport) -> ExitCode {
         .map(Path::display)
         .map(|d| d.to_string())
         .unwrap_or_else(|| "built-in defaults".into());
-    if report.failed > 0 {
+    // As Suricata's -T: a bad threshold.config line fails the test.
+    for e in threshold_errors {
+        eprintln!("Error loading threshold configuration: {e}");
+    }
+    if report.failed > 0 || !threshold_errors.is_empty() {
         eprintln!(
-            "meerkat-sensor: configuration {cfg_name} OK, but {} rule(s) have errors",
-            report.failed
+            "meerkat-sensor: configuration {cfg_name} OK, but {} rule(s) and {} threshold.config line(s) have errors",
+            report.failed,
+            threshold_errors.len()
         );
         ExitCode::from(1)
     } else {
