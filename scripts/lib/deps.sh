@@ -4,7 +4,7 @@
 
 # Debian packages the demo and the tests need.
 MEERKAT_APT_PACKAGES=(
-    build-essential pkg-config ca-certificates curl git
+    build-essential pkg-config ca-certificates curl wget git
     nftables iptables ipset iproute2 iputils-ping
     openssh-server openssh-client python3 python3-paramiko python3-jsonschema python3-yaml findutils
     iperf3 tcpdump tshark jq systemd procps coreutils
