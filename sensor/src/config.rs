@@ -93,8 +93,9 @@ pub struct DetectConfig {
     pub classification_file: Option<PathBuf>,
     /// Suricata `reference.config` (`reference:` prefixes). NOT YET READ.
     pub reference_file: Option<PathBuf>,
-    /// Suricata `threshold.config` (suppress, threshold, rate_filter). NOT
-    /// YET READ by the detection engine.
+    /// Suricata `threshold.config` (threshold/event_filter, suppress,
+    /// rate_filter; see `detect::threshold::config`). Default: Suricata's
+    /// `/etc/suricata/threshold.config` when it exists.
     pub threshold_file: Option<PathBuf>,
 }
 
