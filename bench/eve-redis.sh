@@ -79,6 +79,7 @@ done
 REDIS_SOCK="$T/redis.sock"
 bench_bg "$T/redis.log" redis-server --port 0 --unixsocket "$REDIS_SOCK" --unixsocketperm 700 \
     --save '' --appendonly no --dir "$T" --daemonize no
+REDIS_PID=$BENCH_LAST_PID
 bench_wait 10 redis-cli -s "$REDIS_SOCK" ping || bench_die "redis-server did not start: $(tail -3 "$T/redis.log")"
 rcli() { redis-cli -s "$REDIS_SOCK" "$@"; }
 
@@ -99,11 +100,24 @@ write_config() { # variant dir
     } >"$dir/sensor.toml"
 }
 
+# CPU time (ns, from schedstat) of the sensor's eve-redis thread, and of
+# every thread of redis-server: the cost of the Redis output, which unlike
+# the throughput does not depend much on what else runs on the machine.
+thread_ns() { # pid comm
+    local t
+    for t in /proc/"$1"/task/*; do
+        [[ $(cat "$t/comm" 2>/dev/null) == "$2" ]] && awk '{print $1}' "$t/schedstat" && return
+    done
+    echo 0
+}
+proc_ns() { { cat /proc/"$1"/task/*/schedstat 2>/dev/null || true; } | awk '{s += $1} END {print s + 0}'; }
+
 nfq_portid() { gw cat /proc/net/netfilter/nfnetlink_queue 2>/dev/null | awk -v q="$QUEUE" '$1 == q && $2 != 0 {print $2}'; }
 bound() { [[ -n $(nfq_portid) ]]; }
 
 # One measurement; appends to $T/runs.tsv:
 # variant rep gbit udp_pps alerts redis_sent redis_lost xlen nfq_packets verdicted eve_dropped cpu status
+# thread_us_per_event redis_server_us_per_event
 run_one() {
     local v="$1" rep="$2"
     local dir="$T/$v-$rep" status=ok pid c0 c1 t0 t1 xlen
@@ -115,6 +129,11 @@ run_one() {
     bench_wait 30 bound || status="invalid:not-bound"
     sleep 0.5
     c0=$(bench_cpu_ticks "$pid")
+    local spid th0 th1 rs0 rs1
+    # The sensor itself (ip netns exec execs it: same pid).
+    spid=$pid
+    th0=$(thread_ns "$spid" eve-redis)
+    rs0=$(proc_ns "$REDIS_PID")
     t0=$(date +%s%N)
     timeout -k 2 $((SECS + 15)) ip netns exec "$NS_C" iperf3 -c "$SERVER_IP" -p 5202 -u -l 100 \
         -b $((EVENTS_PPS * 800)) -t "$SECS" -J >"$dir/udp.json" 2>"$dir/udp.err" &
@@ -125,6 +144,8 @@ run_one() {
     t1=$(date +%s%N)
     c1=$(bench_cpu_ticks "$pid")
     sleep 1
+    th1=$(thread_ns "$spid" eve-redis)
+    rs1=$(proc_ns "$REDIS_PID")
     bench_stop "$pid"
     xlen=$(rcli xlen suricata)
     local gbit pps cpu stats
@@ -140,10 +161,14 @@ run_one() {
     pk=$(jq -r '.stats.capture."nfq:0".packets' <<<"$stats")
     vd=$(jq -r '.stats.capture."nfq:0" | .accepted + .dropped' <<<"$stats")
     dr=$(jq -r '.stats.capture.eve.dropped' <<<"$stats")
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$v" "$rep" "$gbit" "$pps" "$alerts" "$sent" "$lost" \
-        "$xlen" "$pk" "$vd" "$dr" "$cpu" "$status" >>"$T/runs.tsv"
-    bench_log "$(printf '%-4s run %d: %7s Gbit/s  udp %6s pps  alerts %7s  redis sent %7s lost %7s  XLEN %-7s  nfq %s/%s verdicted  eve dropped %s  cpu %s  %s' \
-        "$v" "$rep" "$gbit" "$pps" "$alerts" "$sent" "$lost" "$xlen" "$vd" "$pk" "$dr" "$cpu" "$status")"
+    local thus rsus
+    thus=$(awk -v a="$th0" -v b="$th1" -v n="$alerts" 'BEGIN { if (n > 0 && b > 0) printf "%.2f", (b - a) / 1000 / n; else print "nan" }')
+    rsus=nan
+    [[ $v == on ]] && rsus=$(awk -v a="$rs0" -v b="$rs1" -v n="$alerts" 'BEGIN { if (n > 0) printf "%.2f", (b - a) / 1000 / n; else print "nan" }')
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$v" "$rep" "$gbit" "$pps" "$alerts" "$sent" "$lost" \
+        "$xlen" "$pk" "$vd" "$dr" "$cpu" "$status" "$thus" "$rsus" >>"$T/runs.tsv"
+    bench_log "$(printf '%-4s run %d: %7s Gbit/s  udp %6s pps  alerts %7s  redis sent %7s lost %7s  XLEN %-7s  nfq %s/%s verdicted  eve dropped %s  cpu %s  eve-redis %s us/ev  redis-server %s us/ev  %s' \
+        "$v" "$rep" "$gbit" "$pps" "$alerts" "$sent" "$lost" "$xlen" "$vd" "$pk" "$dr" "$cpu" "$thus" "$rsus" "$status")"
 }
 
 # Warm-up, which also proves the path works.
@@ -169,7 +194,7 @@ echo
 echo "== meerkat-sensor NFQ throughput with EVE to Redis (iperf3 TCP + $EVENTS_PPS alert events/s, all through NFQUEUE) =="
 echo "   $(uname -r), $(nproc) cores, $RUNS x ${SECS}s per variant (median), load average at start: $LOAD0"
 echo
-printf '%-5s %-20s %8s %10s %10s %12s %12s %10s %6s\n' redis "Gbit/s med (min-max)" "x off" "udp pps" "alerts" "redis sent" "redis lost" "lost %" "cpu"
+printf '%-5s %-20s %8s %10s %10s %12s %12s %8s %6s %12s %12s\n' redis "Gbit/s med (min-max)" "x off" "udp pps" "alerts" "redis sent" "redis lost" "lost %" "cpu" "thread us/ev" "server us/ev"
 for v in "${VARIANTS[@]}"; do
     g=$(med "$v" 3)
     vals=$(col "$v" 3)
@@ -178,20 +203,21 @@ for v in "${VARIANTS[@]}"; do
     sent=$(med "$v" 6)
     lost=$(med "$v" 7)
     pct=$(awk -v l="$lost" -v s="$sent" 'BEGIN { if (l == "nan" || s == "nan" || l + s == 0) print "-"; else printf "%.1f", 100 * l / (l + s) }')
-    printf '%-5s %-20s %8s %10s %10s %12s %12s %10s %6s\n' "$v" "$g ($range)" "$(bench_ratio "$g" "$OFF")" \
-        "$(med "$v" 4)" "$(med "$v" 5)" "$sent" "$lost" "$pct" "$(med "$v" 12)"
+    printf '%-5s %-20s %8s %10s %10s %12s %12s %8s %6s %12s %12s\n' "$v" "$g ($range)" "$(bench_ratio "$g" "$OFF")" \
+        "$(med "$v" 4)" "$(med "$v" 5)" "$sent" "$lost" "$pct" "$(med "$v" 12)" "$(med "$v" 14)" "$(med "$v" 15)"
 done
 bad=$(awk -F'\t' '$9 != $10 {n++} END {print n + 0}' "$T/runs.tsv")
 echo
 echo "x off = median / median with Redis off; redis sent/lost = the last stats event"
 echo "(capture.eve.redis_sent/redis_lost; XLEN after the run in the per-run lines); every run:"
-echo "packets verdicted == packets received"
+echo "packets verdicted == packets received; cpu = sensor cores; thread us/ev = CPU time of the"
+echo "sensor's eve-redis thread per alert event, server us/ev = redis-server's (schedstat)."
 echo "(runs where not: $bad); invalid runs: $(awk -F'\t' '$13 != "ok" {n++} END {print n + 0}' "$T/runs.tsv")."
 echo
 echo "Markdown rows for bench/RESULTS.md:"
 for v in "${VARIANTS[@]}"; do
     g=$(med "$v" 3)
-    echo "| $(date -u +%F) | $v | $g | $(bench_ratio "$g" "$OFF") | $(med "$v" 4) | $(med "$v" 5) | $(med "$v" 6) | $(med "$v" 7) | $(med "$v" 12) | n=$(col "$v" 3 | wc -l) |"
+    echo "| $(date -u +%F) | $v | $g ($(bench_min $(col "$v" 3))–$(bench_max $(col "$v" 3))) | $(bench_ratio "$g" "$OFF") | $(med "$v" 4) | $(med "$v" 6) | $(med "$v" 7) | $(med "$v" 14) | $(med "$v" 15) | $(med "$v" 12) | n=$(col "$v" 3 | wc -l) |"
 done
 echo
 echo "Per-run data: $T/runs.tsv (only kept with BENCH_KEEP=1)"
