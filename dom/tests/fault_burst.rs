@@ -560,9 +560,10 @@ fn flushed_during_burst(
     );
     println!(
         "fault 6 ({test}): burst of {BURST} events, {n_bad} bans; faults while the burst was written: {during:?}; \
-         after the last fault, the {} bans banned before it were back in the kernel within {restored:?}, \
+         after the last fault, the {} bans banned before it were back in the kernel within {:?}, \
          every ban of the burst within {recovery:?} ({polls} reads of the kernel sets; burst written completely: {written})",
-        before.len()
+        before.len(),
+        restored.unwrap_or(recovery),
     );
     assert!(
         during.iter().any(|x| *x),
