@@ -20,15 +20,17 @@ mod common;
 #[path = "../../sensor/tests/prereq/mod.rs"]
 mod prereq;
 
+mod netns_util;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
-use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
+use netns_util::NetNs;
 use serde_json::Value;
 
 /// Events in a burst.
@@ -46,52 +48,6 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// A network namespace with a unique name, deleted on drop (also when the
-/// test panics).
-struct NetNs(String);
-
-impl NetNs {
-    /// `None` when a prerequisite is missing (a failure under CI).
-    fn new(test: &str, tools: &[&str]) -> Option<NetNs> {
-        if !prereq::require_netns(test) || !prereq::require_programs(test, tools) {
-            return None;
-        }
-        static N: AtomicU32 = AtomicU32::new(0);
-        let name = format!(
-            "mkdf-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        );
-        let ok = Command::new("ip")
-            .args(["netns", "add", &name])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "`ip netns add {name}` failed");
-        Some(NetNs(name))
-    }
-
-    fn exec(&self, args: &[&str]) -> (bool, String) {
-        let out = Command::new("ip")
-            .args(["netns", "exec", &self.0])
-            .args(args)
-            .output()
-            .expect("ip netns exec");
-        let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
-        s.push_str(&String::from_utf8_lossy(&out.stderr));
-        (out.status.success(), s)
-    }
-
-    fn wrapper(&self) -> Vec<&str> {
-        vec!["ip", "netns", "exec", &self.0]
-    }
-}
-
-impl Drop for NetNs {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
 }
 
 /// The n-th distinct bad host: 508 IPv4 addresses, then IPv6.

@@ -16,10 +16,12 @@ mod common;
 #[path = "../../sensor/tests/prereq/mod.rs"]
 mod prereq;
 
-use std::process::Command;
+mod netns_util;
+
 use std::time::Duration;
 
 use common::*;
+use netns_util::NetNs;
 
 const TARGET_KIB: u64 = 30 * 1024;
 
@@ -106,37 +108,10 @@ fn rss_with_100k_bans_dry_run() {
     report("dry-run", rss);
 }
 
-struct NetNs(String);
-
-impl NetNs {
-    /// `None` when root or `ip netns` is missing: a failure under CI or
-    /// `MEERKAT_REQUIRE_ALL=1`, a loud skip elsewhere (`prereq`).
-    fn new(tag: &str) -> Option<NetNs> {
-        let tools: &[&str] = if tag == "ipset" { &["ipset"] } else { &["nft"] };
-        if !prereq::require_netns(tag) || !prereq::require_programs(tag, tools) {
-            return None;
-        }
-        let name = format!("mkdom-{tag}-{}", std::process::id());
-        let _ = Command::new("ip").args(["netns", "del", &name]).status();
-        let ok = Command::new("ip")
-            .args(["netns", "add", &name])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "`ip netns add {name}` failed");
-        Some(NetNs(name))
-    }
-}
-
-impl Drop for NetNs {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
 #[test]
 #[ignore = "writes 33 MB and 100,000 set elements; run in release with --ignored --nocapture"]
 fn rss_with_100k_bans_nftables() {
-    let Some(ns) = NetNs::new("mem") else {
+    let Some(ns) = NetNs::new("mem", &["nft"]) else {
         return;
     };
     let backend =

@@ -9,53 +9,13 @@ mod common;
 #[path = "../../sensor/tests/prereq/mod.rs"]
 mod prereq;
 
-use std::process::Command;
+mod netns_util;
+
 use std::time::{Duration, Instant};
 
 use common::*;
+use netns_util::NetNs;
 use serde_json::Value;
-
-struct NetNs(String);
-
-impl NetNs {
-    /// `None` when root or `ip netns` is missing: a failure under CI or
-    /// `MEERKAT_REQUIRE_ALL=1`, a loud skip elsewhere (`prereq`).
-    fn new(tag: &str) -> Option<NetNs> {
-        let tools: &[&str] = if tag == "ipset" { &["ipset"] } else { &["nft"] };
-        if !prereq::require_netns(tag) || !prereq::require_programs(tag, tools) {
-            return None;
-        }
-        let name = format!("mkdom-{tag}-{}", std::process::id());
-        let _ = Command::new("ip").args(["netns", "del", &name]).status();
-        let ok = Command::new("ip")
-            .args(["netns", "add", &name])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "`ip netns add {name}` failed");
-        Some(NetNs(name))
-    }
-
-    fn exec(&self, args: &[&str]) -> (bool, String) {
-        let out = Command::new("ip")
-            .args(["netns", "exec", &self.0])
-            .args(args)
-            .output()
-            .expect("ip netns exec");
-        let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
-        s.push_str(&String::from_utf8_lossy(&out.stderr));
-        (out.status.success(), s)
-    }
-
-    fn wrapper(&self) -> Vec<&str> {
-        vec!["ip", "netns", "exec", &self.0]
-    }
-}
-
-impl Drop for NetNs {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
 
 /// Elements of an nft set: (address, timeout secs, expires secs).
 fn nft_elems(ns: &NetNs, table: &str, set: &str) -> Option<Vec<(String, u64, u64)>> {
@@ -136,7 +96,9 @@ fn wait_value<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<
 
 #[test]
 fn nftables_elements_have_timeouts_and_survive_flush_ruleset() {
-    let Some(ns) = NetNs::new("nft") else { return };
+    let Some(ns) = NetNs::new("nft", &["nft"]) else {
+        return;
+    };
     let t = TmpDir::new("nft");
     std::fs::write(t.0.join("eve.json"), "").unwrap();
     let backend = "[[backend]]\nkind = \"nftables\"\nfamily = \"inet\"\ntable = \"mkdom\"\nset_v4 = \"bad4\"\nset_v6 = \"bad6\"\nmanage = true\n";
@@ -218,7 +180,7 @@ fn nftables_elements_have_timeouts_and_survive_flush_ruleset() {
 
 #[test]
 fn ipset_elements_have_timeouts_and_are_reconciled() {
-    let Some(ns) = NetNs::new("ipset") else {
+    let Some(ns) = NetNs::new("ipset", &["ipset"]) else {
         return;
     };
     let t = TmpDir::new("ipset");
