@@ -214,6 +214,7 @@ fn report_hits(
             action: hit.action,
             tx,
             app_proto,
+            stream: None,
         };
         let mut ev = build::alert_event(pv, view.as_ref(), info, ctx.build);
         if pv.dir.is_some_and(|d| d != hit.dir) {

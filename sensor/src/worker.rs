@@ -20,6 +20,7 @@ use crate::config::IpsConfig;
 use crate::counters::{add, inc, PipelineCounters, SourceCounters};
 use crate::decode::defrag::{Defrag, DefragConfig};
 use crate::decode::{self, tcp_flags, Packet, L4};
+use crate::detect::tag::Tagger;
 use crate::detect::{DetectInput, Engine, Matches, SshBannerRef, StreamChunk};
 use crate::flow::{Flow, FlowAction, FlowState, FlowTable};
 use crate::output::build::{self, BuildOpts, PacketView};
@@ -74,6 +75,8 @@ pub struct Worker {
     packets: u64,
     /// The current packet's `pcap_cnt` (pcap sources only).
     pcap_cnt: Option<u64>,
+    /// Sessions and hosts tagged by `tag` rules.
+    tags: Tagger,
 }
 
 impl Worker {
@@ -101,6 +104,7 @@ impl Worker {
             defrag: Defrag::new(DefragConfig::default()),
             packets: 0,
             pcap_cnt: None,
+            tags: Tagger::default(),
         }
     }
 
@@ -133,6 +137,7 @@ impl Worker {
     }
 
     fn end_flow(&mut self, mut flow: Flow, now: Timestamp) {
+        self.tags.end_flow(flow.id);
         self.flush_flow(&mut flow);
         let shared = &*self.shared;
         if let Some(ssh) = flow.app.take_unlogged_ssh().map(ssh_object) {
@@ -387,6 +392,7 @@ impl Worker {
             source,
             source_counters,
             pcap_cnt,
+            tags,
             ..
         } = self;
         let Some(flow) = flows.get_mut(fid) else {
@@ -542,6 +548,8 @@ impl Worker {
 
         // Verdict.
         verdict::decide(&ctx, matches, &pv, Some(flow), outcome);
+        let view = flow_view(flow);
+        tag_packet(tags, shared, matches, &pv, Some(&view), outcome);
         finish(shared, counters, source_counters, cap, pkt, outcome)
     }
 
@@ -582,6 +590,14 @@ impl Worker {
             counters,
         };
         verdict::decide(&ctx, &self.matches, &pv, None, &mut self.outcome);
+        tag_packet(
+            &mut self.tags,
+            shared,
+            &self.matches,
+            &pv,
+            None,
+            &mut self.outcome,
+        );
         finish(
             shared,
             counters,
@@ -590,6 +606,37 @@ impl Worker {
             pkt,
             &mut self.outcome,
         )
+    }
+}
+
+/// The `tag` keyword: records the tags of this packet's alerts, then counts
+/// the packet against the tags of its flow and hosts and, when it is
+/// tagged and `tagged-packets` is on, adds a `packet` event to `outcome`.
+fn tag_packet(
+    tags: &mut Tagger,
+    shared: &Shared,
+    matches: &Matches,
+    pv: &PacketView<'_>,
+    flow: Option<&build::FlowView>,
+    outcome: &mut Outcome,
+) {
+    let p = pv.pkt;
+    let flow_id = flow.map(|f| f.flow_id);
+    for hit in &matches.hits {
+        if let Some(meta) = shared.engine.get(hit.rule) {
+            if !meta.tags.is_empty() {
+                tags.add(&meta.tags, flow_id, p.ip.src, p.ip.dst, pv.ts);
+            }
+        }
+    }
+    let len = p.ext.frame.len() as u64;
+    if tags.on_packet(flow_id, p.ip.src, p.ip.dst, pv.ts, len)
+        && shared.build.tagged_packets
+        && shared.types.alert
+    {
+        outcome
+            .events
+            .push(build::packet_event(pv, flow, &shared.build));
     }
 }
 

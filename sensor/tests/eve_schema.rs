@@ -112,6 +112,7 @@ fn all_events() -> Vec<Event> {
     let opts = BuildOpts {
         community_id: Some(0),
         verdict: true,
+        ..Default::default()
     };
     let payload = [b'x'; 21];
     let p4 = tcp_pkt(&payload, false);
@@ -179,6 +180,7 @@ fn all_events() -> Vec<Event> {
                     http: None,
                 }),
                 app_proto: Some("ssh"),
+                stream: None,
             },
             &opts,
         ));
@@ -191,6 +193,7 @@ fn all_events() -> Vec<Event> {
             action: Action::Pass,
             tx: None,
             app_proto: None,
+            stream: None,
         },
         &BuildOpts::default(),
     ));

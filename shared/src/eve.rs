@@ -24,6 +24,9 @@ pub struct Event {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pcap_cnt: Option<u64>,
     pub event_type: String,
+    /// VLAN ids of the packet, outer first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vlan: Option<Vec<u16>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub src_ip: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -66,6 +69,23 @@ pub struct Event {
     pub direction: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flow: Option<Flow>,
+    /// Alert `payload` (base64 of the packet payload or stream data).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload: Option<String>,
+    /// Alert `payload_printable` (non-printable bytes as `.`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload_printable: Option<String>,
+    /// Alert `payload_length`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload_length: Option<u64>,
+    /// Alert `stream`: 1 when the payload is stream data.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream: Option<u8>,
+    /// Alert and `packet` events: the packet in base64, link layer included.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub packet: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub packet_info: Option<PacketInfo>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tcp: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -74,6 +94,14 @@ pub struct Event {
     pub stats: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
+}
+
+/// `packet_info` object of events with a `packet`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct PacketInfo {
+    /// pcap `LINKTYPE_*` of `packet`.
+    pub linktype: u16,
 }
 
 /// `ssh` object: client and server banners.

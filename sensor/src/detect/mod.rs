@@ -27,6 +27,7 @@ pub mod pcre;
 pub mod port;
 pub mod prefilter;
 pub mod rule;
+pub mod tag;
 pub mod threshold;
 
 use std::collections::HashMap;

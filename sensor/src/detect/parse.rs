@@ -597,6 +597,8 @@ struct Builder {
     /// byte_extract / byte_math variable names, by index.
     byte_vars: Vec<String>,
     hostbits: Vec<super::hostbits::Hostbit>,
+    /// `tag` options.
+    tags: Vec<super::tag::TagSpec>,
     /// First unsupported keyword seen.
     unsupported: Option<String>,
     /// HTTP buffers, urilen, file keywords.
@@ -705,6 +707,7 @@ impl Builder {
             headers: Vec::new(),
             byte_vars: Vec::new(),
             hostbits: Vec::new(),
+            tags: Vec::new(),
             unsupported: None,
             http: http::HttpSpecs::default(),
         }
@@ -855,6 +858,11 @@ impl Builder {
                 }
             }
             "reference" => self.references.push(need(k, v)?.to_string()),
+            "tag" => {
+                let s = need(k, v)?;
+                let t = super::tag::parse(s).map_err(|why| bad(k, s, why))?;
+                self.tags.push(t);
+            }
             "target" => {
                 let s = need(k, v)?;
                 if s != "src_ip" && s != "dest_ip" {
@@ -1237,6 +1245,7 @@ impl Builder {
             origin: self.origin,
             flow_scope,
             raw: text.trim().to_string(),
+            tags: self.tags,
         };
         let rule = Rule {
             proto,

@@ -290,4 +290,6 @@ pub struct RuleMeta {
     pub flow_scope: bool,
     /// The rule text as loaded (one line).
     pub raw: String,
+    /// `tag` options (see [`super::tag`]).
+    pub tags: Vec<super::tag::TagSpec>,
 }

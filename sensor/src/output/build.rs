@@ -18,6 +18,7 @@ use crate::decode::{ipproto, proto_name, tcp_flags, Packet, L4};
 use crate::packet::{Direction, Mode, Source, Timestamp};
 
 use super::community_id::community_id;
+use super::payload::{self, PayloadOpts};
 
 /// Suricata's `pkt_src` for every captured packet (NFQ and NFLOG included).
 pub const PKT_SRC_WIRE: &str = "wire/pcap";
@@ -32,6 +33,10 @@ pub struct BuildOpts {
     pub community_id: Option<u16>,
     /// Write the `verdict` object on alert and drop events.
     pub verdict: bool,
+    /// Byte fields of alert events (`payload`, `packet`, ...).
+    pub alert: PayloadOpts,
+    /// Write `packet` events for packets tagged by `tag` rules.
+    pub tagged_packets: bool,
 }
 
 /// What the output needs to know about a flow. `client` is the initiator.
@@ -130,6 +135,7 @@ fn packet_header(
         pcap_cnt: pv.pcap_cnt,
         in_iface: Some(pv.source.to_string()),
         event_type: event_type.to_string(),
+        vlan: vlan_ids(p),
         src_ip: Some(p.ip.src.to_string()),
         src_port: p.ports().map(|_| sport),
         dest_ip: Some(p.ip.dst.to_string()),
@@ -141,6 +147,19 @@ fn packet_header(
         community_id,
         ..Default::default()
     }
+}
+
+/// The EVE `vlan` array of a packet (None without VLAN tags).
+fn vlan_ids(p: &Packet<'_>) -> Option<Vec<u16>> {
+    let v = &p.ext.vlan;
+    (!v.is_empty()).then(|| v.as_slice().to_vec())
+}
+
+/// A `packet` event: a packet tagged by a `tag` rule.
+pub fn packet_event(pv: &PacketView<'_>, flow: Option<&FlowView>, opts: &BuildOpts) -> Event {
+    let mut ev = packet_header("packet", pv, flow, opts);
+    payload::add_packet(&mut ev, pv.pkt);
+    ev
 }
 
 /// Header of a flow or transaction event (`LOG_DIR_FLOW`).
@@ -210,6 +229,9 @@ pub struct AlertInfo<'a> {
     pub tx: Option<TxMatch>,
     /// Detected application protocol (`"ssh"`, `"failed"`).
     pub app_proto: Option<&'a str>,
+    /// The stream data the rule matched on, for `payload` (None: the
+    /// packet's own payload).
+    pub stream: Option<&'a [u8]>,
 }
 
 /// Swaps an event's tuple so that it reads in direction `dir` (an event of
@@ -247,6 +269,15 @@ pub fn alert_event(
             dest_port: ports.then_some(f.server.1),
             ..flow_counters(f)
         });
+    }
+    if opts.alert.any() {
+        match info.stream {
+            Some(data) => payload::add_payload(&mut ev, data, true, &opts.alert),
+            None => payload::add_payload(&mut ev, pv.pkt.payload, false, &opts.alert),
+        }
+        if opts.alert.packet {
+            payload::add_packet(&mut ev, pv.pkt);
+        }
     }
     if opts.verdict {
         ev.verdict = Some(verdict(pv.source.mode(), info.action, pv.pkt.ip.proto));
@@ -571,6 +602,7 @@ mod tests {
         let opts = BuildOpts {
             community_id: Some(0),
             verdict: true,
+            ..Default::default()
         };
         let ev = alert_event(
             &pv,
@@ -584,6 +616,7 @@ mod tests {
                     http: None,
                 }),
                 app_proto: Some("ssh"),
+                stream: None,
             },
             &opts,
         );
@@ -617,6 +650,7 @@ mod tests {
                 action: Action::Alert,
                 tx: None,
                 app_proto: Some("ssh"),
+                stream: None,
             },
             &BuildOpts::default(),
         );
@@ -709,6 +743,7 @@ mod tests {
             &BuildOpts {
                 community_id: Some(0),
                 verdict: false,
+                ..Default::default()
             },
         );
         assert_eq!(
@@ -724,6 +759,7 @@ mod tests {
         let opts = BuildOpts {
             community_id: Some(0),
             verdict: false,
+            ..Default::default()
         };
         let ev = ssh_event(&flow(), ssh_obj(), Source::Nfq(0), ts(), None, &opts);
         assert_eq!(ev.tx_id, Some(0));

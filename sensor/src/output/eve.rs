@@ -28,6 +28,7 @@ use meerkat_shared::eve::Event;
 use serde::{Deserialize, Deserializer};
 
 use super::build::BuildOpts;
+use super::payload::PayloadOpts;
 use super::redis::{RedisConfig, RedisCounters, RedisError, RedisSink};
 
 /// How often buffered lines reach the file at the latest.
@@ -195,6 +196,13 @@ impl EveConfig {
         BuildOpts {
             community_id: self.community_id.then_some(self.community_id_seed),
             verdict: self.verdict,
+            alert: PayloadOpts {
+                payload: self.alert.payload,
+                payload_printable: self.alert.payload_printable,
+                payload_length: self.alert.payload_length,
+                packet: self.alert.packet,
+            },
+            tagged_packets: self.alert.tagged_packets,
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod community_id;
 pub mod eve;
 pub mod fast;
 pub mod http;
+pub mod payload;
 pub mod redis;
 pub mod stats;
 pub mod view;
