@@ -217,6 +217,9 @@ fn report_hits(
             stream: None,
         };
         let mut ev = build::alert_event(pv, view.as_ref(), info, ctx.build);
+        if let Some(f) = flow.as_deref() {
+            crate::output::view::add_flow_vars(&mut ev, f, ctx.engine);
+        }
         if pv.dir.is_some_and(|d| d != hit.dir) {
             // Matched on the other direction's stream (IDS inspects data
             // when the receiver's ACK arrives): orient the header like the

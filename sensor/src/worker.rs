@@ -26,7 +26,7 @@ use crate::flow::{Flow, FlowAction, FlowState, FlowTable};
 use crate::output::build::{self, BuildOpts, PacketView};
 use crate::output::eve::{EveSender, EveTypes};
 use crate::output::fast;
-use crate::output::view::{flow_end_event, flow_view, ssh_object};
+use crate::output::view::{add_flow_vars, flow_end_event, flow_view, ssh_object};
 use crate::packet::{CapturedPacket, Direction, Mode, Source, Timestamp, Verdict};
 use crate::respond::Responder;
 use crate::stream::{Inspect, StreamContext, TcpSession};
@@ -170,7 +170,8 @@ impl Worker {
             }
         }
         if shared.types.flow {
-            let ev = flow_end_event(&flow, self.source, now, &shared.build);
+            let mut ev = flow_end_event(&flow, self.source, now, &shared.build);
+            add_flow_vars(&mut ev, &flow, &shared.engine);
             self.send(&ev);
         }
     }

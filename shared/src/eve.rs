@@ -45,6 +45,13 @@ pub struct Event {
     pub pkt_src: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub community_id: Option<String>,
+    /// Flowbits named `traffic/id/NAME` and `traffic/label/NAME`:
+    /// `{"id": [..], "label": [..]}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<serde_json::Value>,
+    /// The flow's other variables (`{"flowbits": [..]}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tx_id: Option<u64>,
     /// Drop events write `direction` right after the header.

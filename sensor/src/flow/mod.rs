@@ -13,7 +13,7 @@ pub mod table;
 use std::net::IpAddr;
 
 use crate::app::AppState;
-use crate::decode::{icmp, ipproto, tcp_flags, Packet, L4};
+use crate::decode::{icmp, ipproto, tcp_flags, Packet, Vlans, L4};
 use crate::packet::{Direction, Timestamp};
 use crate::stream::TcpSession;
 pub use config::FlowConfig;
@@ -94,6 +94,8 @@ pub struct FlowKey {
     pub lo: (IpAddr, u16),
     pub hi: (IpAddr, u16),
     pub proto: u8,
+    /// VLAN ids (Suricata's default `vlan.use-for-tracking: true`).
+    pub vlan: Vlans,
 }
 
 impl FlowKey {
@@ -114,6 +116,7 @@ impl FlowKey {
                     lo: a,
                     hi: b,
                     proto,
+                    vlan: p.ext.vlan,
                 },
                 false,
             )
@@ -123,6 +126,7 @@ impl FlowKey {
                     lo: b,
                     hi: a,
                     proto,
+                    vlan: p.ext.vlan,
                 },
                 true,
             )
@@ -152,6 +156,8 @@ pub struct Flow {
     /// makes the SYN-ACK sender the server).
     pub client: (IpAddr, u16),
     pub server: (IpAddr, u16),
+    /// VLAN ids of the flow's first packet (EVE `vlan`).
+    pub vlan: Vlans,
     pub pkts: [u64; 2],
     /// Bytes per direction as captured (link-layer header included).
     pub bytes: [u64; 2],
@@ -201,6 +207,7 @@ impl Flow {
             start: ts,
             last: ts,
             proto: p.ip.proto,
+            vlan: p.ext.vlan,
             client,
             server,
             pkts: [0; 2],

@@ -6,6 +6,7 @@ use meerkat_shared::eve::{Event, Hassh as EveHassh, Ssh, SshSide};
 
 use crate::app::{Banner, SshState};
 use crate::decode::ipproto;
+use crate::detect::{Engine, FLOWBIT_TAG};
 use crate::flow::Flow;
 use crate::packet::{Direction, Source, Timestamp};
 
@@ -28,6 +29,46 @@ pub fn flow_view(flow: &Flow) -> FlowView {
         pkts: flow.pkts,
         bytes: flow.bytes,
     }
+}
+
+/// Adds the `traffic` and `metadata` objects of a flow's flowbits to `ev`
+/// (Suricata's `EveAddMetadata`): bits named `traffic/id/X` and
+/// `traffic/label/X` go to `traffic.id` / `traffic.label`, the others to
+/// `metadata.flowbits`. Nothing without flowbits.
+pub fn add_flow_vars(ev: &mut Event, flow: &Flow, engine: &Engine) {
+    let names = flow
+        .fired
+        .iter()
+        .filter(|&&e| e & FLOWBIT_TAG != 0)
+        .filter_map(|&e| engine.flowbit_name(e & !FLOWBIT_TAG));
+    let (mut ids, mut labels, mut bits) = (Vec::new(), Vec::new(), Vec::new());
+    for name in names {
+        if let Some(id) = name.strip_prefix("traffic/id/") {
+            ids.push(serde_json::Value::from(id));
+        } else if let Some(label) = name.strip_prefix("traffic/label/") {
+            labels.push(serde_json::Value::from(label));
+        } else {
+            bits.push(serde_json::Value::from(name));
+        }
+    }
+    if ids.is_empty() && labels.is_empty() && bits.is_empty() {
+        return;
+    }
+    if !ids.is_empty() || !labels.is_empty() {
+        let mut t = serde_json::Map::new();
+        if !ids.is_empty() {
+            t.insert("id".into(), ids.into());
+        }
+        if !labels.is_empty() {
+            t.insert("label".into(), labels.into());
+        }
+        ev.traffic = Some(t.into());
+    }
+    let mut m = serde_json::Map::new();
+    if !bits.is_empty() {
+        m.insert("flowbits".into(), bits.into());
+    }
+    ev.metadata = Some(m.into());
 }
 
 /// The EVE `ssh` object of a flow's banners.
@@ -64,5 +105,9 @@ pub fn flow_end_event(flow: &Flow, source: Source, now: Timestamp, opts: &BuildO
         app_proto: flow.app.proto().eve_name(),
         tcp,
     };
-    build::flow_event(&flow_view(flow), &end, source, now, opts)
+    let mut ev = build::flow_event(&flow_view(flow), &end, source, now, opts);
+    if !flow.vlan.is_empty() {
+        ev.vlan = Some(flow.vlan.as_slice().to_vec());
+    }
+    ev
 }
