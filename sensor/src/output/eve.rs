@@ -144,18 +144,19 @@ pub struct EveConfig {
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct EveAlertConfig {
-    /// `payload`: the packet payload (or stream data) in base64. NOT YET
-    /// WIRED into the event builder.
+    /// `payload`: the packet payload in base64 (with `stream: 0`; stream
+    /// and transaction matches do not yet carry the reassembled data).
     pub payload: bool,
-    /// `payload-printable`: the payload as printable text. NOT YET WIRED.
+    /// `payload-printable`: the payload as printable text.
     pub payload_printable: bool,
-    /// `packet`: the packet in base64. NOT YET WIRED.
+    /// `packet`: the captured frame in base64, with `packet_info.linktype`.
     pub packet: bool,
-    /// `payload-length`: length of the payload. NOT YET WIRED.
+    /// `payload-length`: length of the payload.
     pub payload_length: bool,
     /// `metadata`: the rule's metadata (Suricata default yes).
     pub metadata: bool,
-    /// `tagged-packets`: log packets tagged by `tag` rules. NOT YET WIRED.
+    /// `tagged-packets`: write `packet` events for packets tagged by `tag`
+    /// rules (see `detect::tag`).
     pub tagged_packets: bool,
 }
 
