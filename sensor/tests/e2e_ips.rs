@@ -134,15 +134,6 @@ fn reject_sends_reset() {
     );
 }
 
-/// The last `stats` event of an EVE file.
-fn last_stats(eve: &std::path::Path) -> Value {
-    read_eve(eve)
-        .into_iter()
-        .rev()
-        .find(|v| v["event_type"] == "stats")
-        .unwrap_or_else(|| panic!("no stats event in {}", eve.display()))
-}
-
 #[test]
 fn shutdown_under_traffic() {
     if !require_programs("shutdown_under_traffic", &["iperf3"]) {

@@ -422,15 +422,6 @@ fn unreachable_redis_does_not_stop_the_sensor() {
     assert_eq!(e["redis_sent"], 0, "{e}");
 }
 
-/// The last `stats` event of an EVE file.
-fn last_stats(eve: &Path) -> Value {
-    read_eve(eve)
-        .into_iter()
-        .rev()
-        .find(|v| v["event_type"] == "stats")
-        .unwrap_or_else(|| panic!("no stats event in {}", eve.display()))
-}
-
 #[test]
 fn redis_outage_under_nfqueue_traffic() {
     let test = "redis_outage_under_nfqueue_traffic";

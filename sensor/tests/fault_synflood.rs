@@ -290,35 +290,10 @@ fn synflood_million_spoofed_flows() {
     // the fake agent. Both get long connect timeouts: with fail_open off,
     // the kernel drops what does not fit in the full queue, and TCP needs
     // its retries (1 s, 2 s, 4 s...) to get a SYN through.
-    let key = sshd.key.to_string_lossy().into_owned();
-    let dest = format!("root@{SERVER_IP6}");
+    let legit_args = sshd.ssh_args(SERVER_IP6, "echo legit-ok", 45, 20);
+    let legit_args: Vec<&str> = legit_args.iter().map(String::as_str).collect();
     let legit = topo
-        .command(
-            &topo.client,
-            &[
-                "timeout",
-                "45",
-                "ssh",
-                "-F",
-                "/dev/null",
-                "-i",
-                &key,
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "IdentitiesOnly=yes",
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "ConnectTimeout=20",
-                "-o",
-                "LogLevel=ERROR",
-                &dest,
-                "echo legit-ok",
-            ],
-        )
+        .command(&topo.client, &legit_args)
         .spawn()
         .expect("start ssh");
     let agent = fake_agent_script();

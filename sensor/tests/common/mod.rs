@@ -692,6 +692,15 @@ pub fn read_eve(path: &Path) -> Vec<Value> {
         .collect()
 }
 
+/// The last `stats` event of an EVE file.
+pub fn last_stats(eve: &Path) -> Value {
+    read_eve(eve)
+        .into_iter()
+        .rev()
+        .find(|v| v["event_type"] == "stats")
+        .unwrap_or_else(|| panic!("no stats event in {}", eve.display()))
+}
+
 /// Polls `path` every 50 ms until an event satisfies `pred`, for at most
 /// `timeout`; returns that event.
 pub fn wait_for_eve(
@@ -806,34 +815,41 @@ impl Sshd {
 
     /// Runs `ssh root@addr CMD` from namespace `ns` (15 s at most).
     pub fn ssh(&self, topo: &Topology, ns: &str, addr: &str, cmd: &str) -> Output {
-        let key = self.key.to_string_lossy();
-        let dest = format!("root@{addr}");
-        topo.exec(
-            ns,
-            &[
-                "timeout",
-                "15",
-                "ssh",
-                "-F",
-                "/dev/null",
-                "-i",
-                &key,
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "IdentitiesOnly=yes",
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "ConnectTimeout=5",
-                "-o",
-                "LogLevel=ERROR",
-                &dest,
-                cmd,
-            ],
-        )
+        let args = self.ssh_args(addr, cmd, 15, 5);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        topo.exec(ns, &args)
+    }
+
+    /// The command line of `ssh root@addr CMD` with this server's key, no
+    /// prompts and no known-hosts file, under `timeout total_s`, with
+    /// `ConnectTimeout=connect_s`.
+    pub fn ssh_args(&self, addr: &str, cmd: &str, total_s: u32, connect_s: u32) -> Vec<String> {
+        let mut args: Vec<String> = [
+            "timeout",
+            &total_s.to_string(),
+            "ssh",
+            "-F",
+            "/dev/null",
+            "-i",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.push(self.key.to_string_lossy().into_owned());
+        for opt in [
+            "BatchMode=yes".to_string(),
+            "IdentitiesOnly=yes".to_string(),
+            "StrictHostKeyChecking=no".to_string(),
+            "UserKnownHostsFile=/dev/null".to_string(),
+            format!("ConnectTimeout={connect_s}"),
+            "LogLevel=ERROR".to_string(),
+        ] {
+            args.push("-o".to_string());
+            args.push(opt);
+        }
+        args.push(format!("root@{addr}"));
+        args.push(cmd.to_string());
+        args
     }
 }
 
