@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use common::redis_server::Redis;
 use common::*;
 use serde_json::Value;
 
@@ -66,97 +67,6 @@ fn prerequisites(test: &str, netns: bool) -> bool {
             && need(have("ip"), "ip (iproute2) not installed", test);
     }
     true
-}
-
-/// A redis-server of our own on a unix socket in a temporary directory.
-struct Redis {
-    child: Option<Child>,
-    dir: PathBuf,
-    sock: PathBuf,
-}
-
-impl Redis {
-    fn start(dir: &Path) -> Redis {
-        let sock = dir.join("redis.sock");
-        let mut r = Redis {
-            child: None,
-            dir: dir.to_path_buf(),
-            sock,
-        };
-        r.spawn();
-        r
-    }
-
-    fn spawn(&mut self) {
-        let _ = std::fs::remove_file(&self.sock);
-        let child = Command::new("redis-server")
-            .args(["--port", "0", "--save", "", "--appendonly", "no"])
-            .arg("--unixsocket")
-            .arg(&self.sock)
-            .args(["--unixsocketperm", "700", "--daemonize", "no"])
-            .arg("--dir")
-            .arg(&self.dir)
-            .arg("--logfile")
-            .arg(self.dir.join("redis.log"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn redis-server");
-        self.child = Some(child);
-        let up = wait_for(Duration::from_secs(10), || {
-            self.con()
-                .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c).ok())
-                .is_some()
-        });
-        assert!(up, "redis-server did not start: {}", self.log());
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("redis.log")).unwrap_or_default()
-    }
-
-    fn url(&self) -> String {
-        format!("unix://{}", self.sock.display())
-    }
-
-    fn con(&self) -> Option<redis::Connection> {
-        redis::Client::open(self.url()).ok()?.get_connection().ok()
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    /// Every entry of a stream: (id, field map).
-    fn xrange(&self, key: &str) -> Vec<(String, HashMap<String, String>)> {
-        let mut c = self.con().expect("redis connection");
-        let v: Vec<(String, HashMap<String, String>)> = redis::cmd("XRANGE")
-            .arg(key)
-            .arg("-")
-            .arg("+")
-            .query(&mut c)
-            .expect("XRANGE");
-        v
-    }
-
-    fn cmd(&self, args: &[&str]) -> redis::Value {
-        let mut c = self.con().expect("redis connection");
-        let mut cmd = redis::cmd(args[0]);
-        for a in &args[1..] {
-            cmd.arg(*a);
-        }
-        cmd.query(&mut c).expect("redis command")
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.kill();
-    }
 }
 
 struct NetNs(String);

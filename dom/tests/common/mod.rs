@@ -1,6 +1,7 @@
 //! Helpers for daemon-level tests: a temporary directory with config,
 //! eve.json, state and socket; the real `meerkat-dom` binary; queries over
-//! the control socket through the CLI.
+//! the control socket through the CLI; a redis-server of the test's own
+//! ([`redis_server`]).
 #![allow(dead_code)]
 
 use std::io::Write;
@@ -9,6 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+pub mod redis_server;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_meerkat-dom");
 
