@@ -35,8 +35,6 @@ use super::redis::{RedisConfig, RedisCounters, RedisError, RedisSink};
 const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 /// Line buffers kept for reuse.
 const POOL_SIZE: usize = 4096;
-/// Buffers larger than this are not returned to the pool.
-pub(crate) const POOL_MAX_BUF: usize = 64 * 1024;
 /// Minimum seconds between two "EVE queue full" warnings.
 const WARN_INTERVAL_SECS: u64 = 10;
 
@@ -570,7 +568,7 @@ impl WriterThread {
             },
             None => buf,
         };
-        if buf.capacity() <= POOL_MAX_BUF {
+        if buf.capacity() <= super::POOL_MAX_BUF {
             let _ = self.pool.try_send(buf);
         }
     }

@@ -19,3 +19,7 @@ pub use build::{FlowView, PacketView};
 pub use eve::{EveConfig, EveSender, EveWriter, OutputError};
 pub use redis::{RedisConfig, RedisMode};
 pub use stats::{stats_event, DetectStats};
+
+/// Line buffers larger than this are not returned to a pool (the EVE
+/// writer's and the Redis sink's), so one huge event does not pin memory.
+pub(crate) const POOL_MAX_BUF: usize = 64 * 1024;

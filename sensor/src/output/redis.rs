@@ -322,7 +322,7 @@ impl Worker {
             }
             self.send(&mut pipe, &batch);
             for buf in batch.drain(..) {
-                if buf.capacity() <= super::eve::POOL_MAX_BUF {
+                if buf.capacity() <= super::POOL_MAX_BUF {
                     let _ = self.pool.try_send(buf);
                 }
             }
