@@ -5,6 +5,9 @@
 # (no assertions).
 #
 #   bench/fleet.sh                   # as root, from anywhere
+#   bench/fleet.sh --crowdsec        # and then the CrowdSec anchor
+#                                    # (bench/crowdsec.sh: installs Debian's
+#                                    # crowdsec + firewall bouncer; not in CI)
 #
 # Measures:
 #   * propagation latency: a ban on gw1 (its element appearing in gw1's
@@ -20,10 +23,26 @@
 #     the snapshot;
 #   * Redis memory per ban (stream entry with its EVE event + active set).
 #
+# The burst is timed from the first line written on gw1 to the gateways'
+# own log lines (see fleetlog.py); it also prints when gw1's decisions
+# reached Redis (the stream ids), gw2's batch sizes, and the CPU seconds
+# each process spent (PERF_GW2=1 adds a perf profile of gw2).
+#
 # Knobs (environment): LAT_N (200, <= 241), LAT_GAP_MS (20), BURST_N (10000),
 # CATCHUP_N (100000), TIMEOUT (120 s per phase), BENCH_KEEP=1 (keep logs),
 # MEERKAT_DOM (binary, default target/release/meerkat-dom).
 set -euo pipefail
+
+CROWDSEC=0
+for a in "$@"; do
+    case $a in
+    --crowdsec) CROWDSEC=1 ;;
+    *)
+        echo "usage: $0 [--crowdsec]" >&2
+        exit 2
+        ;;
+    esac
+done
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -61,7 +80,7 @@ REDIS_PID=$BENCH_LAST_PID
 bench_wait 10 redis-cli -s "$SOCK" ping || bench_die "redis-server did not start: $(cat "$T/redis.out")"
 rcli() { redis-cli -s "$SOCK" "$@"; }
 
-declare -A NS DPID DLOG MONPID
+declare -A NS DPID DLOG MONPID CPU0
 start_gw() { # start_gw N [fresh]
     local n=$1 d="$T/gw$1"
     mkdir -p "$d/state"
@@ -167,16 +186,58 @@ until_stat() {
 }
 
 # ------------------------------------------------------------ burst
+# Timed from the instant the writer starts writing the 10,000 lines (the
+# "start" it records), not from before it is launched: generating them in
+# Python takes seconds on a loaded machine (3.3 s in one run), which the
+# first runs of this script wrongly counted as propagation time.
 bench_log "burst: $BURST_N bans on gw1"
 A2=$(gstat 2 fleet_applied)
 A3=$(gstat 3 fleet_applied)
 L1=$(gstat 1 bans)
-T0=$(now_ns)
-$PY/evewriter.py burst "$T/gw1/eve.json" "$T/burst.times" "$BURST_N" "$BURST_N" "$BURST_IP" "$GOOD_IP"
-B1=$(until_stat 1 bans $((L1 + BURST_N)) "$TIMEOUT")
-B2=$(until_stat 2 fleet_applied $((A2 + BURST_N)) "$TIMEOUT")
-B3=$(until_stat 3 fleet_applied $((A3 + BURST_N)) "$TIMEOUT")
-bench_log "burst: gw1 $B1 s, gw2 $B2 s, gw3 $B3 s"
+XLEN0=$(rcli xlen mk:bans | tr -d '\r')
+for p in "${DPID[1]}" "${DPID[2]}" "${DPID[3]}" "$REDIS_PID"; do CPU0[$p]=$(bench_cpu_ticks "$p"); done
+if [[ ${PERF_GW2:-0} == 1 ]] && command -v perf >/dev/null; then
+    bench_bg "$T/perf.out" perf record -F 499 -g -o "$T/perf.data" -p "${DPID[2]}"
+    PERF_PID=$BENCH_LAST_PID
+fi
+$PY/evewriter.py burst "$T/gw1/eve.json" "$T/burst.times" "$BURST_N" "$BURST_N" "$BURST_IP" "$GOOD_IP" &
+WRITER=$!
+bench_wait 60 test -s "$T/burst.times" || bench_die "the eve writer did not finish"
+wait "$WRITER"
+T0=$(sed -n 's/^start //p' "$T/burst.times")
+# Completion is polled lightly (every 0.1 s; each poll forks the client
+# and python3); the figures come from the gateways' own log lines, which
+# are written right after each netlink batch was acknowledged. The 20 ms
+# polling of earlier runs put two forks per 20 ms on the 2 busy cores and
+# read 0.5-0.7 s later than the logs.
+wait_stat 1 bans $((L1 + BURST_N)) "$TIMEOUT" || true
+wait_stat 2 fleet_applied $((A2 + BURST_N)) "$TIMEOUT" || true
+wait_stat 3 fleet_applied $((A3 + BURST_N)) "$TIMEOUT" || true
+B1=$($PY/fleetlog.py reach "${DLOG[1]}" "$T0" "$BURST_N" local)
+B2=$($PY/fleetlog.py reach "${DLOG[2]}" "$T0" "$BURST_N" fleet)
+B3=$($PY/fleetlog.py reach "${DLOG[3]}" "$T0" "$BURST_N" fleet)
+bench_log "burst: gw1 $B1 s, gw2 $B2 s, gw3 $B3 s (from the first line written, gateway logs)"
+declare -A CPUS
+for p in "${DPID[1]}" "${DPID[2]}" "${DPID[3]}" "$REDIS_PID"; do
+    CPUS[$p]=$(awk -v a="${CPU0[$p]}" -v b="$(bench_cpu_ticks "$p")" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", (b - a) / hz }')
+done
+if [[ -n ${PERF_PID:-} ]]; then
+    kill -TERM "$PERF_PID" 2>/dev/null || true
+    wait "$PERF_PID" 2>/dev/null || true
+    perf report -i "$T/perf.data" --no-children --sort dso,sym --stdio 2>/dev/null | grep -v '^#' | grep '%' | head -25 >"$T/perf.top" || true
+fi
+# Where the time went: when gw1 published (Redis stamps each entry's id
+# with its own clock in ms), and gw2's batches (its log, one line each).
+STREAM_SPAN=$(rcli --raw xrange mk:bans - + | awk -v skip="$XLEN0" -v t0="$T0" '
+    /^[0-9]+-[0-9]+$/ { n++; if (n <= skip) next; split($1, a, "-"); if (!f) f = a[1]; l = a[1] }
+    END { printf "%.3f..%.3f", f / 1e3 - t0 / 1e9, l / 1e3 - t0 / 1e9 }')
+GW2_BATCHES=$($PY/fleetlog.py batches "${DLOG[2]}" "$T0" "$BURST_N")
+bench_log "burst profile: published to Redis at +$STREAM_SPAN s; gw2 applied $GW2_BATCHES"
+bench_log "burst CPU (s): gw1 ${CPUS[${DPID[1]}]}, gw2 ${CPUS[${DPID[2]}]}, gw3 ${CPUS[${DPID[3]}]}, redis ${CPUS[$REDIS_PID]}"
+if [[ -s $T/perf.top ]]; then
+    bench_log "perf, gw2 during the burst (self time):"
+    cat "$T/perf.top" >&2
+fi
 PUB=$(gstat 1 fleet_published)
 MEM1=$(rcli info memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p' | tr -d '\r')
 XLEN=$(rcli xlen mk:bans | tr -d '\r')
@@ -227,3 +288,29 @@ echo "  Redis: $PER_BAN bytes per ban (stream entry with its EVE event + active 
 echo
 echo "Markdown rows (bench/RESULTS.md):"
 echo "| $(date -u +%Y-%m-%d) | $(uname -r) | $(field median_ms "$LAT") / $(field p99_ms "$LAT") (n=$(field n "$LAT")) | $B1 / $B2 / $B3 | $C3 ($(mib "$C3_HWM") MiB) | $S3 ($(mib "$S3_HWM") MiB, $ALL bans) | $PER_BAN |"
+
+if ((CROWDSEC)); then
+    # The gateways and Redis are done: stop them so CrowdSec gets the CPU.
+    for n in 1 2 3; do bench_stop "${DPID[$n]}"; done
+    bench_stop "$REDIS_PID"
+    echo
+    CS_OUT=$("$HERE/crowdsec.sh") || bench_die "bench/crowdsec.sh failed"
+    printf '%s\n' "$CS_OUT" | grep -v '^CROWDSEC '
+    CS=$(printf '%s\n' "$CS_OUT" | grep '^CROWDSEC ' || true)
+    cs() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$CS"; }
+    MK_MS=$(field median_ms "$LAT")
+    echo
+    echo "Side by side (one decision: origin's set -> the other enforcement point's set; CrowdSec: cscli decisions add returned -> bouncer's set)"
+    printf '  %-52s %14s %14s %10s\n' "" "Meerkat" "CrowdSec" "ratio"
+    printf '  %-52s %11s ms %11s ms %9sx\n' "one decision, median (CrowdSec update_frequency 10s)" "$MK_MS" "$(cs lat10_ms)" "$(bench_ratio "$(cs lat10_ms)" "$MK_MS" 0)"
+    printf '  %-52s %11s ms %11s ms %9sx\n' "one decision, median (CrowdSec update_frequency 1s)" "$MK_MS" "$(cs lat1_ms)" "$(bench_ratio "$(cs lat1_ms)" "$MK_MS" 0)"
+    CS_BULK=$(cs bulk_s)
+    CS_NOTE=""
+    if [[ $CS_BULK == nan ]]; then
+        CS_BULK=$(cs last_s)
+        CS_NOTE="  (CrowdSec: only $(cs seen) of $(cs bulk_n) ever reached the set; time of the last)"
+    fi
+    printf '  %-52s %12s s %12s s %9sx\n' "$BURST_N decisions in the other's set (gw2; import, 1s)" "$B2" "$CS_BULK" "$(bench_ratio "$CS_BULK" "$B2" 1)"
+    if [[ -n $CS_NOTE ]]; then echo "$CS_NOTE"; fi
+    echo "  (Meerkat's $BURST_N: from the first eve line written on gw1, so it includes gw1 detecting them; CrowdSec's: from the start of cscli decisions import. Ratio = CrowdSec / Meerkat.)"
+fi
