@@ -351,15 +351,7 @@ impl SensorConfig {
                     .and_then(Path::parent)
                     .map(Path::to_path_buf)
                     .unwrap_or_default();
-                let entries =
-                    yaml::flatten_with_includes(&text, &origin, &base).map_err(|(file, e)| {
-                        ConfigError::Parse {
-                            path: file,
-                            line: e.line,
-                            col: e.col,
-                            message: format!("not valid YAML: {}", e.message),
-                        }
-                    })?;
+                let entries = flatten_yaml(&text, &origin, &base)?;
                 for f in entries {
                     let o = keys::Origin::File {
                         path: f.file,
@@ -420,14 +412,7 @@ impl SensorConfig {
         };
         let origin = p.display().to_string();
         let base = p.parent().map(Path::to_path_buf).unwrap_or_default();
-        let entries = yaml::flatten_with_includes(&text, &origin, &base).map_err(|(file, e)| {
-            ConfigError::Parse {
-                path: file,
-                line: e.line,
-                col: e.col,
-                message: format!("not valid YAML: {}", e.message),
-            }
-        })?;
+        let entries = flatten_yaml(&text, &origin, &base)?;
         let mut settings = keys::Settings::default();
         for f in entries {
             settings.insert(&f.entry.key, &f.entry.value, keys::Origin::Set);
@@ -650,6 +635,21 @@ impl SensorConfig {
         }
         Ok(cfg)
     }
+}
+
+/// A Suricata YAML file and its includes as flat entries; a syntax error
+/// names the file, line and column.
+fn flatten_yaml(
+    text: &str,
+    origin: &str,
+    base: &Path,
+) -> Result<Vec<yaml::FileEntry>, ConfigError> {
+    yaml::flatten_with_includes(text, origin, base).map_err(|(file, e)| ConfigError::Parse {
+        path: file,
+        line: e.line,
+        col: e.col,
+        message: format!("not valid YAML: {}", e.message),
+    })
 }
 
 #[cfg(test)]
