@@ -415,6 +415,7 @@ impl Worker {
             pcap_cnt: *pcap_cnt,
         };
         outcome.clear();
+        log_decode_anomalies(shared, counters, &pv, Some(&flow_view(flow)));
 
         // A flow already decided.
         if let Some(v) = verdict::flow_decided(&ctx, flow, &pv, outcome) {
@@ -444,7 +445,10 @@ impl Worker {
                 let up =
                     flow.app
                         .on_stream_data(chunk.dir, chunk.new_bytes(), &shared.app, counters);
-                if (up.invalid_banner || up.long_banner) && shared.types.anomaly {
+                if (up.invalid_banner || up.long_banner)
+                    && shared.types.anomaly
+                    && shared.build.anomaly.applayer
+                {
                     let event = if up.invalid_banner {
                         "INVALID_BANNER"
                     } else {
@@ -584,6 +588,7 @@ impl Worker {
         };
         let shared = &*self.shared;
         let counters = &*self.counters;
+        log_decode_anomalies(shared, counters, &pv, None);
         let ctx = verdict::Context {
             engine: &shared.engine,
             types: &shared.types,
@@ -638,6 +643,27 @@ fn tag_packet(
         outcome
             .events
             .push(build::packet_event(pv, flow, &shared.build));
+    }
+}
+
+/// Suricata's anomaly logger for decoder anomalies: one `anomaly` event per
+/// anomaly of the packet, when `[eve.anomaly] decode` is on. Meerkat-only
+/// kinds (`empty`, `bad_len`: no Suricata name) are counted, not logged.
+fn log_decode_anomalies(
+    shared: &Shared,
+    counters: &PipelineCounters,
+    pv: &PacketView<'_>,
+    flow: Option<&build::FlowView>,
+) {
+    if !(shared.types.anomaly && shared.build.anomaly.decode) {
+        return;
+    }
+    for e in pv.pkt.ext.events.iter() {
+        if decode::ERROR_KINDS[e.index()].suricata.is_none() {
+            continue;
+        }
+        let ev = build::decode_anomaly_event(pv, flow, e.name(), &shared.build);
+        send(shared, counters, &ev);
     }
 }
 
@@ -772,9 +798,19 @@ impl Worker {
             return None;
         }
         let mode = cap.mode();
-        let mut verdict = if pkt.ext.has_ip {
+        // Undecodable packets meet `pkthdr` rules (decode-event), as in
+        // Suricata; well-formed non-IP frames (ARP, ...) are accepted.
+        let mut verdict = if pkt.ext.has_ip || pkt.ext.invalid.is_some() {
             self.detect_flowless(cap, pkt)
         } else {
+            let pv = PacketView {
+                pkt,
+                ts: cap.ts,
+                source: self.source,
+                dir: None,
+                pcap_cnt: self.pcap_cnt,
+            };
+            log_decode_anomalies(&self.shared, &self.counters, &pv, None);
             Verdict::Accept
         };
         if reassembled {

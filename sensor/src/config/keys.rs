@@ -457,6 +457,21 @@ impl EveOutputs {
                     "all" => ap.cfg.eve.types.drop_flows_all = true,
                     _ => ap.error(&key, value, &origin, "expected start or all"),
                 },
+                ["eve-log", "types", _n, "anomaly", opt @ ..] if *opt != ["enabled"] => {
+                    let a = &mut ap.cfg.eve.anomaly;
+                    let field = match *opt {
+                        ["types", "decode"] => Some(&mut a.decode),
+                        ["types", "stream"] => Some(&mut a.stream),
+                        ["types", "applayer"] => Some(&mut a.applayer),
+                        ["packethdr"] => Some(&mut a.packethdr),
+                        _ => None,
+                    };
+                    match (field, parse_bool(value)) {
+                        (Some(f), Some(v)) => *f = v,
+                        (Some(_), None) => ap.error(&key, value, &origin, "expected yes or no"),
+                        (None, _) => ap.unused.push(key),
+                    }
+                }
                 ["eve-log", "types", _n, "alert", opt] => {
                     let a = &mut ap.cfg.eve.alert;
                     let field = match *opt {

@@ -569,17 +569,19 @@ impl<'a> Dec<'a> {
             Err(e) => return Err(e),
         };
         let info = i.info(v6);
-        if let Some(e) = icmp::check_type_code(v6, info.itype, info.icode) {
+        let unknown = icmp::check_type_code(v6, info.itype, info.icode);
+        if let Some(e) = unknown {
             self.event(e);
         }
-        if !v6 && icmp::quotes_ipv4(info.itype) {
-            // The quoted header of an ICMP error.
-            let q = data.get(8..).unwrap_or(&[]);
-            if q.len() < ipv4::HEADER_LEN {
-                return Err(ev(Ev::Icmpv4Ipv4TruncPkt));
-            }
-            if q.first().map(|b| b >> 4) != Some(4) {
-                return Err(ev(Ev::Icmpv4Ipv4UnknownVer));
+        let quoted = data.get(8..).unwrap_or(&[]);
+        if !v6 && unknown.is_none() && icmp::quotes_ipv4(info.itype) && !quoted.is_empty() {
+            // The quoted header of an ICMP error with a known code, as
+            // Suricata's DecodePartialIPV4: anomalies, not a reason to
+            // give up on the packet.
+            if quoted.len() < ipv4::HEADER_LEN {
+                self.event(Ev::Icmpv4Ipv4TruncPkt);
+            } else if quoted.first().map(|b| b >> 4) != Some(4) {
+                self.event(Ev::Icmpv4Ipv4UnknownVer);
             }
         }
         if v6 && matches!(info.itype, 130..=132 | 143) && self.ip.map(|ip| ip.ttl) != Some(1) {

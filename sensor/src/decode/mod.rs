@@ -252,6 +252,12 @@ impl IpInfo {
 }
 
 impl Packet<'_> {
+    /// An IP header was decoded: `ip` holds real addresses (false for
+    /// [`IpInfo::NONE`], a packet that failed before its IP layer).
+    pub fn ip_decoded(&self) -> bool {
+        self.ip.version != 0
+    }
+
     /// Source and destination ports for TCP, UDP and SCTP.
     pub fn ports(&self) -> Option<(u16, u16)> {
         match self.l4 {

@@ -84,6 +84,37 @@ fn ipv6_udp_and_icmp() {
     ));
 }
 
+/// The quoted header of an ICMPv4 error is checked as Suricata's
+/// DecodePartialIPV4 does: only for a known code, only when something is
+/// quoted, and a bad one is an anomaly on a packet that stays valid.
+#[test]
+fn icmpv4_error_quote_anomalies_do_not_invalidate() {
+    let evs = |d: &Packet<'_>| d.ext.events.iter().map(|e| e.name()).collect::<Vec<_>>();
+    // Destination unreachable (3/1) quoting 4 bytes: too short for IPv4.
+    let mut body = icmp_message(3, 1, 0, 0);
+    body.extend_from_slice(&[0x45, 0, 0, 20]);
+    let p1 = ip("192.0.2.1", "192.0.2.2", 1, &body);
+    let d = decode(&p1).unwrap();
+    assert!(matches!(d.l4, L4::Icmp(IcmpInfo { itype: 3, .. })));
+    assert_eq!(evs(&d), ["icmpv4.ipv4_trunc_pkt"]);
+    // Quoting 20 bytes of something that is not IPv4.
+    let mut body = icmp_message(11, 0, 0, 0);
+    body.extend_from_slice(&[0x60; 20]);
+    let p2 = ip("192.0.2.1", "192.0.2.2", 1, &body);
+    let d = decode(&p2).unwrap();
+    assert_eq!(evs(&d), ["icmpv4.ipv4_unknown_ver"]);
+    // An unknown code: only that, the quote is not looked at.
+    let mut body = icmp_message(3, 99, 0, 0);
+    body.extend_from_slice(&[0x60; 20]);
+    let p3 = ip("192.0.2.1", "192.0.2.2", 1, &body);
+    let d = decode(&p3).unwrap();
+    assert_eq!(evs(&d), ["icmpv4.unknown_code"]);
+    // Nothing quoted: no anomaly.
+    let p4 = ip("192.0.2.1", "192.0.2.2", 1, &icmp_message(3, 1, 0, 0));
+    let d = decode(&p4).unwrap();
+    assert!(d.ext.events.is_empty());
+}
+
 #[test]
 fn ipv6_extension_headers_then_tcp() {
     let seg = tcp_segment(1, 2, 3, 4, tcp_flags::SYN, b"");

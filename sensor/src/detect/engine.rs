@@ -769,6 +769,10 @@ impl Engine {
         if !rule.proto.accepts(pkt.ip.proto) {
             return false;
         }
+        // A packet whose IP header did not decode meets `pkthdr` rules only.
+        if !pkt.ip_decoded() && rule.proto != RuleProto::Pkthdr {
+            return false;
+        }
         if !decode_event::matches(&rule.decode_events, pkt) {
             return false;
         }

@@ -11,6 +11,8 @@
 
 use std::net::IpAddr;
 
+use serde::Deserialize;
+
 use meerkat_shared::eve::{Alert, Drop, Event, Flow, Ssh, Verdict};
 
 use crate::action::{Action, RejectTarget};
@@ -37,6 +39,41 @@ pub struct BuildOpts {
     pub alert: PayloadOpts,
     /// Write `packet` events for packets tagged by `tag` rules.
     pub tagged_packets: bool,
+    /// Which anomalies `anomaly` events report.
+    pub anomaly: AnomalyOpts,
+}
+
+/// `[eve.anomaly]`: which kinds of anomaly are written as `anomaly` events
+/// (Suricata's `outputs.N.eve-log.types.M.anomaly.types.*` and
+/// `packethdr`, with Suricata 7's defaults). `[eve.types] anomaly` turns
+/// them all off.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AnomalyOpts {
+    /// Decoder anomalies (`decoder.icmpv4.unknown_type`, ...): one event
+    /// per anomaly of a packet. Off by default: a noisy network writes one
+    /// per bad packet.
+    pub decode: bool,
+    /// Stream anomalies (`stream.*`). Off by default, as in Suricata.
+    /// Accepted for compatibility: Meerkat does not report stream
+    /// anomalies yet.
+    pub stream: bool,
+    /// App-layer parser anomalies (`INVALID_BANNER`, ...). On by default.
+    pub applayer: bool,
+    /// Add the captured frame (`packet`, `packet_info.linktype`) to decode
+    /// and stream anomalies.
+    pub packethdr: bool,
+}
+
+impl Default for AnomalyOpts {
+    fn default() -> Self {
+        AnomalyOpts {
+            decode: false,
+            stream: false,
+            applayer: true,
+            packethdr: false,
+        }
+    }
 }
 
 /// What the output needs to know about a flow. `client` is the initiator.
@@ -129,6 +166,20 @@ fn packet_header(
             cid(opts, (p.ip.src, a), (p.ip.dst, b), p.ip.proto)
         }
     };
+    if !p.ip_decoded() {
+        // No IP header decoded (a truncated one, a non-IP frame): no
+        // tuple, as Suricata writes it.
+        return Event {
+            timestamp: pv.ts.to_eve(),
+            flow_id: flow.map(|f| f.flow_id),
+            pcap_cnt: pv.pcap_cnt,
+            in_iface: Some(pv.source.to_string()),
+            event_type: event_type.to_string(),
+            vlan: vlan_ids(p),
+            pkt_src: Some(PKT_SRC_WIRE.to_string()),
+            ..Default::default()
+        };
+    }
     Event {
         timestamp: pv.ts.to_eve(),
         flow_id: flow.map(|f| f.flow_id),
@@ -302,6 +353,29 @@ pub fn anomaly_event(
         event: event.to_string(),
         layer: Some("proto_parser".to_string()),
     });
+    ev
+}
+
+/// A decoder `anomaly` event: one of the packet's decoder anomalies
+/// (`decoder.icmpv4.unknown_type`), with the captured frame when
+/// `packethdr` is on. Packets whose IP header did not decode carry no
+/// addresses, as in Suricata.
+pub fn decode_anomaly_event(
+    pv: &PacketView<'_>,
+    flow: Option<&FlowView>,
+    name: &str,
+    opts: &BuildOpts,
+) -> Event {
+    let mut ev = packet_header("anomaly", pv, flow, opts);
+    ev.anomaly = Some(meerkat_shared::eve::Anomaly {
+        kind: "decode".to_string(),
+        app_proto: None,
+        event: format!("decoder.{name}"),
+        layer: None,
+    });
+    if opts.anomaly.packethdr {
+        payload::add_packet(&mut ev, pv.pkt);
+    }
     ev
 }
 
@@ -793,5 +867,42 @@ mod tests {
         assert_eq!(tcp["tcp_flags_tc"], "12");
         assert_eq!(tcp["syn"], true);
         assert!(tcp.get("fin").is_none());
+    }
+
+    #[test]
+    fn decode_anomaly_without_ip_has_no_tuple() {
+        let pkt = Packet {
+            ext: Default::default(),
+            ip: IpInfo::NONE,
+            l4: L4::Other,
+            payload: &[],
+        };
+        let pv = PacketView {
+            pkt: &pkt,
+            ts: ts(),
+            source: Source::Pcap,
+            dir: None,
+            pcap_cnt: Some(3),
+        };
+        let mut opts = BuildOpts::default();
+        let ev = decode_anomaly_event(&pv, None, "ipv4.trunc_pkt", &opts);
+        assert_eq!(ev.event_type, "anomaly");
+        assert!(ev.src_ip.is_none() && ev.dest_ip.is_none() && ev.proto.is_none());
+        assert_eq!(ev.pcap_cnt, Some(3));
+        let a = ev.anomaly.unwrap();
+        assert_eq!(
+            (a.kind.as_str(), a.event.as_str()),
+            ("decode", "decoder.ipv4.trunc_pkt")
+        );
+        assert!(ev.packet.is_none());
+        opts.anomaly.packethdr = true;
+        let ev = decode_anomaly_event(&pv, None, "ipv4.trunc_pkt", &opts);
+        assert!(ev.packet.is_some() && ev.packet_info.is_some());
+        // With an IP header the tuple is written.
+        let pkt = tcp_packet(b"");
+        let pv = PacketView { pkt: &pkt, ..pv };
+        let ev = decode_anomaly_event(&pv, Some(&flow()), "tcp.opt_invalid_len", &opts);
+        assert_eq!(ev.src_ip.as_deref(), Some("203.0.113.50"));
+        assert_eq!(ev.flow_id, Some(flow().flow_id));
     }
 }

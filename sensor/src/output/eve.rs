@@ -27,7 +27,7 @@ use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendErro
 use meerkat_shared::eve::Event;
 use serde::{Deserialize, Deserializer};
 
-use super::build::BuildOpts;
+use super::build::{AnomalyOpts, BuildOpts};
 use super::payload::PayloadOpts;
 use super::redis::{RedisConfig, RedisCounters, RedisError, RedisSink};
 
@@ -135,6 +135,8 @@ pub struct EveConfig {
     pub sensor_name: Option<String>,
     /// `[eve.redis]`: also send every event to Redis. None: file only.
     pub redis: Option<RedisConfig>,
+    /// `[eve.anomaly]`: which anomalies `anomaly` events report.
+    pub anomaly: AnomalyOpts,
 }
 
 /// `[eve.alert]`: what alert events carry besides the rule (Suricata's
@@ -185,6 +187,7 @@ impl Default for EveConfig {
             alert: EveAlertConfig::default(),
             sensor_name: None,
             redis: None,
+            anomaly: AnomalyOpts::default(),
         }
     }
 }
@@ -202,6 +205,7 @@ impl EveConfig {
                 packet: self.alert.packet,
             },
             tagged_packets: self.alert.tagged_packets,
+            anomaly: self.anomaly,
         }
     }
 }
