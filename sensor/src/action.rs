@@ -12,17 +12,6 @@ pub enum Action {
 }
 
 impl Action {
-    /// Position in Suricata's default action order
-    /// (`pass, drop, reject, alert`): lower runs first.
-    pub fn order(self) -> u8 {
-        match self {
-            Action::Pass => 0,
-            Action::Drop => 1,
-            Action::Reject(_) => 2,
-            Action::Alert => 3,
-        }
-    }
-
     /// The rule keyword for this action.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -52,6 +41,81 @@ impl Action {
             Action::Reject(t) => Some(t),
             _ => None,
         }
+    }
+}
+
+/// Suricata's `action-order`: the order in which matching rules of each
+/// action are applied (default `pass, drop, reject, alert`). A `pass` stops
+/// the rules after it, so with `drop` before `pass` a drop rule still drops
+/// a packet that a pass rule also matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActionOrder {
+    /// Rank of pass, drop, reject, alert (lower runs first).
+    rank: [u8; 4],
+}
+
+impl Default for ActionOrder {
+    fn default() -> Self {
+        ActionOrder { rank: [0, 1, 2, 3] }
+    }
+}
+
+impl ActionOrder {
+    const NAMES: [&'static str; 4] = ["pass", "drop", "reject", "alert"];
+
+    fn slot(action: Action) -> usize {
+        match action {
+            Action::Pass => 0,
+            Action::Drop => 1,
+            Action::Reject(_) => 2,
+            Action::Alert => 3,
+        }
+    }
+
+    /// Rank of `action` in this order: lower runs first.
+    pub fn rank(&self, action: Action) -> u8 {
+        self.rank[Self::slot(action)]
+    }
+
+    /// Parses Suricata's list: each of `pass`, `drop`, `reject`, `alert`
+    /// exactly once, in the order wanted.
+    pub fn parse<S: AsRef<str>>(list: &[S]) -> Result<ActionOrder, String> {
+        let mut rank = [u8::MAX; 4];
+        for (i, name) in list.iter().enumerate() {
+            let name = name.as_ref().trim();
+            let Some(slot) = Self::NAMES.iter().position(|n| *n == name) else {
+                return Err(format!(
+                    "unknown action {name:?} (expected pass, drop, reject and alert, each once)"
+                ));
+            };
+            if rank[slot] != u8::MAX {
+                return Err(format!("action {name:?} is listed twice"));
+            }
+            rank[slot] = i as u8;
+        }
+        if let Some(missing) = rank.iter().position(|r| *r == u8::MAX) {
+            return Err(format!(
+                "action {:?} is missing (list pass, drop, reject and alert, each once)",
+                Self::NAMES[missing]
+            ));
+        }
+        Ok(ActionOrder { rank })
+    }
+
+    /// The order as Suricata writes it, first to last.
+    pub fn names(&self) -> [&'static str; 4] {
+        let mut out = [""; 4];
+        for (slot, r) in self.rank.iter().enumerate() {
+            out[usize::from(*r)] = Self::NAMES[slot];
+        }
+        out
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ActionOrder {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let list = Vec::<String>::deserialize(d)?;
+        ActionOrder::parse(&list).map_err(serde::de::Error::custom)
     }
 }
 
@@ -95,5 +159,27 @@ impl RejectTarget {
             RejectTarget::Dst => "to_server",
             RejectTarget::Both => "both",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn action_order_parse_and_rank() {
+        let d = ActionOrder::default();
+        assert_eq!(d.names(), ["pass", "drop", "reject", "alert"]);
+        assert!(d.rank(Action::Pass) < d.rank(Action::Drop));
+        let o = ActionOrder::parse(&["drop", "pass", "reject", "alert"]).unwrap();
+        assert!(o.rank(Action::Drop) < o.rank(Action::Pass));
+        assert_eq!(o.rank(Action::Reject(RejectTarget::Both)), 2);
+        assert_eq!(o.names(), ["drop", "pass", "reject", "alert"]);
+        let e = ActionOrder::parse(&["drop", "pass", "alert"]).unwrap_err();
+        assert!(e.contains("\"reject\" is missing"), "{e}");
+        let e = ActionOrder::parse(&["drop", "drop", "pass", "alert"]).unwrap_err();
+        assert!(e.contains("listed twice"), "{e}");
+        let e = ActionOrder::parse(&["drop", "pass", "reject", "log"]).unwrap_err();
+        assert!(e.contains("unknown action \"log\""), "{e}");
     }
 }

@@ -97,6 +97,9 @@ pub struct DetectConfig {
     /// rate_filter; see `detect::threshold::config`). Default: Suricata's
     /// `/etc/suricata/threshold.config` when it exists.
     pub threshold_file: Option<PathBuf>,
+    /// Suricata's `action-order`: in which order matching rules of each
+    /// action apply (default `["pass", "drop", "reject", "alert"]`).
+    pub action_order: crate::action::ActionOrder,
 }
 
 impl DetectConfig {
@@ -455,6 +458,9 @@ impl SensorConfig {
         }
         for (i, f) in self.detect.rule_files.iter().enumerate() {
             put(&format!("rule-files.{i}"), f.clone());
+        }
+        for (i, a) in self.detect.action_order.names().iter().enumerate() {
+            put(&format!("action-order.{i}"), a.to_string());
         }
         for (k, v) in [
             ("classification-file", &self.detect.classification_file),

@@ -160,7 +160,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     let rule_files = rule_files(&cli, &cfg);
     let started = Timestamp::now();
-    let (mut engine, report) = Engine::load_files(&rule_files, &vars);
+    let (mut engine, report) =
+        Engine::load_files_ordered(&rule_files, &vars, cfg.detect.action_order);
     let threshold_errors = if cli.disable_detection {
         Vec::new()
     } else {

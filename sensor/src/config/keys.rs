@@ -104,12 +104,20 @@ impl Settings {
         };
         let mut rule_files: Vec<(usize, String)> = Vec::new();
         let mut eve = EveOutputs::default();
+        let mut action_order: Vec<(usize, String, Origin)> = Vec::new();
         for (key, (value, origin)) in &self.map {
             let parts: Vec<&str> = key.split('.').collect();
             let used = match parts.as_slice() {
                 ["rule-files", n] => match n.parse::<usize>() {
                     Ok(i) => {
                         rule_files.push((i, value.clone()));
+                        true
+                    }
+                    Err(_) => false,
+                },
+                ["action-order", n] => match n.parse::<usize>() {
+                    Ok(i) => {
+                        action_order.push((i, value.clone(), origin.clone()));
                         true
                     }
                     Err(_) => false,
@@ -124,6 +132,15 @@ impl Settings {
         if !rule_files.is_empty() {
             rule_files.sort();
             ap.cfg.detect.rule_files = rule_files.into_iter().map(|(_, f)| f).collect();
+        }
+        if let Some((_, _, origin)) = action_order.first() {
+            let origin = origin.clone();
+            action_order.sort_by_key(|(i, _, _)| *i);
+            let names: Vec<&str> = action_order.iter().map(|(_, v, _)| v.as_str()).collect();
+            match crate::action::ActionOrder::parse(&names) {
+                Ok(o) => ap.cfg.detect.action_order = o,
+                Err(e) => ap.error("action-order", &names.join(", "), &origin, e),
+            }
         }
         eve.finish(&mut ap);
         if ap.errors.is_empty() {

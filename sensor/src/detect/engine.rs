@@ -27,6 +27,7 @@ use super::prefilter::{addr_ranges, AddrIndex, PatternSet, ScanScratch};
 use super::rule::*;
 use super::threshold::{Decision, Subject, ThresholdState};
 use super::{DetectInput, FileReport, RuleError, RuleLoadReport, SshBannerRef, Vars};
+use crate::action::ActionOrder;
 use crate::decode::L4;
 use crate::packet::Direction;
 
@@ -363,7 +364,17 @@ impl Engine {
     /// Loads rule files in order. Never fails as a whole: problems are in
     /// the report.
     pub fn load_files(paths: &[PathBuf], vars: &Vars) -> (Engine, RuleLoadReport) {
+        Engine::load_files_ordered(paths, vars, ActionOrder::default())
+    }
+
+    /// [`Engine::load_files`] with Suricata's `action-order`.
+    pub fn load_files_ordered(
+        paths: &[PathBuf],
+        vars: &Vars,
+        order: ActionOrder,
+    ) -> (Engine, RuleLoadReport) {
         let mut loader = Loader::new(vars);
+        loader.order = order;
         for p in paths {
             let name = p.display().to_string();
             match std::fs::read(p) {
@@ -397,10 +408,10 @@ impl Engine {
         loader.finish()
     }
 
-    fn build(mut loaded: Vec<(Rule, RuleMeta)>) -> Engine {
+    fn build(mut loaded: Vec<(Rule, RuleMeta)>, order: ActionOrder) -> Engine {
         // Stable: equal keys keep load order. Within an action, rules that
         // set flowbits run before rules that read them (as Suricata).
-        loaded.sort_by_key(|(r, m)| (m.action.order(), flowbit_role(r), m.severity, m.sid));
+        loaded.sort_by_key(|(r, m)| (order.rank(m.action), flowbit_role(r), m.severity, m.sid));
         let mut e = Engine {
             id: NEXT_ENGINE_ID.fetch_add(1, Ordering::Relaxed),
             ..Engine::default()
@@ -741,7 +752,11 @@ impl Engine {
                 if rule.pass_alert && alert && !rate_filter {
                     out.hits.push(hit);
                 }
-                out.action = Some(fa);
+                // With `drop` ordered before `pass` (action-order), a drop
+                // that matched first stands; the pass only ends the rules.
+                if !out.action.is_some_and(|a| a.action.blocks()) {
+                    out.action = Some(fa);
+                }
                 break;
             }
             if alert {
@@ -1094,6 +1109,7 @@ fn tx_matches(rule: &Rule, b: &SshBannerRef, dir: Direction, scratch: &mut Vec<u
 
 struct Loader<'v> {
     vars: &'v Vars,
+    order: ActionOrder,
     rules: Vec<(Rule, RuleMeta)>,
     seen: HashMap<(u32, u32), String>,
     report: RuleLoadReport,
@@ -1103,6 +1119,7 @@ impl<'v> Loader<'v> {
     fn new(vars: &'v Vars) -> Loader<'v> {
         Loader {
             vars,
+            order: ActionOrder::default(),
             rules: Vec::new(),
             seen: HashMap::new(),
             report: RuleLoadReport::default(),
@@ -1158,7 +1175,7 @@ impl<'v> Loader<'v> {
     }
 
     fn finish(self) -> (Engine, RuleLoadReport) {
-        (Engine::build(self.rules), self.report)
+        (Engine::build(self.rules, self.order), self.report)
     }
 }
 

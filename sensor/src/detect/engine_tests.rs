@@ -169,6 +169,35 @@ fn content_on_udp_payload() {
     assert_eq!(sids(&e, &input(&p)), vec![2]);
 }
 
+/// `action-order: [drop, pass, reject, alert]`: the drop rule runs before
+/// the pass rule, so it alerts and drops; the pass ends the rules after it
+/// (no alert from the alert rule) without undoing the drop.
+#[test]
+fn configured_action_order_drop_before_pass() {
+    const RULES: &str = "alert tcp any any -> any any (content:\"Hi\"; sid:1;)\n\
+                         pass tcp any any -> any any (content:\"Hi\"; sid:2;)\n\
+                         drop tcp any any -> any any (content:\"Hi\"; sid:3;)\n";
+    let dir = std::env::temp_dir().join(format!("mk-action-order-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("order.rules");
+    std::fs::write(&file, RULES).unwrap();
+    let order = crate::action::ActionOrder::parse(&["drop", "pass", "reject", "alert"]).unwrap();
+    let (e, r) = Engine::load_files_ordered(&[file], &Vars::default(), order);
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(r.loaded, 3);
+    let p = tcp("192.0.2.1", 40000, "192.0.2.2", 80, b"Hi all");
+    let mut m = Matches::new();
+    e.inspect(&input(&p), &mut Vec::new(), &mut m);
+    let sids: Vec<u32> = m.hits.iter().map(|h| e.rule(h.rule).sid).collect();
+    assert_eq!(sids, vec![3]);
+    assert_eq!(m.action.map(|a| a.action), Some(Action::Drop));
+    // The default order: the pass rule wins and nothing alerts.
+    let e = engine(RULES);
+    e.inspect(&input(&p), &mut Vec::new(), &mut m);
+    assert!(m.hits.is_empty());
+    assert_eq!(m.action.map(|a| a.action), Some(Action::Pass));
+}
+
 #[test]
 fn action_order_and_pass_stops_alerts() {
     let e = engine(
