@@ -310,6 +310,14 @@ pub fn walk_exthdrs(first: u8, data: &[u8], events: &mut Events) -> ExtHdrs {
             out.proto = nh;
             return out;
         }
+        // An upper layer right after the fixed header is decoded (and
+        // judged) by its own decoder, as Suricata's DecodeIPV6 hands it
+        // over without the extension-header walk's length check.
+        if off == 0 && matches!(nh, 6 | 17 | 58 | 132 | 4 | 41 | 47) {
+            out.proto = nh;
+            out.l4 = true;
+            return out;
+        }
         if plen < 2 {
             out.fatal = Some(Ev::Ipv6TruncExthdr);
             return out;

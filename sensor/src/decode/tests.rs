@@ -115,6 +115,18 @@ fn icmpv4_error_quote_anomalies_do_not_invalidate() {
     assert!(d.ext.events.is_empty());
 }
 
+/// An upper layer right after the IPv6 header is judged by its own decoder
+/// (Suricata: `tcp.pkt_too_small`, `gre.pkt_too_small`), not by the
+/// extension-header walk (`ipv6.trunc_exthdr`).
+#[test]
+fn ipv6_empty_upper_layer_is_that_layers_anomaly() {
+    for (proto, want) in [(6, "tcp.pkt_too_small"), (47, "gre.pkt_too_small")] {
+        let p = ip("2001:db8::1", "2001:db8::2", proto, &[]);
+        let e = decode(&p).unwrap_err();
+        assert_eq!(e.reason(), want, "next header {proto}");
+    }
+}
+
 #[test]
 fn ipv6_extension_headers_then_tcp() {
     let seg = tcp_segment(1, 2, 3, 4, tcp_flags::SYN, b"");

@@ -143,6 +143,25 @@ fn cid(opts: &BuildOpts, a: (IpAddr, u16), b: (IpAddr, u16), proto: u8) -> Optio
         .map(|seed| community_id(seed, a.0, a.1, b.0, b.1, proto))
 }
 
+/// An address as Suricata writes it: IPv4 dotted, IPv6 in full, eight
+/// groups of four hex digits (`2001:0db8:0000:...:0001`, never `::`).
+pub fn eve_ip(a: IpAddr) -> String {
+    match a {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            use std::fmt::Write;
+            let mut s = String::with_capacity(39);
+            for (i, g) in v6.segments().iter().enumerate() {
+                if i > 0 {
+                    s.push(':');
+                }
+                let _ = write!(s, "{g:04x}");
+            }
+            s
+        }
+    }
+}
+
 /// Header of a packet event (`LOG_DIR_PACKET`).
 fn packet_header(
     event_type: &str,
@@ -187,9 +206,9 @@ fn packet_header(
         in_iface: Some(pv.source.to_string()),
         event_type: event_type.to_string(),
         vlan: vlan_ids(p),
-        src_ip: Some(p.ip.src.to_string()),
+        src_ip: Some(eve_ip(p.ip.src)),
         src_port: p.ports().map(|_| sport),
-        dest_ip: Some(p.ip.dst.to_string()),
+        dest_ip: Some(eve_ip(p.ip.dst)),
         dest_port: p.ports().map(|_| dport),
         proto: Some(p.proto_name().into_owned()),
         icmp_type,
@@ -221,9 +240,9 @@ fn flow_header(event_type: &str, flow: &FlowView, source: Source, ts: Timestamp)
         flow_id: Some(flow.flow_id),
         in_iface: Some(source.to_string()),
         event_type: event_type.to_string(),
-        src_ip: Some(flow.client.0.to_string()),
+        src_ip: Some(eve_ip(flow.client.0)),
         src_port: ports.then_some(flow.client.1),
-        dest_ip: Some(flow.server.0.to_string()),
+        dest_ip: Some(eve_ip(flow.server.0)),
         dest_port: ports.then_some(flow.server.1),
         proto: Some(proto_name(flow.proto).into_owned()),
         ..Default::default()
@@ -314,8 +333,8 @@ pub fn alert_event(
         ev.direction = pv.dir.map(|d| d.as_str().to_string());
         let ports = ipproto::has_ports(f.proto);
         ev.flow = Some(Flow {
-            src_ip: Some(f.client.0.to_string()),
-            dest_ip: Some(f.server.0.to_string()),
+            src_ip: Some(eve_ip(f.client.0)),
+            dest_ip: Some(eve_ip(f.server.0)),
             src_port: ports.then_some(f.client.1),
             dest_port: ports.then_some(f.server.1),
             ..flow_counters(f)
@@ -904,5 +923,19 @@ mod tests {
         let ev = decode_anomaly_event(&pv, Some(&flow()), "tcp.opt_invalid_len", &opts);
         assert_eq!(ev.src_ip.as_deref(), Some("203.0.113.50"));
         assert_eq!(ev.flow_id, Some(flow().flow_id));
+    }
+
+    #[test]
+    fn addresses_as_suricata_writes_them() {
+        assert_eq!(eve_ip(ip("192.0.2.1")), "192.0.2.1");
+        assert_eq!(
+            eve_ip(ip("2001:db8::1")),
+            "2001:0db8:0000:0000:0000:0000:0000:0001"
+        );
+        assert_eq!(eve_ip(ip("::")), "0000:0000:0000:0000:0000:0000:0000:0000");
+        assert_eq!(
+            eve_ip(ip("::ffff:192.0.2.1")),
+            "0000:0000:0000:0000:0000:ffff:c000:0201"
+        );
     }
 }
