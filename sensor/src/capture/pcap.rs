@@ -313,10 +313,13 @@ fn read_classic<R: Read>(
             return Ok(());
         }
         if got < rec.len() {
-            return Err(rd.format_err(
-                start,
-                format!("truncated record header: file ends after {got} of 16 bytes"),
-            ));
+            return truncated_end(
+                out,
+                rd.format_err(
+                    start,
+                    format!("truncated record header: file ends after {got} of 16 bytes"),
+                ),
+            );
         }
         let secs = e.u32(&rec, 0).unwrap_or(0);
         let frac = e.u32(&rec, 4).unwrap_or(0);
@@ -334,7 +337,9 @@ fn read_classic<R: Read>(
             out.summary.skipped += 1;
             return Ok(());
         }
-        rd.exact_vec(&mut data, incl as usize, start, "packet record")?;
+        if let Err(e) = rd.exact_vec(&mut data, incl as usize, start, "packet record") {
+            return truncated_end(out, e);
+        }
         let sub_limit = if nanos { 1_000_000_000 } else { 1_000_000 };
         let ts = Timestamp {
             secs: i64::from(secs) + i64::from(frac / sub_limit),
@@ -345,6 +350,21 @@ fn read_classic<R: Read>(
             },
         };
         out.frame(linktype, ts, &data, orig);
+    }
+}
+
+/// A file that ends inside a record (a capture cut short, a copy still
+/// being written): what was read is kept, the partial record is logged and
+/// counted as skipped, and the run ends normally, as Suricata (libpcap's
+/// "truncated dump file") does. Read errors stay errors.
+fn truncated_end(out: &mut Emitter<'_, '_>, e: CaptureError) -> Result<(), CaptureError> {
+    match e {
+        CaptureError::PcapFormat { .. } => {
+            tracing::error!(error = %e, "pcap file ends inside a record: the partial record is skipped");
+            out.summary.skipped += 1;
+            Ok(())
+        }
+        other => Err(other),
     }
 }
 
@@ -378,10 +398,13 @@ fn read_pcapng<R: Read>(rd: &mut Reader<R>, out: &mut Emitter<'_, '_>) -> Result
                 return Ok(());
             }
             if got < head.len() {
-                return Err(rd.format_err(
-                    start,
-                    format!("truncated block header: file ends after {got} of 8 bytes"),
-                ));
+                return truncated_end(
+                    out,
+                    rd.format_err(
+                        start,
+                        format!("truncated block header: file ends after {got} of 8 bytes"),
+                    ),
+                );
             }
         }
         let is_shb = head[..4] == [0x0a, 0x0d, 0x0d, 0x0a];
@@ -415,14 +438,14 @@ fn read_pcapng<R: Read>(rd: &mut Reader<R>, out: &mut Emitter<'_, '_>) -> Result
         // Body = everything between the header (and the SHB's byte-order
         // magic) and the trailing length.
         let consumed = if is_shb { 12 } else { 8 };
-        rd.exact_vec(
-            &mut body,
-            total as usize - consumed - 4,
-            start,
-            "pcapng block",
-        )?;
+        let body_len = total as usize - consumed - 4;
+        if let Err(e) = rd.exact_vec(&mut body, body_len, start, "pcapng block") {
+            return truncated_end(out, e);
+        }
         let mut trailer = [0u8; 4];
-        rd.exact(&mut trailer, start, "pcapng block")?;
+        if let Err(e) = rd.exact(&mut trailer, start, "pcapng block") {
+            return truncated_end(out, e);
+        }
         if e.u32(&trailer, 0) != Some(total) {
             return Err(rd.format_err(
                 start,
@@ -747,24 +770,28 @@ mod tests {
     }
 
     #[test]
-    fn truncated_file_names_file_and_offset() {
+    fn truncated_file_keeps_what_was_read() {
         let f = classic(
             Endian::Little,
             false,
             101,
             &[(1, 0, &IP4, 20), (2, 0, &IP4, 20)],
         );
-        let cut = &f[..f.len() - 5];
-        let err = run(cut).err().unwrap().to_string();
-        // Second record starts at 24 + 16 + 20 = 60.
+        // Cut inside the second record's data, then inside its header: the
+        // first packet is read, the partial record counted as skipped, and
+        // the run ends normally (as Suricata with libpcap).
+        for cut in [f.len() - 5, 24 + 16 + 20 + 6] {
+            let (s, h, _) = run(&f[..cut]).unwrap();
+            assert_eq!(
+                (s.packets, s.skipped, h.pkts.len()),
+                (1, 1, 1),
+                "cut at {cut}"
+            );
+        }
+        // Cut inside the file header: an error naming the file and offset.
+        let err = run(&f[..20]).err().unwrap().to_string();
         assert!(
-            err.contains("mem.pcap") && err.contains("byte offset 60"),
-            "{err}"
-        );
-        assert!(err.contains("truncated packet record"), "{err}");
-        let err = run(&f[..30]).err().unwrap().to_string();
-        assert!(
-            err.contains("byte offset 24") && err.contains("record header"),
+            err.contains("mem.pcap") && err.contains("byte offset 0"),
             "{err}"
         );
         let err = run(b"hello world, not a pcap").err().unwrap().to_string();
