@@ -1311,6 +1311,24 @@ mod tests {
         }
     }
 
+    /// Legacy `uricontent` is `content` in the URI buffer; the modifiers
+    /// after it apply to it, and it sets no sticky buffer.
+    #[test]
+    fn uricontent_is_content_on_the_uri() {
+        let (r, _) = ok(
+            "alert tcp any any -> any any (uricontent: \"/a/Drk.syn?\"; nocase; \
+                         uricontent:\"adcontext\"; nocase; sid:1;)",
+        );
+        let http = r.http.expect("an HTTP rule");
+        assert_eq!(http.lists.len(), 1);
+        assert_eq!(http.lists[0].buf, crate::detect::http::HttpBuf::Uri);
+        assert_eq!(http.lists[0].contents.len(), 2);
+        assert!(matches!(
+            error("alert tcp any any -> any any (uricontent:; sid:2;)"),
+            ParseError::BadOption { .. }
+        ));
+    }
+
     #[test]
     fn split_handles_comments_blank_and_continuations() {
         let text = "# comment\n\nalert ip any any -> any any (sid:1;)\r\n#alert ip any any -> any any (sid:9;)\nalert tcp any any -> any any \\\n  (msg:\"x\"; \\\n sid:2;)\n";

@@ -157,6 +157,24 @@ impl Builder {
                 self.http.files.push(FileTest::Size(t));
                 Ok(())
             })()),
+            // Legacy `uricontent:"x"`: `content:"x"; http_uri;` (the
+            // modifiers after it apply to it; no sticky buffer is set).
+            "uricontent" => Some((|| {
+                let s = need(v)?;
+                let (pattern, negated) =
+                    crate::detect::content::parse_pattern(&s).map_err(|why| bad(k, &s, why))?;
+                let i = self.http.plain_list(HttpBuf::Uri);
+                if let Some(l) = self.http.lists.get_mut(i) {
+                    l.items
+                        .push(ItemSpec::Content(crate::detect::content::ContentSpec {
+                            pattern,
+                            negated,
+                            ..Default::default()
+                        }));
+                }
+                self.last = Some(Buf::Http(i));
+                Ok(())
+            })()),
             // Storing is optional; the rule still matches.
             "filestore" => Some(Ok(())),
             "pcre" => {
