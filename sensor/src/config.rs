@@ -558,6 +558,7 @@ impl SensorConfig {
             ("ssh", t.ssh),
             ("flow", t.flow),
             ("stats", t.stats),
+            ("netflow", t.netflow),
         ];
         for (i, (name, _)) in types.iter().filter(|(_, on)| *on).enumerate() {
             put(&format!("outputs.1.eve-log.types.{i}"), name.to_string());

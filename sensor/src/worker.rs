@@ -26,7 +26,7 @@ use crate::flow::{Flow, FlowAction, FlowState, FlowTable};
 use crate::output::build::{self, BuildOpts, PacketView};
 use crate::output::eve::{EveSender, EveTypes};
 use crate::output::fast;
-use crate::output::view::{add_flow_vars, flow_end_event, flow_view, ssh_object};
+use crate::output::view::{add_flow_vars, flow_end_event, flow_view, netflow_events, ssh_object};
 use crate::packet::{CapturedPacket, Direction, Mode, Source, Timestamp, Verdict};
 use crate::respond::Responder;
 use crate::stream::{Inspect, StreamContext, TcpSession};
@@ -173,6 +173,12 @@ impl Worker {
             let mut ev = flow_end_event(&flow, self.source, now, &shared.build);
             add_flow_vars(&mut ev, &flow, &shared.engine);
             self.send(&ev);
+        }
+        if shared.types.netflow {
+            for mut ev in netflow_events(&flow, self.source, now) {
+                add_flow_vars(&mut ev, &flow, &shared.engine);
+                self.send(&ev);
+            }
         }
     }
 

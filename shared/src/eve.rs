@@ -41,6 +41,9 @@ pub struct Event {
     pub icmp_type: Option<u8>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub icmp_code: Option<u8>,
+    /// ESP security parameter index (flows of IP protocol 50).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spi: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pkt_src: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -76,6 +79,9 @@ pub struct Event {
     pub direction: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flow: Option<Flow>,
+    /// `netflow` events: one direction of a flow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netflow: Option<NetFlow>,
     /// Alert `payload` (base64 of the packet payload or stream data).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payload: Option<String>,
@@ -187,6 +193,20 @@ pub struct Flow {
     pub src_port: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dest_port: Option<u16>,
+}
+
+/// `netflow` object: one direction of a flow, as Suricata's netflow
+/// logger writes it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct NetFlow {
+    pub pkts: u64,
+    pub bytes: u64,
+    pub start: String,
+    pub end: String,
+    pub age: u64,
+    pub min_ttl: u8,
+    pub max_ttl: u8,
 }
 
 /// `drop` object: the dropped packet's IP and transport header fields.

@@ -525,6 +525,7 @@ impl EveOutputs {
             t.drop = false;
             t.flow = false;
             t.anomaly = false;
+            t.netflow = false;
             // `stats` keeps what `stats.enabled` said: Suricata's EVE stats
             // need both the stats module and the eve type.
             let stats_module = t.stats;
@@ -551,6 +552,7 @@ impl EveOutputs {
             t.flow = false;
             t.stats = false;
             t.anomaly = false;
+            t.netflow = false;
         }
     }
 }
@@ -637,6 +639,7 @@ fn set_type(ap: &mut Applier<'_>, ty: &str, on: bool, key: &str) {
         "flow" => t.flow = on,
         "stats" => t.stats = on,
         "anomaly" => t.anomaly = on,
+        "netflow" => t.netflow = on,
         _ => ap.unused.push(format!("{key} {ty}")),
     }
 }

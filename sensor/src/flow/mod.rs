@@ -96,6 +96,9 @@ pub struct FlowKey {
     pub proto: u8,
     /// VLAN ids (Suricata's default `vlan.use-for-tracking: true`).
     pub vlan: Vlans,
+    /// ESP security parameter index: each SA is a flow of its own, as
+    /// in Suricata (0 for other protocols).
+    pub spi: u32,
 }
 
 impl FlowKey {
@@ -117,6 +120,7 @@ impl FlowKey {
                     hi: b,
                     proto,
                     vlan: p.ext.vlan,
+                    spi: p.ext.esp_spi.unwrap_or(0),
                 },
                 false,
             )
@@ -127,6 +131,7 @@ impl FlowKey {
                     hi: a,
                     proto,
                     vlan: p.ext.vlan,
+                    spi: p.ext.esp_spi.unwrap_or(0),
                 },
                 true,
             )
@@ -183,6 +188,11 @@ pub struct Flow {
     pub prev_state: FlowState,
     /// Set when the flow leaves the table.
     pub end_reason: Option<EndReason>,
+    /// ESP flows: the SPI (EVE `spi`).
+    pub esp_spi: Option<u32>,
+    /// Lowest and highest IP TTL / hop limit seen per direction (netflow
+    /// `min_ttl`, `max_ttl`).
+    pub ttl: [(u8, u8); 2],
 }
 
 impl Flow {
@@ -223,6 +233,8 @@ impl Flow {
             state: FlowState::New,
             prev_state: FlowState::New,
             end_reason: None,
+            esp_spi: p.ext.esp_spi,
+            ttl: [(u8::MAX, 0); 2],
         }
     }
 
@@ -251,6 +263,9 @@ impl Flow {
         self.prev_state = self.state;
         self.pkts[d] += 1;
         self.bytes[d] += u64::from(wire_len);
+        let (lo, hi) = &mut self.ttl[d];
+        *lo = (*lo).min(p.ip.ttl);
+        *hi = (*hi).max(p.ip.ttl);
         match p.l4 {
             L4::Tcp(t) => self.tcp_flags_seen[d] |= t.flags,
             L4::Icmp(i) if self.icmp[d].is_none() => {

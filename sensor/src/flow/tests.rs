@@ -284,3 +284,31 @@ fn memcap_limits_flows() {
     }
     assert_eq!(t.len(), 3);
 }
+
+/// Each ESP security association is a flow of its own (Suricata keys ESP
+/// flows by SPI), and the flow remembers its SPI and TTL range.
+#[test]
+fn esp_flows_are_keyed_by_spi() {
+    let esp = |spi: u32, seq: u32| {
+        let mut body = spi.to_be_bytes().to_vec();
+        body.extend_from_slice(&seq.to_be_bytes());
+        body.extend_from_slice(&[0u8; 16]);
+        ip("192.0.2.1", "198.51.100.2", 50, &body)
+    };
+    let mut t = FlowTable::new(cfg());
+    let mut ids = Vec::new();
+    for (spi, seq) in [(123, 1), (123, 2), (321, 1)] {
+        let p = esp(spi, seq);
+        let (id, _, _) = t
+            .lookup(&decode(&p).unwrap(), ts(100), p.len() as u32)
+            .unwrap();
+        ids.push(id);
+    }
+    assert_eq!(ids[0], ids[1]);
+    assert_ne!(ids[0], ids[2]);
+    assert_eq!(t.len(), 2);
+    let f = t.get_mut(ids[0]).unwrap();
+    assert_eq!(f.esp_spi, Some(123));
+    assert_eq!(f.pkts, [2, 0]);
+    assert_eq!(f.ttl[0], (64, 64));
+}

@@ -529,6 +529,15 @@ pub fn tcp_object(t: &TcpSummary<'_>) -> serde_json::Value {
     m.insert("tcp_flags".into(), format!("{all:02x}").into());
     m.insert("tcp_flags_ts".into(), format!("{:02x}", t.flags_ts).into());
     m.insert("tcp_flags_tc".into(), format!("{:02x}", t.flags_tc).into());
+    add_flag_names(&mut m, all);
+    if let Some(s) = t.state {
+        m.insert("state".into(), s.into());
+    }
+    serde_json::Value::Object(m)
+}
+
+/// `"syn": true`, ... for each flag set in `flags`.
+fn add_flag_names(m: &mut serde_json::Map<String, serde_json::Value>, flags: u8) {
     for (bit, name) in [
         (tcp_flags::SYN, "syn"),
         (tcp_flags::FIN, "fin"),
@@ -539,14 +548,57 @@ pub fn tcp_object(t: &TcpSummary<'_>) -> serde_json::Value {
         (tcp_flags::ECE, "ecn"),
         (tcp_flags::CWR, "cwr"),
     ] {
-        if all & bit != 0 {
+        if flags & bit != 0 {
             m.insert(name.into(), true.into());
         }
     }
-    if let Some(s) = t.state {
-        m.insert("state".into(), s.into());
+}
+
+/// One direction of a flow for a `netflow` event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NetFlowSide {
+    pub dir: Direction,
+    pub pkts: u64,
+    pub bytes: u64,
+    pub min_ttl: u8,
+    pub max_ttl: u8,
+    /// OR of this direction's TCP flags (TCP flows only).
+    pub tcp_flags: Option<u8>,
+}
+
+/// A `netflow` event (Suricata's netflow logger): one direction of a flow
+/// with the tuple as that direction's packets carry it; `start`/`end` are
+/// the flow's.
+pub fn netflow_event(
+    flow: &FlowView,
+    side: &NetFlowSide,
+    last_seen: Timestamp,
+    app_proto: Option<&str>,
+    source: Source,
+    now: Timestamp,
+) -> Event {
+    let mut ev = flow_header("netflow", flow, source, now);
+    if side.dir == Direction::ToClient {
+        std::mem::swap(&mut ev.src_ip, &mut ev.dest_ip);
+        std::mem::swap(&mut ev.src_port, &mut ev.dest_port);
     }
-    serde_json::Value::Object(m)
+    ev.app_proto = app_proto.map(str::to_string);
+    ev.netflow = Some(meerkat_shared::eve::NetFlow {
+        pkts: side.pkts,
+        bytes: side.bytes,
+        start: flow.start.to_eve(),
+        end: last_seen.to_eve(),
+        age: last_seen.secs.saturating_sub(flow.start.secs).max(0) as u64,
+        min_ttl: side.min_ttl,
+        max_ttl: side.max_ttl,
+    });
+    if let Some(f) = side.tcp_flags {
+        let mut m = serde_json::Map::new();
+        m.insert("tcp_flags".into(), format!("{f:02x}").into());
+        add_flag_names(&mut m, f);
+        ev.tcp = Some(serde_json::Value::Object(m));
+    }
+    ev
 }
 
 #[cfg(test)]
@@ -937,5 +989,31 @@ mod tests {
             eve_ip(ip("::ffff:192.0.2.1")),
             "0000:0000:0000:0000:0000:ffff:c000:0201"
         );
+    }
+
+    #[test]
+    fn netflow_event_per_direction() {
+        let f = flow();
+        let side = NetFlowSide {
+            dir: Direction::ToClient,
+            pkts: 4,
+            bytes: 495,
+            min_ttl: 50,
+            max_ttl: 50,
+            tcp_flags: Some(tcp_flags::SYN | tcp_flags::ACK | tcp_flags::FIN | tcp_flags::PSH),
+        };
+        let ev = netflow_event(&f, &side, ts(), Some("http"), Source::Pcap, ts());
+        assert_eq!(ev.event_type, "netflow");
+        // The to_client side carries the server as its source.
+        assert_eq!(ev.src_ip, Some(eve_ip(f.server.0)));
+        assert_eq!(ev.src_port, Some(f.server.1));
+        assert_eq!(ev.dest_port, Some(f.client.1));
+        assert_eq!(ev.app_proto.as_deref(), Some("http"));
+        let n = ev.netflow.unwrap();
+        assert_eq!((n.pkts, n.bytes, n.min_ttl, n.max_ttl), (4, 495, 50, 50));
+        let tcp = ev.tcp.unwrap();
+        assert_eq!(tcp["tcp_flags"], "1b");
+        assert_eq!(tcp["syn"], true);
+        assert!(tcp.get("rst").is_none() && tcp.get("tcp_flags_ts").is_none());
     }
 }

@@ -67,6 +67,9 @@ pub struct EveTypes {
     pub flow: bool,
     pub stats: bool,
     pub anomaly: bool,
+    /// `netflow` events: one per direction of an ended flow (off by
+    /// default, as in Suricata's configuration).
+    pub netflow: bool,
     /// A `drop` event for every dropped packet of a dropped flow
     /// (Suricata's `drop: {flows: all}`); default: the first one per
     /// direction (`flows: start`).
@@ -82,6 +85,7 @@ impl Default for EveTypes {
             flow: true,
             stats: true,
             anomaly: true,
+            netflow: false,
             drop_flows_all: false,
         }
     }
@@ -98,6 +102,7 @@ impl EveTypes {
             "flow" => self.flow,
             "stats" => self.stats,
             "anomaly" => self.anomaly,
+            "netflow" => self.netflow,
             _ => true,
         }
     }

@@ -109,5 +109,35 @@ pub fn flow_end_event(flow: &Flow, source: Source, now: Timestamp, opts: &BuildO
     if !flow.vlan.is_empty() {
         ev.vlan = Some(flow.vlan.as_slice().to_vec());
     }
+    ev.spi = flow.esp_spi;
     ev
+}
+
+/// The `netflow` events of an ended flow: to_server always, to_client when
+/// that direction had packets (as Suricata's netflow logger).
+pub fn netflow_events(flow: &Flow, source: Source, now: Timestamp) -> Vec<Event> {
+    let view = flow_view(flow);
+    let app_proto = flow.app.proto().eve_name();
+    [Direction::ToServer, Direction::ToClient]
+        .into_iter()
+        .filter(|d| *d == Direction::ToServer || flow.pkts[1] > 0)
+        .map(|dir| {
+            let d = dir.index() & 1;
+            let (lo, hi) = flow.ttl[d];
+            let side = build::NetFlowSide {
+                dir,
+                pkts: flow.pkts[d],
+                bytes: flow.bytes[d],
+                min_ttl: if flow.pkts[d] == 0 { 0 } else { lo },
+                max_ttl: hi,
+                tcp_flags: flow.tcp.as_ref().map(|_| flow.tcp_flags_seen[d]),
+            };
+            let mut ev = build::netflow_event(&view, &side, flow.last, app_proto, source, now);
+            if !flow.vlan.is_empty() {
+                ev.vlan = Some(flow.vlan.as_slice().to_vec());
+            }
+            ev.spi = flow.esp_spi;
+            ev
+        })
+        .collect()
 }
