@@ -32,7 +32,8 @@
 # MULTI).
 #
 # Knobs (environment): LAT_N (200, <= 241), LAT_GAP_MS (20), BURST_N (10000),
-# CATCHUP_N (100000), TIMEOUT (120 s per phase), BENCH_KEEP=1 (keep logs),
+# CATCHUP_N (100000), TIMEOUT (120 s per phase), BATCH_MAX (the gateways'
+# [daemon] batch_max, 100000), BENCH_KEEP=1 (keep logs),
 # MEERKAT_DOM (binary, default target/release/meerkat-dom).
 set -euo pipefail
 
@@ -57,6 +58,7 @@ LAT_GAP_MS=${LAT_GAP_MS:-20}
 BURST_N=${BURST_N:-10000}
 CATCHUP_N=${CATCHUP_N:-100000}
 TIMEOUT=${TIMEOUT:-120}
+BATCH_MAX=${BATCH_MAX:-100000}
 MEERKAT_DOM=${MEERKAT_DOM:-$ROOT/target/release/meerkat-dom}
 
 bench_require_root nft redis-server redis-cli
@@ -99,7 +101,7 @@ dir = "$d/state"
 socket = "$d/dom.sock"
 [daemon]
 detect_own = false
-batch_max = 100000
+batch_max = $BATCH_MAX
 [fleet]
 url = "unix://$SOCK"
 name = "gw$n"
