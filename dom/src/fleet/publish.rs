@@ -14,7 +14,8 @@
 //! multiplexed connection, which writes them in the order they were
 //! submitted; each is polled once right after it is built, so it is queued
 //! on the connection before the next one is built. Replies are taken in
-//! the same order. Independently of that, a batch never holds an address
+//! the same order. Only full batches join others in flight; a partial one
+//! waits until nothing is (a lone ban is sent at once). Independently of that, a batch never holds an address
 //! that an unacknowledged batch holds: the batch is closed there (so
 //! `unban` after `ban` of one address cannot land in the wrong order even
 //! if the connection reordered).
@@ -139,7 +140,11 @@ struct Outgoing {
     sent: VecDeque<Sent>,
     /// To send (again) before anything new: batches of a lost connection.
     retry: VecDeque<Vec<Decision>>,
-    /// Received while the current batch was already closed.
+    /// The batch being filled, and its addresses.
+    open: Vec<Decision>,
+    open_ips: HashSet<IpAddr>,
+    /// Taken from the queue, waiting for an address's earlier decision to
+    /// be acknowledged (or to be in a batch of its own).
     carry: Option<Decision>,
     /// Addresses in `sent`, with how many of its decisions hold each.
     addrs: std::collections::HashMap<IpAddr, u32>,
@@ -149,6 +154,7 @@ impl Outgoing {
     fn count(&self) -> u64 {
         let n: usize = self.sent.iter().map(|s| s.batch.len()).sum::<usize>()
             + self.retry.iter().map(Vec::len).sum::<usize>()
+            + self.open.len()
             + usize::from(self.carry.is_some());
         n as u64
     }
@@ -179,15 +185,18 @@ impl Outgoing {
     }
 
     /// The next batch to send: a retried one, else new decisions from the
-    /// queue (without waiting), closed before an address already on its
-    /// way. Empty when there is nothing to send now.
-    fn next_batch(&mut self, rx: &mut Receiver<Decision>) -> Vec<Decision> {
+    /// queue (without waiting), closed at [`BATCH`] or before an address
+    /// already on its way or already in it. A batch that is not full is
+    /// sent only when nothing is in flight (`alone`): pipelining is for a
+    /// backlog, and a few decisions arriving one by one while the engine
+    /// hands over a burst would otherwise fill the window with MULTIs of
+    /// one. Empty when there is nothing to send now.
+    fn next_batch(&mut self, rx: &mut Receiver<Decision>, alone: bool) -> Vec<Decision> {
         if let Some(b) = self.retry.pop_front() {
             return b;
         }
-        let mut batch = Vec::new();
-        let mut here = HashSet::new();
-        loop {
+        let mut blocked = false;
+        while self.open.len() < BATCH {
             let d = match self.carry.take() {
                 Some(d) => d,
                 None => match rx.try_recv() {
@@ -195,16 +204,19 @@ impl Outgoing {
                     Err(_) => break,
                 },
             };
-            if self.addrs.contains_key(&d.ip) || !here.insert(d.ip) {
+            if self.addrs.contains_key(&d.ip) || !self.open_ips.insert(d.ip) {
                 self.carry = Some(d);
+                blocked = true;
                 break;
             }
-            batch.push(d);
-            if batch.len() >= BATCH {
-                break;
-            }
+            self.open.push(d);
         }
-        batch
+        if self.open.len() >= BATCH || blocked || alone {
+            self.open_ips.clear();
+            std::mem::take(&mut self.open)
+        } else {
+            Vec::new()
+        }
     }
 }
 
@@ -320,7 +332,8 @@ pub async fn run(cfg: FleetConfig, mut rx: Receiver<Decision>, stats: Arc<FleetS
         loop {
             // Fill the window.
             while out.sent.len() < IN_FLIGHT {
-                let batch = out.next_batch(&mut rx);
+                let alone = out.sent.is_empty();
+                let batch = out.next_batch(&mut rx, alone);
                 if batch.is_empty() {
                     break;
                 }
