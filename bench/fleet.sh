@@ -26,10 +26,14 @@
 # The burst is timed from the first line written on gw1 to the gateways'
 # own log lines (see fleetlog.py); it also prints when gw1's decisions
 # reached Redis (the stream ids), gw2's batch sizes, and the CPU seconds
-# each process spent (PERF_GW2=1 adds a perf profile of gw2).
+# each process spent (PERF_GW=N adds a perf profile of gateway N during the
+# burst at PERF_FREQ Hz, 499 by default; PERF_GW2=1 is PERF_GW=2). GW_LOG=<filter> sets RUST_LOG for the
+# gateways (e.g. "info,meerkat_dom::fleet=debug": a line per published
+# MULTI).
 #
 # Knobs (environment): LAT_N (200, <= 241), LAT_GAP_MS (20), BURST_N (10000),
-# CATCHUP_N (100000), TIMEOUT (120 s per phase), BENCH_KEEP=1 (keep logs),
+# CATCHUP_N (100000), TIMEOUT (120 s per phase), BATCH_MAX (the gateways'
+# [daemon] batch_max, 100000), BENCH_KEEP=1 (keep logs),
 # MEERKAT_DOM (binary, default target/release/meerkat-dom).
 set -euo pipefail
 
@@ -54,6 +58,7 @@ LAT_GAP_MS=${LAT_GAP_MS:-20}
 BURST_N=${BURST_N:-10000}
 CATCHUP_N=${CATCHUP_N:-100000}
 TIMEOUT=${TIMEOUT:-120}
+BATCH_MAX=${BATCH_MAX:-100000}
 MEERKAT_DOM=${MEERKAT_DOM:-$ROOT/target/release/meerkat-dom}
 
 bench_require_root nft redis-server redis-cli
@@ -96,7 +101,7 @@ dir = "$d/state"
 socket = "$d/dom.sock"
 [daemon]
 detect_own = false
-batch_max = 100000
+batch_max = $BATCH_MAX
 [fleet]
 url = "unix://$SOCK"
 name = "gw$n"
@@ -117,7 +122,7 @@ prefix = ["libssh_"]
 ban = "1h"
 EOF
     DLOG[$n]="$d/dom.$(date +%s%N).log"
-    bench_bg "${DLOG[$n]}" ip netns exec "${NS[$n]}" "$MEERKAT_DOM" -c "$d/dom.toml" run
+    bench_bg "${DLOG[$n]}" ip netns exec "${NS[$n]}" env ${GW_LOG:+RUST_LOG="$GW_LOG"} "$MEERKAT_DOM" -c "$d/dom.toml" run
     DPID[$n]=$BENCH_LAST_PID
     bench_wait 20 sh -c "'$MEERKAT_DOM' --socket '$d/dom.sock' status --json | grep -q '\"fleet_state\": \"connected\"'" ||
         bench_die "gw$n did not connect: $(tail -5 "${DLOG[$n]}")"
@@ -196,8 +201,14 @@ A3=$(gstat 3 fleet_applied)
 L1=$(gstat 1 bans)
 XLEN0=$(rcli xlen mk:bans | tr -d '\r')
 for p in "${DPID[1]}" "${DPID[2]}" "${DPID[3]}" "$REDIS_PID"; do CPU0[$p]=$(bench_cpu_ticks "$p"); done
-if [[ ${PERF_GW2:-0} == 1 ]] && command -v perf >/dev/null; then
-    bench_bg "$T/perf.out" perf record -F 499 -g -o "$T/perf.data" -p "${DPID[2]}"
+# gw1's engine thread (reading, judging, its own netlink batch, journal,
+# log) apart from the rest (the tokio runtime: publishing, and reading
+# its own entries back from the stream).
+engine_ticks() { cat /proc/"$1"/task/*/stat 2>/dev/null | awk '$2 == "(dom-engine)" {t += $14 + $15} END {print t + 0}'; }
+ENG0=$(engine_ticks "${DPID[1]}")
+PERF_GW=${PERF_GW:-$([[ ${PERF_GW2:-0} == 1 ]] && echo 2 || true)}
+if [[ -n $PERF_GW ]] && command -v perf >/dev/null; then
+    bench_bg "$T/perf.out" perf record -F "${PERF_FREQ:-499}" -g -o "$T/perf.data" -p "${DPID[$PERF_GW]}"
     PERF_PID=$BENCH_LAST_PID
 fi
 $PY/evewriter.py burst "$T/gw1/eve.json" "$T/burst.times" "$BURST_N" "$BURST_N" "$BURST_IP" "$GOOD_IP" &
@@ -233,9 +244,10 @@ STREAM_SPAN=$(rcli --raw xrange mk:bans - + | awk -v skip="$XLEN0" -v t0="$T0" '
     END { printf "%.3f..%.3f", f / 1e3 - t0 / 1e9, l / 1e3 - t0 / 1e9 }')
 GW2_BATCHES=$($PY/fleetlog.py batches "${DLOG[2]}" "$T0" "$BURST_N")
 bench_log "burst profile: published to Redis at +$STREAM_SPAN s; gw2 applied $GW2_BATCHES"
-bench_log "burst CPU (s): gw1 ${CPUS[${DPID[1]}]}, gw2 ${CPUS[${DPID[2]}]}, gw3 ${CPUS[${DPID[3]}]}, redis ${CPUS[$REDIS_PID]}"
+ENG1=$(awk -v a="$ENG0" -v b="$(engine_ticks "${DPID[1]}")" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", (b - a) / hz }')
+bench_log "burst CPU (s): gw1 ${CPUS[${DPID[1]}]} (engine thread $ENG1), gw2 ${CPUS[${DPID[2]}]}, gw3 ${CPUS[${DPID[3]}]}, redis ${CPUS[$REDIS_PID]}"
 if [[ -s $T/perf.top ]]; then
-    bench_log "perf, gw2 during the burst (self time):"
+    bench_log "perf, gw$PERF_GW during the burst (self time):"
     cat "$T/perf.top" >&2
 fi
 PUB=$(gstat 1 fleet_published)

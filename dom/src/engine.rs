@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use meerkat_shared::duration::{format_duration, parse_duration};
 use meerkat_shared::net::parse_ip;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
@@ -84,8 +85,9 @@ struct Pending {
     record: BanRecord,
     duration: Duration,
     renewal: bool,
-    /// The triggering event, kept only when decisions are published.
-    event: Option<Value>,
+    /// The triggering event's JSON text, kept only when decisions are
+    /// published.
+    event: Option<Box<RawValue>>,
 }
 
 /// What the judging part needs; split from the follower so a read can
@@ -162,8 +164,14 @@ impl Judge {
                 }
             }
             let reason = event::key_fields(&ev);
-            let ev = self.keep_events.then(|| ev.clone());
-            self.decide(i, hit.ip, hit.value, reason, ev, store, now);
+            // The line's own text, not a copy of the parsed tree: the
+            // publisher embeds it as is.
+            let raw = if self.keep_events {
+                crate::fleet::wire::raw_event(line)
+            } else {
+                None
+            };
+            self.decide(i, hit.ip, hit.value, reason, raw, store, now);
             return;
         }
     }
@@ -175,7 +183,7 @@ impl Judge {
         ip: IpAddr,
         client: String,
         reason: String,
-        event: Option<Value>,
+        event: Option<Box<RawValue>>,
         store: &BanStore,
         now: u64,
     ) {
@@ -509,7 +517,7 @@ impl Engine {
         if self.judge.pending.is_empty() {
             return None;
         }
-        let pending = std::mem::take(&mut self.judge.pending);
+        let mut pending = std::mem::take(&mut self.judge.pending);
         self.judge.pending_idx.clear();
         // A burst grew the index to the batch size; do not keep that.
         self.judge.pending_idx.shrink_to(256);
@@ -523,6 +531,14 @@ impl Engine {
         let ok = self.enforcer.add(&entries);
         if ok == 0 && !self.enforcer.is_empty() {
             self.judge.counters.ban_failures += pending.len() as u64;
+        }
+        // To the fleet right after the kernel has them, all together: not
+        // one by one between the log lines below (which trickled a burst
+        // out as many small MULTIs, behind the formatting of every line).
+        if let Some(out) = self.fleet.as_mut().and_then(|f| f.outbox.as_mut()) {
+            for p in &mut pending {
+                out.ban(&p.record, p.event.take());
+            }
         }
         // The lines are written once the batch is journaled: killed before
         // that, the batch is rolled back and its events judged again after
@@ -556,9 +572,6 @@ impl Engine {
                     r.client.as_deref().unwrap_or(""),
                     ok
                 );
-            }
-            if let Some(out) = self.fleet.as_mut().and_then(|f| f.outbox.as_mut()) {
-                out.ban(&p.record, p.event);
             }
             if let Err(e) = self.store.put(p.record) {
                 self.judge.counters.state_errors += 1;

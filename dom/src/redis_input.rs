@@ -66,7 +66,7 @@ async fn first_or_last(
         .query_async(con)
         .await?;
     let mut bad = 0;
-    Ok(wire::entries(&v, &mut bad).first().map(|e| e.0))
+    Ok(wire::entries(v, &mut bad).first().map(|e| e.0))
 }
 
 /// Runs until the engine is gone.
@@ -132,7 +132,7 @@ pub async fn run(
                 }
             };
             let mut bad = 0;
-            let entries = wire::xread_entries(&v, &mut bad);
+            let entries = wire::xread_entries(v, &mut bad);
             let Some(last) = entries.last().map(|e| e.0) else {
                 stats.bad_entries.fetch_add(bad, Ordering::Relaxed);
                 continue;

@@ -119,6 +119,18 @@ impl Gw {
         allow: &[&str],
         fleet_extra: &str,
     ) -> Gw {
+        Gw::start_url(tag, name, root, &redis.url(), allow, fleet_extra)
+    }
+
+    /// [`Gw::start`] with the Redis URL given.
+    fn start_url(
+        tag: &str,
+        name: &str,
+        root: &Path,
+        url: &str,
+        allow: &[&str],
+        fleet_extra: &str,
+    ) -> Gw {
         let dir = root.join(name);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("eve.json"), "").unwrap();
@@ -131,7 +143,6 @@ impl Gw {
             eve = dir.join("eve.json").display(),
             state = dir.join("state").display(),
             sock = dir.join("dom.sock").display(),
-            url = redis.url(),
         );
         let ns = NetNs::new(&format!("{tag}{}", name.trim_start_matches("gw")));
         let mut g = Gw {
@@ -563,6 +574,135 @@ fn fleet_redis_down_local_bans_enforced_then_published() {
     assert_eq!(gw1.stat("fleet_queue_overflow"), 0);
     let d = decisions(&r);
     assert_eq!(d.len(), 4, "{d:?}");
+}
+
+/// A unix-socket relay in front of Redis that, once armed, loses the reply
+/// of the next transaction: it forwards the request that ends with `EXEC`,
+/// lets Redis run it, relays nothing more to that client and closes both
+/// sides (what a connection dropping right after the server applied a
+/// MULTI looks like to the client).
+struct ReplyCutter {
+    path: PathBuf,
+    armed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    cuts: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl ReplyCutter {
+    fn start(path: &Path, upstream: &Path) -> ReplyCutter {
+        use std::io::{Read, Write};
+        use std::os::unix::net::{UnixListener, UnixStream};
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        use std::sync::Arc;
+        let _ = std::fs::remove_file(path);
+        let l = UnixListener::bind(path).expect("bind the relay socket");
+        let armed = Arc::new(AtomicBool::new(false));
+        let cuts = Arc::new(AtomicU64::new(0));
+        let (a, c, up) = (armed.clone(), cuts.clone(), upstream.to_path_buf());
+        std::thread::spawn(move || {
+            for client in l.incoming() {
+                let Ok(mut client) = client else { return };
+                let Ok(mut server) = UnixStream::connect(&up) else {
+                    continue;
+                };
+                let muted = Arc::new(AtomicBool::new(false));
+                let (mut c2, mut s2, m2) = (
+                    client.try_clone().unwrap(),
+                    server.try_clone().unwrap(),
+                    muted.clone(),
+                );
+                std::thread::spawn(move || {
+                    let mut buf = vec![0u8; 65536];
+                    while let Ok(n) = s2.read(&mut buf) {
+                        if n == 0 || m2.load(Ordering::SeqCst) || c2.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                });
+                let (a, c) = (a.clone(), c.clone());
+                std::thread::spawn(move || {
+                    const EXEC: &[u8] = b"$4\r\nEXEC\r\n";
+                    let mut buf = vec![0u8; 65536];
+                    let mut tail: Vec<u8> = Vec::new();
+                    loop {
+                        let n = match client.read(&mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        tail.extend_from_slice(&buf[..n]);
+                        let exec = tail.windows(EXEC.len()).any(|w| w == EXEC);
+                        let cut = exec && a.swap(false, Ordering::SeqCst);
+                        if cut {
+                            muted.store(true, Ordering::SeqCst);
+                        }
+                        if server.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                        if cut {
+                            std::thread::sleep(Duration::from_millis(300));
+                            c.fetch_add(1, Ordering::SeqCst);
+                            let _ = server.shutdown(std::net::Shutdown::Both);
+                            let _ = client.shutdown(std::net::Shutdown::Both);
+                            break;
+                        }
+                        let keep = tail.len().saturating_sub(EXEC.len() - 1);
+                        tail.drain(..keep);
+                    }
+                });
+            }
+        });
+        ReplyCutter {
+            path: path.to_path_buf(),
+            armed,
+            cuts,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("unix://{}", self.path.display())
+    }
+}
+
+#[test]
+fn fleet_lost_reply_is_not_published_twice() {
+    use std::sync::atomic::Ordering;
+    let test = "fleet_lost_reply_is_not_published_twice";
+    if !prerequisites(test, true) {
+        return;
+    }
+    let t = TmpDir::new("fleet-cut");
+    let r = Redis::start(&t.0);
+    let relay = ReplyCutter::start(&t.0.join("relay.sock"), &r.sock);
+    let extra = "max_bans_per_minute_per_origin = 0";
+    let gw1 = Gw::start_url("x", "gw1", &t.0, &relay.url(), &[], extra);
+    let gw2 = Gw::start("x", "gw2", &t.0, &r, &[], extra);
+    // A burst (several MULTIs in flight); the connection of the first one
+    // drops after Redis applied it, before its reply arrived.
+    relay.armed.store(true, Ordering::SeqCst);
+    let n = 3000;
+    let lines: Vec<String> = (1..=n)
+        .map(|i| ssh_line(&v6("2001:db8:c0::", i), "libssh_0.9.6"))
+        .collect();
+    gw1.append(&lines);
+    gw1.wait_stat("fleet_published", n as u64);
+    gw2.wait_stat("fleet_applied", n as u64);
+    assert_eq!(relay.cuts.load(Ordering::SeqCst), 1, "{}", gw1.log());
+    let log = gw1.log();
+    assert!(
+        log.contains("Redis connection lost while publishing"),
+        "{log}"
+    );
+    assert!(log.contains("not sent again"), "{log}");
+    let d = decisions(&r);
+    let ids: HashSet<&str> = d.iter().map(|x| x.4.as_str()).collect();
+    let ips: HashSet<&str> = d.iter().map(|x| x.2.as_str()).collect();
+    assert_eq!(d.len(), n, "one entry per decision, no duplicates");
+    assert_eq!(ids.len(), n);
+    assert_eq!(ips.len(), n);
+    assert_eq!(gw1.stat("fleet_published"), n as u64);
+    assert_eq!(gw1.stat("fleet_queued"), 0);
+    assert_eq!(gw2.elems("bad6").len(), n);
+    let zcard = r.cmd(&["ZCARD", "mk:active"]);
+    assert_eq!(zcard, redis::Value::Int(n as i64));
 }
 
 #[test]

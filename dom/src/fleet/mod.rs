@@ -187,7 +187,7 @@ impl Outbox {
     }
 
     /// A local ban or extension.
-    pub fn ban(&mut self, r: &BanRecord, event: Option<Value>) {
+    pub fn ban(&mut self, r: &BanRecord, event: Option<Box<serde_json::value::RawValue>>) {
         let id = self.next_id();
         self.push(Decision {
             v: wire::VERSION,

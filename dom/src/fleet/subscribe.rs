@@ -120,7 +120,7 @@ async fn trimmed_past(
             .query_async(con)
             .await?;
         let mut bad = 0;
-        if !wire::entries(&v, &mut bad).is_empty() {
+        if !wire::entries(v, &mut bad).is_empty() {
             return Ok(false);
         }
     }
@@ -131,7 +131,10 @@ async fn trimmed_past(
 }
 
 /// The newest id of the stream (`0-0` when empty or missing).
-async fn last_id(con: &mut MultiplexedConnection, key: &str) -> redis::RedisResult<StreamId> {
+pub(crate) async fn last_id(
+    con: &mut MultiplexedConnection,
+    key: &str,
+) -> redis::RedisResult<StreamId> {
     let v: Value = redis::cmd("XREVRANGE")
         .arg(key)
         .arg("+")
@@ -141,7 +144,7 @@ async fn last_id(con: &mut MultiplexedConnection, key: &str) -> redis::RedisResu
         .query_async(con)
         .await?;
     let mut bad = 0;
-    Ok(wire::entries(&v, &mut bad)
+    Ok(wire::entries(v, &mut bad)
         .first()
         .map(|e| e.0)
         .unwrap_or(StreamId::ZERO))
@@ -223,7 +226,17 @@ fn decode(
     let mut out = Vec::with_capacity(entries.len());
     for (id, fields) in entries {
         FleetStats::add(&stats.received, 1);
-        let d = match wire::field(&fields, wire::FIELD)
+        let raw = wire::field(&fields, wire::FIELD);
+        // Own entries (every one this gateway published comes back) are
+        // skipped before the whole decision is decoded.
+        if raw
+            .and_then(wire::origin_of)
+            .is_some_and(|o| o == cfg.name.as_str())
+        {
+            FleetStats::add(&stats.own, 1);
+            continue;
+        }
+        let d = match raw
             .ok_or(wire::WireError::NoField)
             .and_then(Decision::decode)
         {
@@ -335,7 +348,7 @@ pub async fn run(
                 }
             };
             let mut bad = 0;
-            let entries = wire::xread_entries(&v, &mut bad);
+            let entries = wire::xread_entries(v, &mut bad);
             FleetStats::add(&stats.bad_entries, bad);
             let Some(last) = entries.last().map(|e| e.0) else {
                 stats.lag_ms.store(0, Ordering::Relaxed);

@@ -20,13 +20,14 @@
 //! Parsing is tolerant and total: anything that is not a version-1 object
 //! with a valid address and origin is an error value, never a panic.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
 use meerkat_shared::net::fold_mapped;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// Format version written in `v`.
 pub const VERSION: u64 = 1;
@@ -49,7 +50,7 @@ pub enum Op {
 }
 
 /// One decision, as published in the `d` field.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Decision {
     pub v: u64,
     pub op: Op,
@@ -65,9 +66,35 @@ pub struct Decision {
     pub client: Option<String>,
     pub origin: String,
     pub id: String,
-    /// The EVE event that triggered the decision, when there is one.
+    /// The EVE event that triggered the decision, when there is one: the
+    /// EVE line's own JSON text, carried as is (the origin does not build
+    /// and serialise a copy of its tree, and receivers, which only apply
+    /// the ban, do not build one either).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub event: Option<Value>,
+    pub event: Option<Box<RawValue>>,
+}
+
+impl PartialEq for Decision {
+    fn eq(&self, o: &Decision) -> bool {
+        self.v == o.v
+            && self.op == o.op
+            && self.ip == o.ip
+            && self.until_ms == o.until_ms
+            && self.rule == o.rule
+            && self.reason == o.reason
+            && self.client == o.client
+            && self.origin == o.origin
+            && self.id == o.id
+            && self.event.as_ref().map(|e| e.get()) == o.event.as_ref().map(|e| e.get())
+    }
+}
+
+/// An EVE line as a decision's `event`: its JSON text without the line
+/// end; `None` when it is not valid JSON (the engine parsed it already, so
+/// only a line it could not have judged).
+pub fn raw_event(line: &[u8]) -> Option<Box<RawValue>> {
+    let s = std::str::from_utf8(line).ok()?.trim_ascii();
+    RawValue::from_string(s.to_owned()).ok()
 }
 
 /// Why a stream entry was skipped.
@@ -109,6 +136,18 @@ impl Decision {
     }
 }
 
+/// The `origin` of an encoded decision, read without decoding the rest:
+/// the subscriber skips its own gateway's entries with it. `None` when `d`
+/// is not an object with a string `origin` (then a full decode says why).
+pub fn origin_of(d: &[u8]) -> Option<Cow<'_, str>> {
+    #[derive(Deserialize)]
+    struct Origin<'a> {
+        #[serde(borrow)]
+        origin: Cow<'a, str>,
+    }
+    serde_json::from_slice::<Origin>(d).ok().map(|o| o.origin)
+}
+
 /// A stream entry id `ms-seq`, ordered like Redis orders them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct StreamId {
@@ -140,26 +179,34 @@ impl FromStr for StreamId {
 /// One stream entry: its id and its field/value pairs.
 pub type Entry = (StreamId, Vec<(Vec<u8>, Vec<u8>)>);
 
-fn bytes(v: &redis::Value) -> Option<Vec<u8>> {
+fn bytes(v: redis::Value) -> Option<Vec<u8>> {
     match v {
-        redis::Value::BulkString(b) => Some(b.clone()),
-        redis::Value::SimpleString(s) => Some(s.as_bytes().to_vec()),
+        redis::Value::BulkString(b) => Some(b),
+        redis::Value::SimpleString(s) => Some(s.into_bytes()),
         redis::Value::Int(i) => Some(i.to_string().into_bytes()),
         _ => None,
     }
 }
 
-fn pairs(v: &redis::Value) -> Vec<(&redis::Value, &redis::Value)> {
+fn pairs(v: redis::Value) -> Vec<(redis::Value, redis::Value)> {
     match v {
-        redis::Value::Array(a) => a.chunks_exact(2).map(|c| (&c[0], &c[1])).collect(),
-        redis::Value::Map(m) => m.iter().map(|(k, v)| (k, v)).collect(),
+        redis::Value::Array(a) => {
+            let mut out = Vec::with_capacity(a.len() / 2);
+            let mut it = a.into_iter();
+            while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                out.push((k, v));
+            }
+            out
+        }
+        redis::Value::Map(m) => m,
         _ => Vec::new(),
     }
 }
 
 /// Entries of one `XRANGE`/`XREVRANGE` reply, or of one stream's part of
-/// an `XREAD` reply. Malformed entries are counted in `bad` and skipped.
-pub fn entries(v: &redis::Value, bad: &mut u64) -> Vec<Entry> {
+/// an `XREAD` reply (taken apart, not copied). Malformed entries are
+/// counted in `bad` and skipped.
+pub fn entries(v: redis::Value, bad: &mut u64) -> Vec<Entry> {
     let redis::Value::Array(items) = v else {
         if !matches!(v, redis::Value::Nil) {
             *bad += 1;
@@ -172,11 +219,9 @@ pub fn entries(v: &redis::Value, bad: &mut u64) -> Vec<Entry> {
             let redis::Value::Array(pair) = it else {
                 return None;
             };
-            let id: StreamId = String::from_utf8(bytes(pair.first()?)?)
-                .ok()?
-                .parse()
-                .ok()?;
-            let fields = pairs(pair.get(1)?)
+            let mut pair = pair.into_iter();
+            let id: StreamId = String::from_utf8(bytes(pair.next()?)?).ok()?.parse().ok()?;
+            let fields = pairs(pair.next()?)
                 .into_iter()
                 .filter_map(|(k, v)| Some((bytes(k)?, bytes(v)?)))
                 .collect();
@@ -212,7 +257,7 @@ pub fn xread_cmd(key: &str, from: StreamId) -> redis::Cmd {
 
 /// The entries of an `XREAD` reply (RESP2 array or RESP3 map), all streams
 /// together; `Nil` (BLOCK timed out) is no entries.
-pub fn xread_entries(v: &redis::Value, bad: &mut u64) -> Vec<Entry> {
+pub fn xread_entries(v: redis::Value, bad: &mut u64) -> Vec<Entry> {
     let mut out = Vec::new();
     match v {
         redis::Value::Nil => {}
@@ -220,7 +265,9 @@ pub fn xread_entries(v: &redis::Value, bad: &mut u64) -> Vec<Entry> {
             for s in streams {
                 match s {
                     redis::Value::Array(kv) if kv.len() == 2 => {
-                        out.extend(entries(&kv[1], bad));
+                        if let Some(e) = kv.into_iter().nth(1) {
+                            out.extend(entries(e, bad));
+                        }
                     }
                     _ => *bad += 1,
                 }
@@ -264,7 +311,7 @@ mod tests {
             client: Some("libssh_0.9.6".into()),
             origin: "gw1".into(),
             id: "gw1-1-1".into(),
-            event: Some(serde_json::json!({"event_type":"ssh"})),
+            event: raw_event(b"{\"event_type\": \"ssh\", \"b\": [1, 2]}\r\n"),
         }
     }
 
@@ -282,7 +329,7 @@ mod tests {
             "\"client\":",
             "\"origin\":\"gw1\"",
             "\"id\":",
-            "\"event\":",
+            "\"event\":{\"event_type\": \"ssh\", \"b\": [1, 2]}}",
         ] {
             assert!(s.contains(k), "{k} missing in {s}");
         }
@@ -312,6 +359,19 @@ mod tests {
     }
 
     #[test]
+    fn origin_is_read_without_decoding_the_rest() {
+        let s = sample().encode();
+        assert_eq!(origin_of(s.as_bytes()).as_deref(), Some("gw1"));
+        assert_eq!(
+            origin_of(br#"{"event":{"origin":"x"},"origin":"g\u0077"}"#).as_deref(),
+            Some("gw")
+        );
+        for bad in [&b""[..], b"[]", b"{\"origin\":1}", b"{\"v\":1}", b"\xff"] {
+            assert_eq!(origin_of(bad), None);
+        }
+    }
+
+    #[test]
     fn stream_ids_order_and_parse() {
         let a: StreamId = "1700000000000-5".parse().unwrap();
         let b: StreamId = "1700000000001-0".parse().unwrap();
@@ -336,11 +396,11 @@ mod tests {
             V::Int(7),
         ]);
         let mut bad = 0;
-        let e = xread_entries(&reply, &mut bad);
+        let e = xread_entries(reply, &mut bad);
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].0, StreamId { ms: 5, seq: 1 });
         assert_eq!(field(&e[0].1, "d"), Some(&b"{}"[..]));
         assert_eq!(bad, 3);
-        assert!(xread_entries(&V::Nil, &mut bad).is_empty());
+        assert!(xread_entries(V::Nil, &mut bad).is_empty());
     }
 }
