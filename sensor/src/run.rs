@@ -65,7 +65,7 @@ pub fn version_line() -> String {
 pub fn build_info() -> String {
     let yes_no = |b: bool| if b { "yes" } else { "no" };
     let mut s = format!("{}\n", version_line());
-    s.push_str("Features: NFQ NFLOG PCAP_FILE RUST\n");
+    s.push_str("Features: NFQ NFLOG PCAP_FILE RUST HAVE_JA3\n");
     s.push_str(&format!(
         "{}-bits, {}-endian architecture\n",
         usize::BITS,
@@ -678,12 +678,11 @@ mod tests {
                 }
             }
         }
-        for f in ["NFQ", "NFLOG", "RUST", "NFQueue"] {
+        for f in ["NFQ", "NFLOG", "RUST", "NFQueue", "HAVE_JA3", "JA3"] {
             assert!(features.iter().any(|x| x == f), "{f} missing: {features:?}");
         }
         for f in [
             "MAGIC",
-            "HAVE_JA3",
             "HAVE_JA4",
             "LIBNET1.1",
             "GeoIP2",

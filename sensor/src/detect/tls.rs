@@ -18,7 +18,7 @@ use super::content::ContentList;
 use super::http::Transform;
 use super::prefilter::{PatternSet, ScanScratch};
 use super::rule::NumTest;
-use crate::app::tls::{version, Progress, TlsSide, TlsState};
+use crate::app::tls::{version, TlsSide, TlsState};
 use crate::packet::Direction;
 
 /// One TLS buffer.
@@ -127,8 +127,10 @@ impl TlsBuf {
     }
 }
 
+/// The side's Certificate message was parsed (Suricata's `CERT_DONE`
+/// progress; a side that never sends one is never inspected for it).
 fn cert_ready(s: &TlsSide) -> bool {
-    s.progress >= Progress::CertDone || !s.certs.is_empty()
+    s.cert_msg
 }
 
 /// One buffer's tests in a rule.

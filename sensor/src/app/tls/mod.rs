@@ -136,6 +136,8 @@ pub struct TlsSide {
     pub cert0: Option<CertInfo>,
     /// A ChangeCipherSpec was seen from this side.
     pub ccs: bool,
+    /// A Certificate message was parsed from this side.
+    pub cert_msg: bool,
     /// The partial record (header and body), while a record spans inputs.
     rec: Vec<u8>,
     /// Application-data bytes still to skip.
@@ -672,6 +674,7 @@ impl TlsState {
     /// A Certificate message (TLS <= 1.2 layout).
     fn certificate(&mut self, server: bool, body: &[u8]) {
         let mut r = reader::Reader::new(body);
+        self.side_mut(server).cert_msg = true;
         let Some(list) = r.vec24() else {
             self.event("CERTIFICATE_INVALID_LENGTH");
             self.progress(server, Progress::CertDone);
@@ -694,6 +697,7 @@ impl TlsState {
             self.event("CERTIFICATE_INVALID_LENGTH");
         }
         let s = self.side_mut(server);
+        s.cert_msg = true;
         if s.certs.is_empty() && !certs.is_empty() {
             let cert0 = certs.first().map(|c| cert::decode(c));
             s.certs = certs;
