@@ -681,14 +681,7 @@ mod tests {
         for f in ["NFQ", "NFLOG", "RUST", "NFQueue", "HAVE_JA3", "JA3"] {
             assert!(features.iter().any(|x| x == f), "{f} missing: {features:?}");
         }
-        for f in [
-            "MAGIC",
-            "HAVE_JA4",
-            "LIBNET1.1",
-            "GeoIP2",
-            "liblz4",
-            "LUA",
-        ] {
+        for f in ["MAGIC", "HAVE_JA4", "LIBNET1.1", "GeoIP2", "liblz4", "LUA"] {
             assert!(
                 !features.iter().any(|x| x == f),
                 "{f} claimed: {features:?}"

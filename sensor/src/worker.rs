@@ -156,7 +156,14 @@ impl Worker {
         if flow.app.take_unlogged_tls() && shared.types.tls {
             if let Some(t) = flow.app.tls() {
                 let obj = crate::output::tls::tls_object(t, &shared.build.tls);
-                let ev = build::tls_event(&flow_view(&flow), obj, self.source, now, None, &shared.build);
+                let ev = build::tls_event(
+                    &flow_view(&flow),
+                    obj,
+                    self.source,
+                    now,
+                    None,
+                    &shared.build,
+                );
                 self.send(&ev);
             }
         }
@@ -466,8 +473,13 @@ impl Worker {
                 if up.tls_events && shared.types.anomaly {
                     let events = flow.app.tls_mut().map(TlsState::take_events);
                     for event in events.unwrap_or_default() {
-                        let mut ev =
-                            build::anomaly_event(&pv, &flow_view(flow), "tls", event, &shared.build);
+                        let mut ev = build::anomaly_event(
+                            &pv,
+                            &flow_view(flow),
+                            "tls",
+                            event,
+                            &shared.build,
+                        );
                         if chunk.dir != dir {
                             build::orient(&mut ev, chunk.dir);
                         }
@@ -531,8 +543,14 @@ impl Worker {
         if flow.state == FlowState::Closed && flow.app.take_unlogged_tls() && shared.types.tls {
             if let Some(t) = flow.app.tls() {
                 let obj = crate::output::tls::tls_object(t, &shared.build.tls);
-                let ev =
-                    build::tls_event(&flow_view(flow), obj, *source, cap.ts, pv.pcap_cnt, &shared.build);
+                let ev = build::tls_event(
+                    &flow_view(flow),
+                    obj,
+                    *source,
+                    cap.ts,
+                    pv.pcap_cnt,
+                    &shared.build,
+                );
                 send(shared, counters, &ev);
             }
         }

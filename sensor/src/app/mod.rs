@@ -758,8 +758,15 @@ mod tests {
     #[test]
     fn non_ssh_fails_and_stops() {
         let c = PipelineCounters::default();
+        // A TLS record header makes a TLS flow, even one byte at a time.
         let mut f = flow();
-        let u = on_stream_data(&mut f, Direction::ToServer, b"\x16\x03\x01\x02\x00", &c);
+        for b in b"\x16\x03\x01\x02\x00".chunks(1) {
+            on_stream_data(&mut f, Direction::ToServer, b, &c);
+        }
+        assert_eq!(f.proto(), AppProto::Tls);
+        assert_eq!(c.app_flow_tls.load(Relaxed), 1);
+        let mut f = flow();
+        let u = on_stream_data(&mut f, Direction::ToServer, b"\x05\x03\x01\x02\x00", &c);
         assert!(u.failed);
         assert_eq!(f.proto(), AppProto::Failed);
         assert!(f.ssh().is_none());

@@ -176,12 +176,21 @@ pub mod ssl_state {
 pub enum TlsTest {
     /// `tls.version`: the direction's version (drafts count as 1.3 unless
     /// `raw`).
-    Version { version: u16, raw: bool },
+    Version {
+        version: u16,
+        raw: bool,
+    },
     /// `ssl_version`: versions (bit per [`ssl_version_bit`]) and which are
     /// negated.
-    SslVersion { any: u8, negated: u8 },
+    SslVersion {
+        any: u8,
+        negated: u8,
+    },
     /// `ssl_state`: the flags that must be set, and those that must not.
-    SslState { set: u8, unset: u8 },
+    SslState {
+        set: u8,
+        unset: u8,
+    },
     /// `tls.subject` / `tls.issuerdn` (legacy): the server certificate's
     /// subject/issuer contains this (or not).
     Subject(Vec<u8>, bool),
@@ -258,12 +267,11 @@ impl TlsTest {
                 }
                 have & set == *set && have & unset == 0
             }
-            TlsTest::Subject(p, neg) => c0.is_some_and(|c| {
-                (memchr::memmem::find(c.subject.as_bytes(), p).is_some()) != *neg
-            }),
-            TlsTest::IssuerDn(p, neg) => c0.is_some_and(|c| {
-                (memchr::memmem::find(c.issuer.as_bytes(), p).is_some()) != *neg
-            }),
+            TlsTest::Subject(p, neg) => c0
+                .is_some_and(|c| (memchr::memmem::find(c.subject.as_bytes(), p).is_some()) != *neg),
+            TlsTest::IssuerDn(p, neg) => {
+                c0.is_some_and(|c| (memchr::memmem::find(c.issuer.as_bytes(), p).is_some()) != *neg)
+            }
             TlsTest::Fingerprint(f) => c0.is_some_and(|c| c.fingerprint.eq_ignore_ascii_case(f)),
             TlsTest::ChainLen(n) => n.matches(s.certs.len() as u64),
             TlsTest::NotBefore(d) => c0.is_some_and(|c| d.matches(c.not_before)),
@@ -330,7 +338,12 @@ pub struct Scratch {
     pub cand: Vec<u32>,
 }
 
-fn transformed<'s>(v: &[u8], ts: &[Transform], buf: &'s mut Vec<u8>, tmp: &mut Vec<u8>) -> &'s [u8] {
+fn transformed<'s>(
+    v: &[u8],
+    ts: &[Transform],
+    buf: &'s mut Vec<u8>,
+    tmp: &mut Vec<u8>,
+) -> &'s [u8] {
     buf.clear();
     buf.extend_from_slice(v);
     for t in ts {
@@ -378,6 +391,9 @@ pub fn matches(rule: &TlsRule, t: &TlsState, dir: Direction, now: i64, s: &mut S
     true
 }
 
+/// A rule's fast pattern: rule index, pattern, nocase.
+type FastEntry = (u32, Vec<u8>, bool);
+
 /// The prefilter over the TLS rules: per (buffer, transforms), the fast
 /// patterns of the rules that have one there.
 #[derive(Debug, Default)]
@@ -390,7 +406,7 @@ pub struct TlsIndex {
 impl TlsIndex {
     /// Builds the index of rules `(index, rule)`.
     pub fn build<'r>(rules: impl Iterator<Item = (u32, &'r TlsRule)>) -> TlsIndex {
-        let mut keyed: Vec<(TlsBuf, Vec<Transform>, Vec<(u32, Vec<u8>, bool)>)> = Vec::new();
+        let mut keyed: Vec<(TlsBuf, Vec<Transform>, Vec<FastEntry>)> = Vec::new();
         let mut always = Vec::new();
         for (ri, r) in rules {
             let Some((li, pat, nocase)) = r.fast() else {

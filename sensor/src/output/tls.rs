@@ -31,16 +31,8 @@ pub mod field {
     /// Suricata's default (`extended: no`).
     pub const BASIC: u32 = SUBJECT | ISSUER | SESSION_RESUMED;
     /// `extended: yes`.
-    pub const EXTENDED: u32 = BASIC
-        | VERSION
-        | SERIAL
-        | FINGERPRINT
-        | NOTBEFORE
-        | NOTAFTER
-        | JA3
-        | JA3S
-        | CLIENT
-        | SNI;
+    pub const EXTENDED: u32 =
+        BASIC | VERSION | SERIAL | FINGERPRINT | NOTBEFORE | NOTAFTER | JA3 | JA3S | CLIENT | SNI;
 
     /// The bit of a `custom` field name.
     pub fn by_name(name: &str) -> Option<u32> {
@@ -127,7 +119,10 @@ pub fn tls_object(t: &TlsState, opts: &TlsLogOpts) -> Value {
         );
     }
     if f & field::VERSION != 0 {
-        m.insert("version".into(), version::name(t.version()).into_owned().into());
+        m.insert(
+            "version".into(),
+            version::name(t.version()).into_owned().into(),
+        );
     }
     if let (true, Some(c)) = (f & field::NOTBEFORE != 0, c0) {
         if c.not_before != 0 {

@@ -75,7 +75,12 @@ pub fn server_version_is_13(v: u16) -> bool {
     v == version::TLS_13 || version::is_13_draft(v)
 }
 
-fn fixed<'a>(r: &mut Reader<'a>, h: &mut Hello<'a>, server: bool, no_sid_before: bool) -> Option<()> {
+fn fixed<'a>(
+    r: &mut Reader<'a>,
+    h: &mut Hello<'a>,
+    server: bool,
+    no_sid_before: bool,
+) -> Option<()> {
     h.version = r.u16()?;
     let no_sid = server && (no_sid_before || server_version_is_13(h.version));
     let random = r.take(32)?;
@@ -296,7 +301,10 @@ pub(crate) mod tests {
         let body = client_hello_body(0x0303, &[0x002f], &[sni_ext("a.b")]);
         for cut in 0..body.len() {
             let h = parse(&body[..cut], false, false);
-            assert!(!h.events.is_empty() || (h.ok && h.sni.is_none()), "cut {cut}");
+            assert!(
+                !h.events.is_empty() || (h.ok && h.sni.is_none()),
+                "cut {cut}"
+            );
         }
         let mut bad = sni_ext("a.b");
         bad.1[2] = 7; // name type
@@ -318,6 +326,9 @@ pub(crate) mod tests {
         b.extend_from_slice(&[0, 4, 0, 40, 0, 0]);
         let h = parse(&b, true, false);
         assert!(h.ok && h.session_id.is_none());
-        assert_eq!((h.ciphers.clone(), h.extensions.clone()), (vec![0x1301], vec![40]));
+        assert_eq!(
+            (h.ciphers.clone(), h.extensions.clone()),
+            (vec![0x1301], vec![40])
+        );
     }
 }

@@ -436,7 +436,7 @@ impl TlsState {
             CT_APPLICATION_DATA => {
                 // 0-RTT data before the ServerHello does not end the
                 // handshake.
-                if !(self.early_data && !self.server_hello) {
+                if !self.early_data || self.server_hello {
                     self.progress(server, Progress::HandshakeDone);
                     self.encrypted = true;
                 }
@@ -446,8 +446,9 @@ impl TlsState {
                     // Encrypted handshake messages, except TLS 1.3's
                     // middlebox-compatibility ChangeCipherSpec sent by
                     // the client before the ServerHello.
-                    let compat =
-                        self.client_hello && self.client.version > version::TLS_12 && !self.server_hello;
+                    let compat = self.client_hello
+                        && self.client.version > version::TLS_12
+                        && !self.server_hello;
                     if !compat {
                         return Ok(());
                     }

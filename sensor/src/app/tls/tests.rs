@@ -75,10 +75,7 @@ fn check_full_handshake(t: &TlsState) {
     assert_eq!(t.client.sni.as_deref(), Some(&b"www.example.org"[..]));
     let ja3 = t.client.ja3.as_ref().unwrap();
     assert_eq!(ja3.string, "771,49195-49199-47,0-10-11-65281,29-23,0");
-    assert_eq!(
-        t.server.ja3.as_ref().unwrap().string,
-        "771,49199,65281"
-    );
+    assert_eq!(t.server.ja3.as_ref().unwrap().string, "771,49199,65281");
     assert_eq!(t.version(), version::TLS_12);
     assert_eq!(t.server.certs.len(), 2);
     let c = t.server.cert0.as_ref().unwrap();
@@ -116,7 +113,10 @@ fn whole_handshake_in_one_segment_per_side() {
     check_full_handshake(&t);
     assert!(!t.resumed_without_cert());
     // Encrypted records afterwards are skipped.
-    let up = t.feed(Direction::ToClient, &record(CT_APPLICATION_DATA, 0x0303, &[9; 300]));
+    let up = t.feed(
+        Direction::ToClient,
+        &record(CT_APPLICATION_DATA, 0x0303, &[9; 300]),
+    );
     assert!(up.encrypted && !up.tx_complete && !up.parser_error);
     assert!(t.take_events().is_empty());
 }
@@ -189,13 +189,22 @@ fn tls13_hello_retry_and_versions() {
     let ja3 = t.client.ja3.clone().unwrap();
     assert_eq!(ja3.string, "771,4865,43-10,29,");
     let sh = server_hello_body(0x0303, &[], &[(EXT_SUPPORTED_VERSIONS, vec![3, 4])]);
-    t.feed(Direction::ToClient, &record(CT_HANDSHAKE, 0x0303, &msg(2, &sh)));
-    t.feed(Direction::ToServer, &record(CT_CHANGE_CIPHER_SPEC, 0x0303, &[1]));
+    t.feed(
+        Direction::ToClient,
+        &record(CT_HANDSHAKE, 0x0303, &msg(2, &sh)),
+    );
+    t.feed(
+        Direction::ToServer,
+        &record(CT_CHANGE_CIPHER_SPEC, 0x0303, &[1]),
+    );
     t.feed(Direction::ToServer, &ch(23));
     assert_eq!(t.client.ja3, Some(ja3));
     assert_eq!(t.version(), version::TLS_13);
     assert!(t.log_without_cert);
-    let up = t.feed(Direction::ToClient, &record(CT_APPLICATION_DATA, 0x0303, &[1; 50]));
+    let up = t.feed(
+        Direction::ToClient,
+        &record(CT_APPLICATION_DATA, 0x0303, &[1; 50]),
+    );
     assert!(up.tx_complete && up.encrypted);
     assert_eq!(version::name(t.version()), "TLS 1.3");
 }
@@ -233,7 +242,10 @@ fn malformed_input_is_counted_not_fatal() {
     assert!(t.client.sni.is_some());
     let up = t.feed(Direction::ToClient, b"\x05\x03\x03\x00\x00");
     assert!(up.parser_error);
-    let up = t.feed(Direction::ToClient, &record(CT_HANDSHAKE, 0x0303, &msg(99, &[1, 2])));
+    let up = t.feed(
+        Direction::ToClient,
+        &record(CT_HANDSHAKE, 0x0303, &msg(99, &[1, 2])),
+    );
     assert!(!up.parser_error);
     assert_eq!(
         t.take_events(),
@@ -249,7 +261,10 @@ fn malformed_input_is_counted_not_fatal() {
     assert!(t.server.cert0.is_none() && t.server.certs.len() == 1);
     // Oversized record.
     let mut t = TlsState::default();
-    assert!(t.feed(Direction::ToServer, b"\x16\x03\x01\xff\xff").parser_error);
+    assert!(
+        t.feed(Direction::ToServer, b"\x16\x03\x01\xff\xff")
+            .parser_error
+    );
 }
 
 #[test]
@@ -273,15 +288,31 @@ fn session_resumption() {
     // Put the session id in: version(2) random(32) then sid.
     body.splice(34..35, std::iter::once(32u8).chain(sid));
     let mut t = TlsState::default();
-    t.feed(Direction::ToServer, &record(CT_HANDSHAKE, 0x0301, &msg(1, &body)));
+    t.feed(
+        Direction::ToServer,
+        &record(CT_HANDSHAKE, 0x0301, &msg(1, &body)),
+    );
     assert_eq!(t.client.session_id.as_deref(), Some(&sid[..]));
     t.feed(
         Direction::ToClient,
-        &record(CT_HANDSHAKE, 0x0303, &msg(2, &server_hello_body(0x0303, &sid, &[]))),
+        &record(
+            CT_HANDSHAKE,
+            0x0303,
+            &msg(2, &server_hello_body(0x0303, &sid, &[])),
+        ),
     );
-    t.feed(Direction::ToClient, &record(CT_CHANGE_CIPHER_SPEC, 0x0303, &[1]));
-    t.feed(Direction::ToServer, &record(CT_CHANGE_CIPHER_SPEC, 0x0303, &[1]));
-    let up = t.feed(Direction::ToClient, &record(CT_APPLICATION_DATA, 0x0303, &[0; 30]));
+    t.feed(
+        Direction::ToClient,
+        &record(CT_CHANGE_CIPHER_SPEC, 0x0303, &[1]),
+    );
+    t.feed(
+        Direction::ToServer,
+        &record(CT_CHANGE_CIPHER_SPEC, 0x0303, &[1]),
+    );
+    let up = t.feed(
+        Direction::ToClient,
+        &record(CT_APPLICATION_DATA, 0x0303, &[0; 30]),
+    );
     assert!(up.tx_complete);
     assert!(t.resumed_without_cert());
 }
