@@ -122,6 +122,30 @@ impl DetectConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct AppLayerConfig {
     pub ssh: SshAppConfig,
+    pub tls: TlsAppConfig,
+}
+
+/// `[app_layer.tls]`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsAppConfig {
+    /// JA3/JA3S in EVE (`app-layer.protocols.tls.ja3-fingerprints`):
+    /// `Some(true)`/`Some(false)`, or `None` for Suricata's `auto` (on
+    /// when a rule uses a JA3 keyword). Always computed for rules.
+    pub ja3_fingerprints: Option<bool>,
+    /// What happens once application data is seen
+    /// (`app-layer.protocols.tls.encryption-handling`; Suricata 7 also
+    /// reads the older `encrypt-handling`).
+    pub encryption_handling: SshEncryptionHandling,
+}
+
+impl Default for TlsAppConfig {
+    fn default() -> Self {
+        TlsAppConfig {
+            ja3_fingerprints: None,
+            encryption_handling: SshEncryptionHandling::TrackOnly,
+        }
+    }
 }
 
 /// `[app_layer.ssh]`.
@@ -514,6 +538,18 @@ impl SensorConfig {
         let ssh = &self.app_layer.ssh;
         put("app-layer.protocols.ssh.enabled", yn(ssh.enabled));
         put("app-layer.protocols.ssh.hassh", yn(ssh.hassh));
+        let tls = &self.app_layer.tls;
+        put(
+            "app-layer.protocols.tls.ja3-fingerprints",
+            match tls.ja3_fingerprints {
+                Some(on) => yn(on),
+                None => "auto".into(),
+            },
+        );
+        put(
+            "app-layer.protocols.tls.encryption-handling",
+            tls.encryption_handling.as_str().into(),
+        );
         put(
             "app-layer.protocols.ssh.encryption-handling",
             ssh.encryption_handling.as_str().into(),

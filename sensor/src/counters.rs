@@ -105,6 +105,9 @@ pub struct PipelineCounters {
     pub app_tx_http: AtomicU64,
     pub app_ssh_invalid_banner: AtomicU64,
     pub app_ssh_long_banner: AtomicU64,
+    pub app_flow_tls: AtomicU64,
+    /// TLS records the parser could not follow (`app_layer.error.tls.parser`).
+    pub app_tls_parser_errors: AtomicU64,
     // detect
     pub detect_alert: AtomicU64,
     pub detect_alert_queue_overflow: AtomicU64,

@@ -65,7 +65,7 @@ pub fn version_line() -> String {
 pub fn build_info() -> String {
     let yes_no = |b: bool| if b { "yes" } else { "no" };
     let mut s = format!("{}\n", version_line());
-    s.push_str("Features: NFQ NFLOG PCAP_FILE RUST\n");
+    s.push_str("Features: NFQ NFLOG PCAP_FILE RUST HAVE_JA3\n");
     s.push_str(&format!(
         "{}-bits, {}-endian architecture\n",
         usize::BITS,
@@ -95,7 +95,7 @@ pub fn build_info() -> String {
         ("PCRE jit", false),
         ("LUA support", false),
         ("GeoIP2 support", false),
-        ("JA3 support", false),
+        ("JA3 support", true),
         ("JA4 support", false),
         ("Hyperscan support", false),
         ("Libnet support", false),
@@ -110,7 +110,7 @@ pub fn build_info() -> String {
     }
     s.push_str(
         "\nMeerkat: NFQUEUE (IPS) and NFLOG (IDS) in one process, pcap/pcapng files, \
-         raw-socket reject; application layer: SSH only.\n",
+         raw-socket reject; application layer: SSH, HTTP/1.x, TLS.\n",
     );
     s
 }
@@ -228,17 +228,33 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         last_reload: started,
     };
     let ssh_hassh = cfg.app_layer.ssh.hassh || engine.uses_hassh();
+    let mut build = cfg.eve.build_opts();
+    // `ja3-fingerprints: auto` (the default): logged when a rule uses JA3.
+    build.tls.ja3 = cfg
+        .app_layer
+        .tls
+        .ja3_fingerprints
+        .unwrap_or_else(|| engine.uses_ja3());
     let shared = Arc::new(Shared {
         engine: Arc::new(engine),
         eve: eve.sender(),
         fast: fast.as_ref().map(EveWriter::sender),
         types: cfg.eve.types.clone(),
-        build: cfg.eve.build_opts(),
+        build,
         responder,
         ips: cfg.ips.clone(),
         app: crate::app::AppConfig {
             ssh_hassh,
             ssh_encryption: match cfg.app_layer.ssh.encryption_handling {
+                crate::config::SshEncryptionHandling::TrackOnly => {
+                    crate::app::EncryptionHandling::TrackOnly
+                }
+                crate::config::SshEncryptionHandling::Bypass => {
+                    crate::app::EncryptionHandling::Bypass
+                }
+                crate::config::SshEncryptionHandling::Full => crate::app::EncryptionHandling::Full,
+            },
+            tls_encryption: match cfg.app_layer.tls.encryption_handling {
                 crate::config::SshEncryptionHandling::TrackOnly => {
                     crate::app::EncryptionHandling::TrackOnly
                 }
@@ -663,18 +679,10 @@ mod tests {
                 }
             }
         }
-        for f in ["NFQ", "NFLOG", "RUST", "NFQueue"] {
+        for f in ["NFQ", "NFLOG", "RUST", "NFQueue", "HAVE_JA3", "JA3"] {
             assert!(features.iter().any(|x| x == f), "{f} missing: {features:?}");
         }
-        for f in [
-            "MAGIC",
-            "HAVE_JA3",
-            "HAVE_JA4",
-            "LIBNET1.1",
-            "GeoIP2",
-            "liblz4",
-            "LUA",
-        ] {
+        for f in ["MAGIC", "HAVE_JA4", "LIBNET1.1", "GeoIP2", "liblz4", "LUA"] {
             assert!(
                 !features.iter().any(|x| x == f),
                 "{f} claimed: {features:?}"

@@ -200,8 +200,16 @@ fn report_hits(
         if !ctx.types.alert {
             continue;
         }
+        // A TLS flow has one transaction: every alert on it carries it
+        // (Suricata: a stream or packet match "guesses" that one).
+        let tls = flow
+            .as_deref()
+            .and_then(|f| f.app.tls())
+            .map(|t| crate::output::tls::tls_object(t, &ctx.build.tls));
+        let tx_id = tx_id.or(tls.is_some().then_some(0));
         let tx = tx_id.map(|tx_id| TxMatch {
             tx_id,
+            tls,
             ssh: flow.as_deref().and_then(|f| f.app.ssh()).map(ssh_object),
             http: flow
                 .as_deref()

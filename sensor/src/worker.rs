@@ -14,7 +14,7 @@ use std::sync::Arc;
 use meerkat_shared::eve::Event;
 
 use crate::action::RejectTarget;
-use crate::app::{AppConfig, AppProto, AppState, EncryptionHandling, SshState};
+use crate::app::{AppConfig, AppProto, AppState, EncryptionHandling, SshState, TlsState};
 use crate::capture::PacketHandler;
 use crate::config::IpsConfig;
 use crate::counters::{add, inc, PipelineCounters, SourceCounters};
@@ -153,6 +153,20 @@ impl Worker {
                 self.send(&ev);
             }
         }
+        if flow.app.take_unlogged_tls() && shared.types.tls {
+            if let Some(t) = flow.app.tls() {
+                let obj = crate::output::tls::tls_object(t, &shared.build.tls);
+                let ev = build::tls_event(
+                    &flow_view(&flow),
+                    obj,
+                    self.source,
+                    now,
+                    None,
+                    &shared.build,
+                );
+                self.send(&ev);
+            }
+        }
         // A dropped TCP flow gets no flow-end pass (Suricata sends no
         // flow-timeout pseudo packets for it): its unfinished transactions
         // are not logged.
@@ -206,8 +220,7 @@ impl Worker {
         };
         let shared = &**shared;
         let counters = &**counters;
-        let payload_inspected =
-            !(flow.app.encrypted() && shared.app.ssh_encryption != EncryptionHandling::Full);
+        let payload_inspected = flow.app.payload_inspected(&shared.app);
         session.flush(inspect);
         flow.app.begin_packet();
         for chunk in inspect.chunks() {
@@ -234,6 +247,7 @@ impl Worker {
             let chunk = inspect.get(dir).filter(|_| payload_inspected && both_acked);
             let ssh = flow.app.ssh();
             let has_tx = ssh.is_some_and(|s| s.side(dir).banner.is_some())
+                || flow.app.tls().is_some_and(|t| t.marks[dir.index()])
                 || flow
                     .app
                     .http()
@@ -435,8 +449,7 @@ impl Worker {
         // An encrypted session's payload is not inspected (Suricata's
         // `encryption-handling: track-only`): only data that arrived before
         // encryption began still reaches content rules.
-        let payload_inspected =
-            !(flow.app.encrypted() && shared.app.ssh_encryption != EncryptionHandling::Full);
+        let payload_inspected = flow.app.payload_inspected(&shared.app);
 
         // Stream reassembly and the app layer.
         inspect.clear();
@@ -467,9 +480,43 @@ impl Worker {
                     }
                     send(shared, counters, &ev);
                 }
-                if up.encrypted && shared.app.ssh_encryption == EncryptionHandling::Bypass {
+                if up.tls_events && shared.types.anomaly {
+                    let events = flow.app.tls_mut().map(TlsState::take_events);
+                    for event in events.unwrap_or_default() {
+                        let mut ev = build::anomaly_event(
+                            &pv,
+                            &flow_view(flow),
+                            "tls",
+                            event,
+                            &shared.build,
+                        );
+                        if chunk.dir != dir {
+                            build::orient(&mut ev, chunk.dir);
+                        }
+                        send(shared, counters, &ev);
+                    }
+                } else if up.tls_events {
+                    flow.app.tls_mut().map(TlsState::take_events);
+                }
+                if up.encrypted
+                    && shared.app.encryption(flow.app.proto()) == EncryptionHandling::Bypass
+                {
                     flow.state = FlowState::Bypassed;
                     inc(&counters.flow_bypassed);
+                }
+                if up.tx_complete && shared.types.tls {
+                    if let Some(t) = flow.app.tls() {
+                        let obj = crate::output::tls::tls_object(t, &shared.build.tls);
+                        let ev = build::tls_event(
+                            &flow_view(flow),
+                            obj,
+                            *source,
+                            cap.ts,
+                            pv.pcap_cnt,
+                            &shared.build,
+                        );
+                        send(shared, counters, &ev);
+                    }
                 }
                 if up.tx_complete && shared.types.ssh {
                     if let Some(ssh) = flow.app.ssh() {
@@ -503,6 +550,20 @@ impl Worker {
 
         // A closed session has nothing more to add to its transaction:
         // write it now rather than at the flow's timeout.
+        if flow.state == FlowState::Closed && flow.app.take_unlogged_tls() && shared.types.tls {
+            if let Some(t) = flow.app.tls() {
+                let obj = crate::output::tls::tls_object(t, &shared.build.tls);
+                let ev = build::tls_event(
+                    &flow_view(flow),
+                    obj,
+                    *source,
+                    cap.ts,
+                    pv.pcap_cnt,
+                    &shared.build,
+                );
+                send(shared, counters, &ev);
+            }
+        }
         if flow.state == FlowState::Closed && shared.types.ssh {
             // The flow view is built only when there is something to log.
             if let Some(ssh) = flow.app.take_unlogged_ssh().map(ssh_object) {
@@ -577,6 +638,7 @@ impl Worker {
             app_is_ssh: false,
             pseudo: false,
             http: None,
+            tls: None,
             ts: cap.ts,
             stream_size: None,
         };
@@ -762,6 +824,7 @@ fn flow_input<'a>(
         app_is_ssh: flow.app.proto() == AppProto::Ssh,
         pseudo,
         http: flow.app.http(),
+        tls: flow.app.tls(),
         ts,
         stream_size: flow.tcp.map(crate::detect::header::stream_sizes),
     }

@@ -70,6 +70,9 @@ pub struct Event {
     /// transactions, `fileinfo` events of HTTP files).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http: Option<serde_json::Value>,
+    /// Suricata's `tls` object (`tls` events, alerts on TLS flows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<serde_json::Value>,
     /// Suricata's `fileinfo` object.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fileinfo: Option<serde_json::Value>,

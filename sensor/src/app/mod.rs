@@ -27,6 +27,7 @@
 pub mod http;
 pub mod kexinit;
 pub mod ssh;
+pub mod tls;
 
 use crate::counters::{inc, PipelineCounters};
 use crate::packet::Direction;
@@ -34,6 +35,7 @@ use crate::packet::Direction;
 pub use http::HttpState;
 pub use kexinit::{Hassh, KexSide};
 pub use ssh::{Banner, SideState};
+pub use tls::TlsState;
 
 /// App-layer settings (Suricata's `app-layer.protocols.*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +48,9 @@ pub struct AppConfig {
     /// What happens once both sides of an SSH session sent `NEWKEYS`
     /// (Suricata's `app-layer.protocols.ssh.encryption-handling`).
     pub ssh_encryption: EncryptionHandling,
+    /// What happens once a TLS session sends application data
+    /// (Suricata's `app-layer.protocols.tls.encryption-handling`).
+    pub tls_encryption: EncryptionHandling,
 }
 
 impl Default for AppConfig {
@@ -53,6 +58,19 @@ impl Default for AppConfig {
         AppConfig {
             ssh_hassh: true,
             ssh_encryption: EncryptionHandling::TrackOnly,
+            tls_encryption: EncryptionHandling::TrackOnly,
+        }
+    }
+}
+
+impl AppConfig {
+    /// The `encryption-handling` of a protocol (track-only for protocols
+    /// without encryption).
+    pub fn encryption(&self, proto: AppProto) -> EncryptionHandling {
+        match proto {
+            AppProto::Ssh => self.ssh_encryption,
+            AppProto::Tls => self.tls_encryption,
+            _ => EncryptionHandling::TrackOnly,
         }
     }
 }
@@ -80,6 +98,8 @@ pub enum AppProto {
     /// HTTP/1.x, found by a request method or `HTTP/` at the start of a
     /// direction.
     Http,
+    /// TLS or SSL, found by a record header (or an SSLv2 ClientHello).
+    Tls,
     /// No known protocol; no more app-layer work for this flow.
     Failed,
 }
@@ -91,6 +111,7 @@ impl AppProto {
             AppProto::Unknown => "unknown",
             AppProto::Ssh => "ssh",
             AppProto::Http => "http",
+            AppProto::Tls => "tls",
             AppProto::Failed => "failed",
         }
     }
@@ -200,6 +221,7 @@ pub enum AppState {
     /// [`HTTP_PROBE_MAX`] bytes each; index 0: to_server).
     HttpProbe(Box<[Vec<u8>; 2]>),
     Http(Box<HttpState>),
+    Tls(Box<TlsState>),
     /// No known protocol.
     Failed,
 }
@@ -230,6 +252,10 @@ pub struct AppUpdate {
     pub invalid_banner: bool,
     /// A long banner was seen in this call (anomaly).
     pub long_banner: bool,
+    /// The flow became TLS in this call.
+    pub became_tls: bool,
+    /// TLS anomalies wait in [`TlsState::take_events`].
+    pub tls_events: bool,
 }
 
 impl AppState {
@@ -239,6 +265,7 @@ impl AppState {
             AppState::Unknown | AppState::Probing(_) | AppState::HttpProbe(_) => AppProto::Unknown,
             AppState::Ssh(_) => AppProto::Ssh,
             AppState::Http(_) => AppProto::Http,
+            AppState::Tls(_) => AppProto::Tls,
             AppState::Failed => AppProto::Failed,
         }
     }
@@ -267,11 +294,29 @@ impl AppState {
         }
     }
 
+    /// The TLS state, once the flow is TLS.
+    pub fn tls(&self) -> Option<&TlsState> {
+        match self {
+            AppState::Tls(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The TLS state, once the flow is TLS.
+    pub fn tls_mut(&mut self) -> Option<&mut TlsState> {
+        match self {
+            AppState::Tls(t) => Some(t),
+            _ => None,
+        }
+    }
+
     /// Call before the chunks of a new packet: forgets the previous
-    /// packet's HTTP inspection points. Nothing to do for other protocols.
+    /// packet's HTTP and TLS inspection points.
     pub fn begin_packet(&mut self) {
-        if let AppState::Http(h) = self {
-            h.begin_packet();
+        match self {
+            AppState::Http(h) => h.begin_packet(),
+            AppState::Tls(t) => t.begin_packet(),
+            _ => {}
         }
     }
 
@@ -285,9 +330,25 @@ impl AppState {
         up
     }
 
-    /// The session is encrypted from here on (both sides sent `NEWKEYS`).
+    /// The session is encrypted from here on (SSH: both sides sent
+    /// `NEWKEYS`; TLS: application data was seen).
     pub fn encrypted(&self) -> bool {
-        self.ssh().is_some_and(SshState::encrypted)
+        match self {
+            AppState::Tls(t) => t.encrypted,
+            _ => self.ssh().is_some_and(SshState::encrypted),
+        }
+    }
+
+    /// Content rules inspect this flow's payload: not once the session is
+    /// encrypted, unless its protocol's `encryption-handling` is `full`.
+    pub fn payload_inspected(&self, cfg: &AppConfig) -> bool {
+        !(self.encrypted() && cfg.encryption(self.proto()) != EncryptionHandling::Full)
+    }
+
+    /// At flow end: true when the TLS transaction has something to log
+    /// and was not logged yet (marks it logged).
+    pub fn take_unlogged_tls(&mut self) -> bool {
+        self.tls_mut().is_some_and(TlsState::take_unlogged)
     }
 
     /// At flow end: the SSH transaction if it has something to log and was
@@ -320,6 +381,7 @@ impl AppState {
         let server = dir == Direction::ToClient;
         let di = usize::from(server);
         match self {
+            AppState::Tls(t) => return tls_update(t.feed(dir, new_bytes), counters),
             AppState::Http(h) => {
                 let hu = h.feed(dir, new_bytes);
                 up.tx_complete = hu.tx_complete;
@@ -336,8 +398,15 @@ impl AppState {
                 let mut cand = held_mine.clone();
                 let room = HTTP_PROBE_MAX.saturating_sub(cand.len());
                 cand.extend_from_slice(new_bytes.get(..room.min(new_bytes.len())).unwrap_or(&[]));
+                let tls_undecided = tls::probe(&cand, server).is_none();
                 match http::probe(&cand, server) {
                     Some(true) => return self.become_http(dir, new_bytes, counters),
+                    _ if tls_undecided && new_bytes.len() <= room => {
+                        if let Some(b) = bufs.get_mut(di) {
+                            *b = cand;
+                        }
+                        return up;
+                    }
                     None if new_bytes.len() <= room => {
                         if let Some(b) = bufs.get_mut(di) {
                             *b = cand;
@@ -361,16 +430,24 @@ impl AppState {
                         merge(&mut up, u);
                     }
                 }
-                if !held_mine.is_empty() {
-                    let u = self.on_stream_data_ssh(dir, &held_mine, cfg, counters);
-                    merge(&mut up, u);
-                }
-                let u = self.on_stream_data_ssh(dir, new_bytes, cfg, counters);
+                // This direction's held bytes and the new ones together, so
+                // a probe sees the whole start.
+                let mut mine = held_mine;
+                mine.extend_from_slice(new_bytes);
+                let u = self.on_stream_data_ssh(dir, &mine, cfg, counters);
                 merge(&mut up, u);
                 return up;
             }
             AppState::Unknown => match http::probe(new_bytes, server) {
                 Some(true) => return self.become_http(dir, new_bytes, counters),
+                _ if tls::probe(new_bytes, server).is_none() => {
+                    let mut bufs: Box<[Vec<u8>; 2]> = Box::default();
+                    if let Some(b) = bufs.get_mut(di) {
+                        b.extend_from_slice(new_bytes);
+                    }
+                    *self = AppState::HttpProbe(bufs);
+                    return up;
+                }
                 None if new_bytes.len() <= HTTP_PROBE_MAX => {
                     let mut bufs: Box<[Vec<u8>; 2]> = Box::default();
                     if let Some(b) = bufs.get_mut(di) {
@@ -449,12 +526,18 @@ impl AppState {
         let server = dir == Direction::ToClient;
         match self {
             AppState::Failed | AppState::Http(_) | AppState::HttpProbe(_) => return up,
+            AppState::Tls(t) => return tls_update(t.feed(dir, new_bytes), counters),
             AppState::Ssh(_) => {}
             AppState::Unknown | AppState::Probing(_) => {
                 let side_started = match self {
                     AppState::Probing(s) => s.side(dir).progress != ssh::Progress::Start,
                     _ => false,
                 };
+                if !side_started && matches!(self, AppState::Unknown) {
+                    if let Some(true) = tls::probe(new_bytes, server) {
+                        return self.become_tls(dir, new_bytes, counters);
+                    }
+                }
                 if !side_started {
                     // First bytes of this direction: decide what we can now;
                     // the parser below handles the undecided cases line by
@@ -528,6 +611,10 @@ impl AppState {
     /// for their line end are parsed with what arrived.
     pub fn on_eof(&mut self, counters: &PipelineCounters) -> AppUpdate {
         let mut up = AppUpdate::default();
+        if let AppState::Tls(t) = self {
+            t.on_eof();
+            return up;
+        }
         let (AppState::Ssh(st) | AppState::Probing(st)) = self else {
             return up;
         };
@@ -537,6 +624,21 @@ impl AppState {
             up.banner_done = true;
             self.become_ssh(counters, &mut up);
         }
+        up
+    }
+
+    /// Decides TLS and feeds the first bytes.
+    fn become_tls(
+        &mut self,
+        dir: Direction,
+        new_bytes: &[u8],
+        counters: &PipelineCounters,
+    ) -> AppUpdate {
+        let mut t = Box::<TlsState>::default();
+        inc(&counters.app_flow_tls);
+        let mut up = tls_update(t.feed(dir, new_bytes), counters);
+        up.became_tls = true;
+        *self = AppState::Tls(t);
         up
     }
 
@@ -563,9 +665,24 @@ impl AppState {
     }
 }
 
+/// The app-layer view of a TLS update (counts parser errors).
+fn tls_update(t: tls::TlsUpdate, counters: &PipelineCounters) -> AppUpdate {
+    if t.parser_error {
+        inc(&counters.app_tls_parser_errors);
+    }
+    AppUpdate {
+        tx_complete: t.tx_complete,
+        encrypted: t.encrypted,
+        tls_events: t.events,
+        ..AppUpdate::default()
+    }
+}
+
 /// Ors the flags of `b` into `a`.
 fn merge(a: &mut AppUpdate, b: AppUpdate) {
     a.became_ssh |= b.became_ssh;
+    a.became_tls |= b.became_tls;
+    a.tls_events |= b.tls_events;
     a.became_http |= b.became_http;
     a.failed |= b.failed;
     a.banner_done |= b.banner_done;
@@ -641,8 +758,15 @@ mod tests {
     #[test]
     fn non_ssh_fails_and_stops() {
         let c = PipelineCounters::default();
+        // A TLS record header makes a TLS flow, even one byte at a time.
         let mut f = flow();
-        let u = on_stream_data(&mut f, Direction::ToServer, b"\x16\x03\x01\x02\x00", &c);
+        for b in b"\x16\x03\x01\x02\x00".chunks(1) {
+            on_stream_data(&mut f, Direction::ToServer, b, &c);
+        }
+        assert_eq!(f.proto(), AppProto::Tls);
+        assert_eq!(c.app_flow_tls.load(Relaxed), 1);
+        let mut f = flow();
+        let u = on_stream_data(&mut f, Direction::ToServer, b"\x05\x03\x01\x02\x00", &c);
         assert!(u.failed);
         assert_eq!(f.proto(), AppProto::Failed);
         assert!(f.ssh().is_none());

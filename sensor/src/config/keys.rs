@@ -308,6 +308,26 @@ impl Applier<'_> {
                     c.app_layer.ssh.hassh = v
                 })
             }
+            ["app-layer", "protocols", "tls", "ja3-fingerprints"] => self.set(
+                key,
+                value,
+                origin,
+                |v| match v {
+                    "auto" => Some(None),
+                    _ => parse_bool(v).map(Some),
+                },
+                "yes, no or auto",
+                |c, v| c.app_layer.tls.ja3_fingerprints = v,
+            ),
+            ["app-layer", "protocols", "tls", "encryption-handling" | "encrypt-handling"] => self
+                .set(
+                    key,
+                    value,
+                    origin,
+                    SshEncryptionHandling::parse,
+                    "default, track-only, bypass or full",
+                    |c, v| c.app_layer.tls.encryption_handling = v,
+                ),
             ["app-layer", "protocols", "ssh", "encryption-handling"] => self.set(
                 key,
                 value,
@@ -489,6 +509,20 @@ impl EveOutputs {
                         (None, _) => ap.unused.push(key),
                     }
                 }
+                ["eve-log", "types", _n, "tls", "extended"] => match parse_bool(value) {
+                    Some(v) => ap.cfg.eve.tls.extended = v,
+                    None => ap.error(&key, value, &origin, "expected yes or no"),
+                },
+                ["eve-log", "types", _n, "tls", "custom", _m] => {
+                    if crate::output::tls::field::by_name(value).is_some() {
+                        ap.cfg.eve.tls.custom.push(value.clone());
+                    } else {
+                        ap.error(&key, value, &origin, "not a tls field");
+                    }
+                }
+                // Certificates are not stored (`tls-store`); Suricata 7's
+                // `session-resumption` logs resumed sessions, as here.
+                ["eve-log", "types", _n, "tls", "session-resumption"] => {}
                 ["eve-log", "types", _n, "alert", opt] => {
                     let a = &mut ap.cfg.eve.alert;
                     let field = match *opt {
@@ -521,6 +555,7 @@ impl EveOutputs {
         if let Some(list) = listed {
             let t = &mut ap.cfg.eve.types;
             t.ssh = false;
+            t.tls = false;
             t.alert = false;
             t.drop = false;
             t.flow = false;
@@ -547,6 +582,7 @@ impl EveOutputs {
         if !eve_enabled {
             let t = &mut ap.cfg.eve.types;
             t.ssh = false;
+            t.tls = false;
             t.alert = false;
             t.drop = false;
             t.flow = false;
@@ -634,6 +670,7 @@ fn set_type(ap: &mut Applier<'_>, ty: &str, on: bool, key: &str) {
     let t = &mut ap.cfg.eve.types;
     match ty {
         "ssh" => t.ssh = on,
+        "tls" => t.tls = on,
         "alert" => t.alert = on,
         "drop" => t.drop = on,
         "flow" => t.flow = on,

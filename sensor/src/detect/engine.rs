@@ -94,6 +94,8 @@ pub struct Matches {
     tx_lower: Vec<u8>,
     /// HTTP buffer scratch (detect/http.rs).
     http: super::http::Scratch,
+    /// TLS buffer scratch (detect/tls.rs).
+    tls: super::tls::Scratch,
     scan: ScanScratch,
     thresholds: ThresholdState,
     /// This thread's `hostbits` (see [`super::hostbits`]).
@@ -322,6 +324,10 @@ pub struct Engine {
     brute: bool,
     /// Rules with an HTTP transaction part, matched by `inspect_http`.
     http_rules: Vec<u32>,
+    /// Rules with a TLS transaction part, matched by `inspect_tls`.
+    tls_rules: Vec<u32>,
+    /// Fast-pattern index of `tls_rules`.
+    tls_index: super::tls::TlsIndex,
 }
 
 /// Addresses and ports oriented for one view.
@@ -448,6 +454,8 @@ impl Engine {
             // decode-event rules run only on packets with anomalies.
             if rule.http.is_some() {
                 e.http_rules.push(idx);
+            } else if rule.tls.is_some() {
+                e.tls_rules.push(idx);
             } else if rule.decode_events.is_empty() {
                 g.add(idx, &rule);
             } else {
@@ -456,6 +464,10 @@ impl Engine {
             e.rules.push(rule);
             e.metas.push(meta);
         }
+        e.tls_index = super::tls::TlsIndex::build(e.tls_rules.iter().filter_map(|&i| {
+            let r = e.rules.get(i as usize)?.tls.as_deref()?;
+            Some((i, r))
+        }));
         e.packet = packet.finish();
         e.payload = payload.finish();
         e.tx = tx.finish();
@@ -502,6 +514,14 @@ impl Engine {
     /// with [`super::FLOWBIT_TAG`]).
     pub fn flowbit_name(&self, id: u32) -> Option<&str> {
         self.flowbit_names.get(id as usize).map(String::as_str)
+    }
+
+    /// Some rule reads a JA3 or JA3S buffer: with Suricata's
+    /// `ja3-fingerprints: auto`, JA3 is then logged.
+    pub fn uses_ja3(&self) -> bool {
+        self.rules
+            .iter()
+            .any(|r| r.tls.as_deref().is_some_and(super::tls::TlsRule::uses_ja3))
     }
 
     /// Some rule reads a HASSH buffer (`ssh.hassh*`): as in Suricata, such
@@ -552,6 +572,7 @@ impl Engine {
         }
         out.thresholds.bind(self.id);
         self.inspect_http(input, fired, out);
+        self.inspect_tls(input, fired, out);
         let pkt = input.pkt;
         let (sp, dp, has_ports) = match pkt.ports() {
             Some((s, d)) => (s, d, true),
@@ -795,6 +816,9 @@ impl Engine {
             return false;
         }
         if rule.proto == RuleProto::Http && input.http.is_none() {
+            return false;
+        }
+        if rule.proto == RuleProto::Tls && input.tls.is_none() {
             return false;
         }
         // flow
@@ -1270,6 +1294,110 @@ impl Engine {
                     out.action = Some(fa);
                 }
             }
+        }
+    }
+}
+
+// TLS: rules with a TLS part run here, once per direction of the flow's
+// transaction, in the directions the parser marked in this packet (see
+// `crate::app::tls` and `super::tls`).
+impl Engine {
+    fn inspect_tls(&self, input: &DetectInput, fired: &mut Vec<u32>, out: &mut Matches) {
+        let Some(t) = input.tls else { return };
+        if self.tls_rules.is_empty() || !t.marks.iter().any(|&m| m) {
+            return;
+        }
+        let Some(pdir) = input.dir else { return };
+        let pkt = input.pkt;
+        let Some((sp, dp)) = pkt.ports() else { return };
+        let ptuple = Tuple {
+            src: pkt.ip.src,
+            dst: pkt.ip.dst,
+            sp,
+            dp,
+            has_ports: true,
+        };
+        let now = input.ts.secs;
+        for dir in [Direction::ToServer, Direction::ToClient] {
+            if !t.marks.get(dir.index()).copied().unwrap_or(false) {
+                continue;
+            }
+            let tuple = if dir != pdir {
+                ptuple.swapped()
+            } else {
+                ptuple
+            };
+            self.tls_index.candidates(t, dir, &mut out.tls);
+            let cand = std::mem::take(&mut out.tls.cand);
+            for &ri in &cand {
+                let (Some(rule), Some(meta)) =
+                    (self.rules.get(ri as usize), self.metas.get(ri as usize))
+                else {
+                    continue;
+                };
+                let Some(tr) = rule.tls.as_deref() else {
+                    continue;
+                };
+                if tr.dir.is_some_and(|d| d != dir) || !rule.proto.accepts(pkt.ip.proto) {
+                    continue;
+                }
+                let key = tx_key(ri, Some(dir));
+                if fired.contains(&key) || !tr.ready(t, dir) {
+                    continue;
+                }
+                let f = &rule.flow;
+                if f.dir.is_some_and(|d| d != dir) || f.established == Some(false) {
+                    continue;
+                }
+                if !rule.flowbits.is_empty() && !flowbits::check(&rule.flowbits, fired) {
+                    continue;
+                }
+                if !tuple_matches(rule, &tuple) {
+                    continue;
+                }
+                if !super::tls::matches(tr, t, dir, now, &mut out.tls) {
+                    continue;
+                }
+                fired.push(key);
+                if !rule.flowbits.is_empty() {
+                    flowbits::apply(&rule.flowbits, fired);
+                }
+                let Some(Limited {
+                    action,
+                    alert,
+                    rate_filter,
+                }) = limit(rule, meta, ri, input, &mut out.thresholds)
+                else {
+                    continue;
+                };
+                let fa = FinalAction {
+                    action,
+                    rule: ri,
+                    flow_scope: true,
+                    rate_filter,
+                };
+                if action == Action::Pass {
+                    if out.action.is_none() {
+                        out.action = Some(fa);
+                    }
+                    continue;
+                }
+                if alert {
+                    out.hits.push(Hit {
+                        rule: ri,
+                        action,
+                        tx: true,
+                        tx_id: 0,
+                        dir,
+                        flow_scope: true,
+                        rate_filter,
+                    });
+                }
+                if action.blocks() && out.action.is_none() {
+                    out.action = Some(fa);
+                }
+            }
+            out.tls.cand = cand;
         }
     }
 }

@@ -29,6 +29,7 @@ pub mod prefilter;
 pub mod rule;
 pub mod tag;
 pub mod threshold;
+pub mod tls;
 
 use std::collections::HashMap;
 
@@ -124,6 +125,9 @@ pub struct DetectInput<'a> {
     /// The flow's HTTP state when the flow is HTTP: its transactions that
     /// reached an inspection point with this packet are inspected.
     pub http: Option<&'a crate::app::HttpState>,
+    /// The flow's TLS state when the flow is TLS: its directions with new
+    /// handshake data in this packet are inspected by TLS rules.
+    pub tls: Option<&'a crate::app::TlsState>,
     /// A flow-end pseudo packet (Suricata's "stream (flow timeout)"): it
     /// carries the flow's last stream data and transactions, and packet
     /// rules do not run on it.

@@ -306,6 +306,7 @@ fn parse_proto(s: &str) -> Result<RuleProto, Parsed> {
         "icmpv6" => RuleProto::Icmpv6,
         "ssh" => RuleProto::Ssh,
         "http" | "http1" => RuleProto::Http,
+        "tls" | "ssl" => RuleProto::Tls,
         "pkthdr" => RuleProto::Pkthdr,
         "sctp" => RuleProto::Sctp,
         "ipv4" | "ip4" => RuleProto::Ipv4,
@@ -423,10 +424,14 @@ enum Buf {
     Ssh(SshBuf),
     /// An HTTP buffer's list (index into [`http::HttpSpecs::lists`]).
     Http(usize),
+    /// A TLS buffer's list (index into [`tls::TlsSpecs::lists`]).
+    Tls(usize),
 }
 
 /// HTTP options (see `parse/http.rs`).
 mod http;
+/// TLS options (see `parse/tls.rs`).
+mod tls;
 
 /// Parses one rule. `origin` is `file:line`.
 pub fn parse_rule(text: &str, origin: &str, vars: &Vars) -> Parsed {
@@ -603,6 +608,8 @@ struct Builder {
     unsupported: Option<String>,
     /// HTTP buffers, urilen, file keywords.
     http: http::HttpSpecs,
+    /// TLS buffers and keywords.
+    tls: tls::TlsSpecs,
 }
 
 impl VarScope for Builder {
@@ -710,6 +717,7 @@ impl Builder {
             tags: Vec::new(),
             unsupported: None,
             http: http::HttpSpecs::default(),
+            tls: tls::TlsSpecs::default(),
         }
     }
 
@@ -725,6 +733,10 @@ impl Builder {
             Buf::Hdr(h) => &mut self.hdr[h.index()],
             Buf::Ssh(b) => &mut self.ssh[b.index()],
             Buf::Http(i) => match self.http.lists.get_mut(i) {
+                Some(l) => &mut l.items,
+                None => &mut self.payload,
+            },
+            Buf::Tls(i) => match self.tls.lists.get_mut(i) {
                 Some(l) => &mut l.items,
                 None => &mut self.payload,
             },
@@ -791,6 +803,9 @@ impl Builder {
         fn need<'s>(k: &str, v: Option<&'s str>) -> Result<&'s str, ParseError> {
             v.filter(|s| !s.is_empty())
                 .ok_or_else(|| bad(k, "", "value missing"))
+        }
+        if let Some(r) = self.tls_option(k, v) {
+            return r;
         }
         if let Some(r) = self.http_option(k, v) {
             return r;
@@ -1136,6 +1151,21 @@ impl Builder {
                 keyword: "payload, header or ssh tests mixed with http buffers".into(),
             };
         }
+        let has_tls = !self.tls.is_empty();
+        if has_tls && (has_ssh || has_http || !self.payload.is_empty() || has_header_tests) {
+            return Parsed::Unsupported {
+                sid: Some(sid),
+                keyword: "payload, header, ssh or http tests mixed with tls buffers".into(),
+            };
+        }
+        let tls_rule = if has_tls {
+            match std::mem::take(&mut self.tls).build(self.flow.dir) {
+                Ok(t) => Some(Box::new(t)),
+                Err(e) => return fail(e),
+            }
+        } else {
+            None
+        };
         // An `http` rule with nothing to inspect in HTTP is a packet rule
         // for HTTP flows: as Suricata, it matches every packet of the flow
         // once the protocol is known.
@@ -1148,7 +1178,7 @@ impl Builder {
         } else {
             None
         };
-        let kind = if http_tx {
+        let kind = if http_tx || has_tls {
             Kind::Tx
         } else if has_ssh || (proto == RuleProto::Ssh && self.payload.is_empty()) {
             if has_header_tests {
@@ -1213,10 +1243,11 @@ impl Builder {
                 | RuleProto::TcpStream
                 | RuleProto::Ssh
                 | RuleProto::Http
+                | RuleProto::Tls
         );
         // Suricata's "app-layer" rules (`alert http` and nothing else):
         // every packet of a flow of the protocol, action on the flow.
-        let app_only = proto == RuleProto::Http
+        let app_only = matches!(proto, RuleProto::Http | RuleProto::Tls)
             && kind == Kind::Packet
             && payload.is_empty()
             && !has_header_tests
@@ -1277,6 +1308,7 @@ impl Builder {
             hostbits: self.hostbits,
             decode_events: self.decode_events,
             http: http_rule,
+            tls: tls_rule,
         };
         Parsed::Ok(Box::new(rule), Box::new(meta))
     }

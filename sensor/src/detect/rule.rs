@@ -28,6 +28,8 @@ pub enum RuleProto {
     Ssh,
     /// TCP whose flow the app layer identified as HTTP.
     Http,
+    /// TCP whose flow the app layer identified as TLS (`tls`, `ssl`).
+    Tls,
     /// `pkthdr`: any packet, also one that failed to decode.
     Pkthdr,
     /// `ipv4`/`ip4` and `ipv6`/`ip6`.
@@ -46,7 +48,8 @@ impl RuleProto {
             | RuleProto::TcpPkt
             | RuleProto::TcpStream
             | RuleProto::Ssh
-            | RuleProto::Http => ip_proto == ipproto::TCP,
+            | RuleProto::Http
+            | RuleProto::Tls => ip_proto == ipproto::TCP,
             RuleProto::Udp => ip_proto == ipproto::UDP,
             RuleProto::Icmp => ipproto::is_icmp(ip_proto),
             RuleProto::Icmpv4 => ip_proto == ipproto::ICMP,
@@ -261,6 +264,9 @@ pub struct Rule {
     /// payload content); such rules are matched by the HTTP inspection
     /// only.
     pub http: Option<Box<super::http::HttpRule>>,
+    /// The TLS transaction part (TLS buffers and keywords); such rules are
+    /// matched by the TLS inspection only.
+    pub tls: Option<Box<super::tls::TlsRule>>,
 }
 
 /// What EVE and the worker need to know about a rule.

@@ -39,6 +39,8 @@ pub struct BuildOpts {
     pub alert: PayloadOpts,
     /// Write `packet` events for packets tagged by `tag` rules.
     pub tagged_packets: bool,
+    /// Fields of the `tls` object.
+    pub tls: super::tls::TlsLogOpts,
     /// Which anomalies `anomaly` events report.
     pub anomaly: AnomalyOpts,
 }
@@ -278,6 +280,24 @@ pub fn ssh_event(
     ev
 }
 
+/// A `tls` transaction event: client→server tuple, no `tx_id` (as
+/// Suricata).
+pub fn tls_event(
+    flow: &FlowView,
+    tls: serde_json::Value,
+    source: Source,
+    ts: Timestamp,
+    pcap_cnt: Option<u64>,
+    opts: &BuildOpts,
+) -> Event {
+    let mut ev = flow_header("tls", flow, source, ts);
+    ev.pcap_cnt = pcap_cnt;
+    ev.pkt_src = Some(PKT_SRC_WIRE.to_string());
+    ev.community_id = cid(opts, flow.client, flow.server, flow.proto);
+    ev.tls = Some(tls);
+    ev
+}
+
 /// A rule match on a transaction (e.g. `ssh.software`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TxMatch {
@@ -286,6 +306,8 @@ pub struct TxMatch {
     pub ssh: Option<Ssh>,
     /// The transaction's `http` object (HTTP transactions).
     pub http: Option<serde_json::Value>,
+    /// The flow's `tls` object (TLS flows).
+    pub tls: Option<serde_json::Value>,
 }
 
 /// What the alert event needs beyond the packet and flow.
@@ -326,6 +348,7 @@ pub fn alert_event(
         ev.tx_id = Some(tx.tx_id);
         ev.ssh = tx.ssh;
         ev.http = tx.http;
+        ev.tls = tx.tls;
     }
     ev.alert = Some(info.alert);
     if let Some(f) = flow {
@@ -759,6 +782,7 @@ mod tests {
                     tx_id: 0,
                     ssh: Some(ssh_obj()),
                     http: None,
+                    tls: None,
                 }),
                 app_proto: Some("ssh"),
                 stream: None,

@@ -62,6 +62,8 @@ pub enum OutputError {
 #[serde(default, deny_unknown_fields)]
 pub struct EveTypes {
     pub ssh: bool,
+    /// `tls` events (Suricata's `types: - tls`).
+    pub tls: bool,
     pub alert: bool,
     pub drop: bool,
     pub flow: bool,
@@ -80,6 +82,7 @@ impl Default for EveTypes {
     fn default() -> Self {
         EveTypes {
             ssh: true,
+            tls: true,
             alert: true,
             drop: true,
             flow: true,
@@ -97,6 +100,7 @@ impl EveTypes {
     pub fn enabled(&self, event_type: &str) -> bool {
         match event_type {
             "ssh" => self.ssh,
+            "tls" => self.tls,
             "alert" => self.alert,
             "drop" => self.drop,
             "flow" => self.flow,
@@ -142,6 +146,53 @@ pub struct EveConfig {
     pub redis: Option<RedisConfig>,
     /// `[eve.anomaly]`: which anomalies `anomaly` events report.
     pub anomaly: AnomalyOpts,
+    /// Options of the `tls` object (`[eve.tls]`).
+    pub tls: EveTlsConfig,
+}
+
+/// `[eve.tls]`: the fields of the `tls` object (Suricata's
+/// `outputs.N.eve-log.types.M.tls.*`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct EveTlsConfig {
+    /// `extended`: serial, fingerprint, SNI, version, validity, JA3,
+    /// client certificate besides subject and issuer. On by default, as in
+    /// Suricata's shipped configuration.
+    pub extended: bool,
+    /// `custom`: exactly these fields (Suricata's names: `subject`,
+    /// `issuer`, `serial`, `fingerprint`, `sni`, `version`, `not_before`,
+    /// `not_after`, `certificate`, `chain`, `session_resumed`, `ja3`,
+    /// `ja3s`, `client`, `client_certificate`, `client_chain`).
+    pub custom: Vec<String>,
+}
+
+impl Default for EveTlsConfig {
+    fn default() -> Self {
+        EveTlsConfig {
+            extended: true,
+            custom: Vec::new(),
+        }
+    }
+}
+
+impl EveTlsConfig {
+    /// The field bits of the `tls` object (JA3 still needs
+    /// `ja3-fingerprints`).
+    pub fn fields(&self) -> u32 {
+        use super::tls::field;
+        if !self.custom.is_empty() {
+            return self
+                .custom
+                .iter()
+                .filter_map(|n| field::by_name(n))
+                .fold(0, |a, b| a | b);
+        }
+        if self.extended {
+            field::EXTENDED
+        } else {
+            field::BASIC
+        }
+    }
 }
 
 /// `[eve.alert]`: what alert events carry besides the rule (Suricata's
@@ -193,6 +244,7 @@ impl Default for EveConfig {
             sensor_name: None,
             redis: None,
             anomaly: AnomalyOpts::default(),
+            tls: EveTlsConfig::default(),
         }
     }
 }
@@ -211,6 +263,10 @@ impl EveConfig {
             },
             tagged_packets: self.alert.tagged_packets,
             anomaly: self.anomaly,
+            tls: super::tls::TlsLogOpts {
+                fields: self.tls.fields(),
+                ja3: false,
+            },
         }
     }
 }

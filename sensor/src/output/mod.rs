@@ -13,6 +13,7 @@ pub mod http;
 pub mod payload;
 pub mod redis;
 pub mod stats;
+pub mod tls;
 pub mod view;
 
 pub use build::{FlowView, PacketView};

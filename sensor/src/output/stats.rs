@@ -200,9 +200,11 @@ pub fn stats_event(
         "reassembly_memuse": sum(|p| &p.tcp_reassembly_memuse),
     });
     let app_layer = json!({
-        "flow": {"ssh": sum(|p| &p.app_flow_ssh), "http": sum(|p| &p.app_flow_http), "failed_tcp": sum(|p| &p.app_flow_failed_tcp)},
-        "tx": {"ssh": sum(|p| &p.app_tx_ssh), "http": sum(|p| &p.app_tx_http)},
-        "error": {"ssh": {"parser": sum(|p| &p.app_ssh_invalid_banner)}},
+        "flow": {"ssh": sum(|p| &p.app_flow_ssh), "http": sum(|p| &p.app_flow_http), "tls": sum(|p| &p.app_flow_tls), "failed_tcp": sum(|p| &p.app_flow_failed_tcp)},
+        // TLS: one transaction per flow that, as in Suricata, is not
+        // counted here.
+        "tx": {"ssh": sum(|p| &p.app_tx_ssh), "http": sum(|p| &p.app_tx_http), "tls": 0},
+        "error": {"ssh": {"parser": sum(|p| &p.app_ssh_invalid_banner)}, "tls": {"parser": sum(|p| &p.app_tls_parser_errors)}},
     });
     let detect = json!({
         "engines": [{
