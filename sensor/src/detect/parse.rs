@@ -1345,6 +1345,21 @@ mod tests {
 
     /// Legacy `uricontent` is `content` in the URI buffer; the modifiers
     /// after it apply to it, and it sets no sticky buffer.
+    /// As Suricata: a pcre with an HTTP buffer flag for another buffer than
+    /// the active sticky one is an error ("Expression seen with a sticky
+    /// buffer still enabled"); after a legacy modifier it is fine.
+    #[test]
+    fn pcre_http_flag_with_sticky_buffer_is_an_error() {
+        assert!(matches!(
+            error("alert http any any -> any any (http.uri; content:\".php\"; pcre:\"/^a/P\"; sid:1;)"),
+            ParseError::BadOption { .. }
+        ));
+        ok("alert http any any -> any any (content:\".php\"; http_uri; pcre:\"/^a/U\"; sid:2;)");
+        // The flag of the active sticky buffer itself is accepted.
+        ok("alert http any any -> any any (http.request_body; content:\"a\"; pcre:\"/^a/P\"; sid:4;)");
+        ok("alert http any any -> any any (http.uri; content:\".php\"; pcre:\"/^a/\"; sid:3;)");
+    }
+
     #[test]
     fn uricontent_is_content_on_the_uri() {
         let (r, _) = ok(

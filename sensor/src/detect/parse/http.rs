@@ -179,6 +179,31 @@ impl Builder {
             "filestore" => Some(Ok(())),
             "pcre" => {
                 let (stripped, buf) = pcre_http_flags(v?)?;
+                let sticky = match self.buf {
+                    Buf::Http(i) => self.http.lists.get(i).map(|l| l.buf),
+                    _ => None,
+                };
+                // `http.response_body` is Suricata's `file_data` list, which
+                // /Q names.
+                let same = |a: HttpBuf| {
+                    a == buf
+                        || matches!(
+                            (a, buf),
+                            (HttpBuf::ResponseBody, HttpBuf::FileData)
+                                | (HttpBuf::FileData, HttpBuf::ResponseBody)
+                        )
+                };
+                if sticky.is_some_and(|b| !same(b)) {
+                    // Suricata: "Expression seen with a sticky buffer still
+                    // enabled"; the rule is rejected.
+                    return Some(Err(bad(
+                        k,
+                        v.unwrap_or(""),
+                        "an HTTP buffer flag (/U, /P, /H, ...) for another buffer than the \
+                         active sticky buffer: drop the flag or name the buffer with its \
+                         sticky keyword",
+                    )));
+                }
                 Some(match pcre::parse(&stripped) {
                     Ok(p) => {
                         let i = self.http.plain_list(buf);
