@@ -197,6 +197,7 @@ fn main() {
             app_is_ssh: m.ssh,
             pseudo: false,
             http: None,
+            dns: None,
             ts: meerkat_sensor::packet::Timestamp { secs: 0, micros: 0 },
             stream_size: None,
         })

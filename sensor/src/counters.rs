@@ -105,6 +105,13 @@ pub struct PipelineCounters {
     pub app_tx_http: AtomicU64,
     pub app_ssh_invalid_banner: AtomicU64,
     pub app_ssh_long_banner: AtomicU64,
+    pub app_flow_dns_udp: AtomicU64,
+    pub app_flow_dns_tcp: AtomicU64,
+    pub app_flow_failed_udp: AtomicU64,
+    pub app_tx_dns_udp: AtomicU64,
+    pub app_tx_dns_tcp: AtomicU64,
+    /// DNS app-layer events raised (malformed data, Z flag, ...).
+    pub app_dns_events: AtomicU64,
     // detect
     pub detect_alert: AtomicU64,
     pub detect_alert_queue_overflow: AtomicU64,

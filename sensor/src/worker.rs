@@ -169,6 +169,21 @@ impl Worker {
                 send(shared, &self.counters, &ev);
             }
         }
+        if flow.app.dns().is_some() {
+            let pkt = flow.pseudo_packet(Direction::ToServer);
+            let pv = PacketView {
+                pkt: &pkt,
+                ts: now,
+                source: self.source,
+                dir: Some(Direction::ToServer),
+                pcap_cnt: None,
+            };
+            for ev in
+                crate::output::dns::pending_events(&mut flow, &pv, &shared.types, &shared.build)
+            {
+                send(shared, &self.counters, &ev);
+            }
+        }
         if shared.types.flow {
             let mut ev = flow_end_event(&flow, self.source, now, &shared.build);
             add_flow_vars(&mut ev, &flow, &shared.engine);
@@ -371,7 +386,7 @@ impl PacketHandler for Worker {
 impl Worker {
     fn inspect_packet(&mut self, cap: &CapturedPacket<'_>, pkt: &Packet<'_>) -> Verdict {
         let mode = cap.mode();
-        let (fid, dir) = match self.flows.lookup(pkt, cap.ts, cap.wire_len()) {
+        let (fid, mut dir) = match self.flows.lookup(pkt, cap.ts, cap.wire_len()) {
             Ok((fid, dir, _new)) => (fid, dir),
             Err(e) => {
                 // Counted by the flow table (`flow.memcap` in stats).
@@ -407,7 +422,7 @@ impl Worker {
             build: &shared.build,
             counters,
         };
-        let pv = PacketView {
+        let mut pv = PacketView {
             pkt,
             ts: cap.ts,
             source: *source,
@@ -440,10 +455,24 @@ impl Worker {
             session.on_packet(dir, &tcp, pkt.payload, mode, inspect);
             inspect.add_to_counters(counters);
             flow.app.begin_packet();
+            let dns_port =
+                tcp.src_port == crate::app::dns::PORT || tcp.dst_port == crate::app::dns::PORT;
             for chunk in inspect.chunks() {
-                let up =
-                    flow.app
-                        .on_stream_data(chunk.dir, chunk.new_bytes(), &shared.app, counters);
+                let mut cdir = chunk.dir;
+                if flow.app.proto() == AppProto::Unknown {
+                    let du = flow
+                        .app
+                        .probe_dns_tcp(cdir, chunk.new_bytes(), dns_port, counters);
+                    if du.reverse {
+                        flow.swap_direction();
+                        cdir = crate::app::dns::flow::flip(cdir);
+                        dir = crate::app::dns::flow::flip(dir);
+                        pv.dir = Some(dir);
+                    }
+                }
+                let up = flow
+                    .app
+                    .on_stream_data(cdir, chunk.new_bytes(), &shared.app, counters);
                 if (up.invalid_banner || up.long_banner) && shared.types.anomaly {
                     let event = if up.invalid_banner {
                         "INVALID_BANNER"
@@ -474,6 +503,18 @@ impl Worker {
                         send(shared, counters, &ev);
                     }
                 }
+            }
+        }
+
+        // DNS over UDP: one message per datagram (app/dns).
+        if let L4::Udp(u) = pkt.l4 {
+            let dns_port =
+                u.src_port == crate::app::dns::PORT || u.dst_port == crate::app::dns::PORT;
+            let du = flow.app.on_udp(dir, pkt.payload, dns_port, counters);
+            if du.reverse {
+                flow.swap_direction();
+                dir = crate::app::dns::flow::flip(dir);
+                pv.dir = Some(dir);
             }
         }
 
@@ -511,6 +552,9 @@ impl Worker {
         // A passed flow is not inspected any more (Suricata's pass: the
         // app layer above still parses and logs).
         if flow.action == FlowAction::Pass {
+            for ev in crate::output::dns::pending_events(flow, &pv, &shared.types, &shared.build) {
+                send(shared, counters, &ev);
+            }
             return Verdict::Accept;
         }
 
@@ -551,7 +595,12 @@ impl Worker {
         verdict::decide(&ctx, matches, &pv, Some(flow), outcome);
         let view = flow_view(flow);
         tag_packet(tags, shared, matches, &pv, Some(&view), outcome);
-        finish(shared, counters, source_counters, cap, pkt, outcome)
+        let verdict = finish(shared, counters, source_counters, cap, pkt, outcome);
+        // DNS transactions of this packet are logged after its alerts.
+        for ev in crate::output::dns::pending_events(flow, &pv, &shared.types, &shared.build) {
+            send(shared, counters, &ev);
+        }
+        verdict
     }
 
     /// Detection for a packet that has no flow (flow table full).
@@ -567,6 +616,7 @@ impl Worker {
             app_is_ssh: false,
             pseudo: false,
             http: None,
+            dns: None,
             ts: cap.ts,
             stream_size: None,
         };
@@ -730,6 +780,7 @@ fn flow_input<'a>(
         app_is_ssh: flow.app.proto() == AppProto::Ssh,
         pseudo,
         http: flow.app.http(),
+        dns: flow.app.dns(),
         ts,
         stream_size: flow.tcp.map(crate::detect::header::stream_sizes),
     }

@@ -88,6 +88,7 @@ fn load_all_etopen_rules() {
         app_is_ssh: false,
         pseudo: false,
         http: None,
+        dns: None,
         ts: meerkat_sensor::packet::Timestamp { secs: 0, micros: 0 },
         stream_size: None,
     };
@@ -165,6 +166,7 @@ fn etopen_ssh_rules() {
         app_is_ssh: true,
         pseudo: false,
         http: None,
+        dns: None,
         ts: meerkat_sensor::packet::Timestamp { secs: 0, micros: 0 },
         stream_size: None,
     };

@@ -24,6 +24,7 @@
 //! `app_tx_http`, `app_flow_failed_tcp`, `app_ssh_invalid_banner`,
 //! `app_ssh_long_banner`.
 
+pub mod dns;
 pub mod http;
 pub mod kexinit;
 pub mod ssh;
@@ -80,6 +81,8 @@ pub enum AppProto {
     /// HTTP/1.x, found by a request method or `HTTP/` at the start of a
     /// direction.
     Http,
+    /// DNS over UDP or TCP (see [`dns`]).
+    Dns,
     /// No known protocol; no more app-layer work for this flow.
     Failed,
 }
@@ -91,6 +94,7 @@ impl AppProto {
             AppProto::Unknown => "unknown",
             AppProto::Ssh => "ssh",
             AppProto::Http => "http",
+            AppProto::Dns => "dns",
             AppProto::Failed => "failed",
         }
     }
@@ -200,6 +204,11 @@ pub enum AppState {
     /// [`HTTP_PROBE_MAX`] bytes each; index 0: to_server).
     HttpProbe(Box<[Vec<u8>; 2]>),
     Http(Box<HttpState>),
+    /// DNS (UDP or TCP).
+    Dns(Box<dns::DnsState>),
+    /// A UDP flow on a DNS port whose directions failed DNS detection so
+    /// far (true: tried); see [`dns::flow`].
+    UdpProbe([bool; 2]),
     /// No known protocol.
     Failed,
 }
@@ -239,7 +248,8 @@ impl AppState {
             AppState::Unknown | AppState::Probing(_) | AppState::HttpProbe(_) => AppProto::Unknown,
             AppState::Ssh(_) => AppProto::Ssh,
             AppState::Http(_) => AppProto::Http,
-            AppState::Failed => AppProto::Failed,
+            AppState::Dns(_) => AppProto::Dns,
+            AppState::UdpProbe(_) | AppState::Failed => AppProto::Failed,
         }
     }
 
@@ -272,6 +282,9 @@ impl AppState {
     pub fn begin_packet(&mut self) {
         if let AppState::Http(h) = self {
             h.begin_packet();
+        }
+        if let AppState::Dns(d) = self {
+            d.begin_packet();
         }
     }
 
@@ -328,7 +341,11 @@ impl AppState {
                 }
                 return up;
             }
-            AppState::Failed | AppState::Ssh(_) => {
+            AppState::Dns(_) => {
+                self.on_stream_data_dns(dir, new_bytes, counters);
+                return up;
+            }
+            AppState::Failed | AppState::Ssh(_) | AppState::UdpProbe(_) => {
                 return self.on_stream_data_ssh(dir, new_bytes, cfg, counters);
             }
             AppState::HttpProbe(bufs) => {
@@ -448,7 +465,11 @@ impl AppState {
         }
         let server = dir == Direction::ToClient;
         match self {
-            AppState::Failed | AppState::Http(_) | AppState::HttpProbe(_) => return up,
+            AppState::Failed
+            | AppState::Http(_)
+            | AppState::HttpProbe(_)
+            | AppState::Dns(_)
+            | AppState::UdpProbe(_) => return up,
             AppState::Ssh(_) => {}
             AppState::Unknown | AppState::Probing(_) => {
                 let side_started = match self {

@@ -457,6 +457,11 @@ impl EveOutputs {
                     "all" => ap.cfg.eve.types.drop_flows_all = true,
                     _ => ap.error(&key, value, &origin, "expected start or all"),
                 },
+                ["eve-log", "types", _n, "dns", opt, ..] => {
+                    if !crate::output::dns::config_key(&mut ap.cfg.eve.dns, opt, value) {
+                        ap.unused.push(key);
+                    }
+                }
                 ["eve-log", "types", _n, "alert", opt] => {
                     let a = &mut ap.cfg.eve.alert;
                     let field = match *opt {
@@ -493,6 +498,7 @@ impl EveOutputs {
             t.drop = false;
             t.flow = false;
             t.anomaly = false;
+            t.dns = false;
             // `stats` keeps what `stats.enabled` said: Suricata's EVE stats
             // need both the stats module and the eve type.
             let stats_module = t.stats;
@@ -519,6 +525,7 @@ impl EveOutputs {
             t.flow = false;
             t.stats = false;
             t.anomaly = false;
+            t.dns = false;
         }
     }
 }
@@ -605,6 +612,7 @@ fn set_type(ap: &mut Applier<'_>, ty: &str, on: bool, key: &str) {
         "flow" => t.flow = on,
         "stats" => t.stats = on,
         "anomaly" => t.anomaly = on,
+        "dns" => t.dns = on,
         _ => ap.unused.push(format!("{key} {ty}")),
     }
 }

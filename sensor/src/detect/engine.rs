@@ -30,6 +30,9 @@ use super::{DetectInput, FileReport, RuleError, RuleLoadReport, SshBannerRef, Va
 use crate::decode::L4;
 use crate::packet::Direction;
 
+/// DNS transaction inspection (`inspect_dns`).
+mod dns;
+
 /// A rule whose destination ports list at most this many ports goes into
 /// per-port buckets; others are checked for every packet of the protocol.
 const PORT_BUCKET_LIMIT: usize = 32;
@@ -93,6 +96,8 @@ pub struct Matches {
     tx_lower: Vec<u8>,
     /// HTTP buffer scratch (detect/http.rs).
     http: super::http::Scratch,
+    /// DNS buffer scratch (detect/dns.rs).
+    dns: super::dns::Scratch,
     scan: ScanScratch,
     thresholds: ThresholdState,
     /// This thread's `hostbits` (see [`super::hostbits`]).
@@ -321,6 +326,8 @@ pub struct Engine {
     brute: bool,
     /// Rules with an HTTP transaction part, matched by `inspect_http`.
     http_rules: Vec<u32>,
+    /// Rules with a DNS transaction part, matched by `inspect_dns`.
+    dns_rules: Vec<u32>,
 }
 
 /// Addresses and ports oriented for one view.
@@ -437,6 +444,8 @@ impl Engine {
             // decode-event rules run only on packets with anomalies.
             if rule.http.is_some() {
                 e.http_rules.push(idx);
+            } else if rule.dns.is_some() {
+                e.dns_rules.push(idx);
             } else if rule.decode_events.is_empty() {
                 g.add(idx, &rule);
             } else {
@@ -518,6 +527,11 @@ impl Engine {
         &self.metas[idx as usize]
     }
 
+    /// A rule's protocol, or None for an unknown index.
+    pub fn rule_proto(&self, idx: u32) -> Option<RuleProto> {
+        self.rules.get(idx as usize).map(|r| r.proto)
+    }
+
     /// A rule's metadata, or None for an unknown index.
     pub fn get(&self, idx: u32) -> Option<&RuleMeta> {
         self.metas.get(idx as usize)
@@ -541,6 +555,7 @@ impl Engine {
         }
         out.thresholds.bind(self.id);
         self.inspect_http(input, fired, out);
+        self.inspect_dns(input, fired, out);
         let pkt = input.pkt;
         let (sp, dp, has_ports) = match pkt.ports() {
             Some((s, d)) => (s, d, true),
@@ -776,6 +791,9 @@ impl Engine {
             return false;
         }
         if rule.proto == RuleProto::Http && input.http.is_none() {
+            return false;
+        }
+        if rule.proto == RuleProto::Dns && input.dns.is_none() {
             return false;
         }
         // flow

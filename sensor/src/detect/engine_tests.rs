@@ -81,6 +81,7 @@ fn input<'a>(pkt: &'a Packet<'a>) -> DetectInput<'a> {
         app_is_ssh: false,
         pseudo: false,
         http: None,
+        dns: None,
         ts: crate::packet::Timestamp {
             secs: 1_700_000_000,
             micros: 0,

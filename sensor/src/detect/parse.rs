@@ -127,7 +127,6 @@ const KNOWN_UNSUPPORTED_PROTOS: &[&str] = &[
     "http1",
     "http2",
     "tls",
-    "dns",
     "smb",
     "ftp",
     "ftp-data",
@@ -306,6 +305,7 @@ fn parse_proto(s: &str) -> Result<RuleProto, Parsed> {
         "icmpv6" => RuleProto::Icmpv6,
         "ssh" => RuleProto::Ssh,
         "http" | "http1" => RuleProto::Http,
+        "dns" => RuleProto::Dns,
         "pkthdr" => RuleProto::Pkthdr,
         "sctp" => RuleProto::Sctp,
         "ipv4" | "ip4" => RuleProto::Ipv4,
@@ -423,10 +423,15 @@ enum Buf {
     Ssh(SshBuf),
     /// An HTTP buffer's list (index into [`http::HttpSpecs::lists`]).
     Http(usize),
+    /// A `dns.query` list (index into [`dns::DnsSpecs::lists`]).
+    Dns(usize),
 }
 
 /// HTTP options (see `parse/http.rs`).
 mod http;
+
+/// DNS options (see `parse/dns.rs`).
+mod dns;
 
 /// Parses one rule. `origin` is `file:line`.
 pub fn parse_rule(text: &str, origin: &str, vars: &Vars) -> Parsed {
@@ -603,6 +608,8 @@ struct Builder {
     unsupported: Option<String>,
     /// HTTP buffers, urilen, file keywords.
     http: http::HttpSpecs,
+    /// DNS buffers and keywords.
+    dns: dns::DnsSpecs,
 }
 
 impl VarScope for Builder {
@@ -710,6 +717,7 @@ impl Builder {
             tags: Vec::new(),
             unsupported: None,
             http: http::HttpSpecs::default(),
+            dns: dns::DnsSpecs::default(),
         }
     }
 
@@ -725,6 +733,10 @@ impl Builder {
             Buf::Hdr(h) => &mut self.hdr[h.index()],
             Buf::Ssh(b) => &mut self.ssh[b.index()],
             Buf::Http(i) => match self.http.lists.get_mut(i) {
+                Some(l) => &mut l.items,
+                None => &mut self.payload,
+            },
+            Buf::Dns(i) => match self.dns.lists.get_mut(i) {
                 Some(l) => &mut l.items,
                 None => &mut self.payload,
             },
@@ -791,6 +803,9 @@ impl Builder {
         fn need<'s>(k: &str, v: Option<&'s str>) -> Result<&'s str, ParseError> {
             v.filter(|s| !s.is_empty())
                 .ok_or_else(|| bad(k, "", "value missing"))
+        }
+        if let Some(r) = self.dns_option(k, v) {
+            return r;
         }
         if let Some(r) = self.http_option(k, v) {
             return r;
@@ -1130,6 +1145,32 @@ impl Builder {
             };
         }
         let has_http = !self.http.is_empty();
+        let has_dns = !self.dns.is_empty();
+        if has_dns && (has_http || has_ssh || !self.payload.is_empty() || has_header_tests) {
+            return Parsed::Unsupported {
+                sid: Some(sid),
+                keyword: "payload, header, ssh or http tests mixed with dns keywords".into(),
+            };
+        }
+        if has_dns
+            && !matches!(
+                proto,
+                RuleProto::Dns | RuleProto::Udp | RuleProto::Tcp | RuleProto::Ip
+            )
+        {
+            return Parsed::Unsupported {
+                sid: Some(sid),
+                keyword: "dns keywords on a non-dns protocol".into(),
+            };
+        }
+        let dns_rule = if has_dns {
+            match std::mem::take(&mut self.dns).build(self.flow.dir) {
+                Ok(d) => Some(Box::new(d)),
+                Err(e) => return fail(e),
+            }
+        } else {
+            None
+        };
         if has_http && (has_ssh || !self.payload.is_empty() || has_header_tests) {
             return Parsed::Unsupported {
                 sid: Some(sid),
@@ -1148,7 +1189,7 @@ impl Builder {
         } else {
             None
         };
-        let kind = if http_tx {
+        let kind = if http_tx || has_dns {
             Kind::Tx
         } else if has_ssh || (proto == RuleProto::Ssh && self.payload.is_empty()) {
             if has_header_tests {
@@ -1213,10 +1254,11 @@ impl Builder {
                 | RuleProto::TcpStream
                 | RuleProto::Ssh
                 | RuleProto::Http
+                | RuleProto::Dns
         );
         // Suricata's "app-layer" rules (`alert http` and nothing else):
         // every packet of a flow of the protocol, action on the flow.
-        let app_only = proto == RuleProto::Http
+        let app_only = matches!(proto, RuleProto::Http | RuleProto::Dns)
             && kind == Kind::Packet
             && payload.is_empty()
             && !has_header_tests
@@ -1277,6 +1319,7 @@ impl Builder {
             hostbits: self.hostbits,
             decode_events: self.decode_events,
             http: http_rule,
+            dns: dns_rule,
         };
         Parsed::Ok(Box::new(rule), Box::new(meta))
     }

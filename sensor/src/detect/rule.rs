@@ -28,6 +28,8 @@ pub enum RuleProto {
     Ssh,
     /// TCP whose flow the app layer identified as HTTP.
     Http,
+    /// UDP or TCP whose flow the app layer identified as DNS.
+    Dns,
     /// `pkthdr`: any packet, also one that failed to decode.
     Pkthdr,
     /// `ipv4`/`ip4` and `ipv6`/`ip6`.
@@ -48,6 +50,7 @@ impl RuleProto {
             | RuleProto::Ssh
             | RuleProto::Http => ip_proto == ipproto::TCP,
             RuleProto::Udp => ip_proto == ipproto::UDP,
+            RuleProto::Dns => ip_proto == ipproto::UDP || ip_proto == ipproto::TCP,
             RuleProto::Icmp => ipproto::is_icmp(ip_proto),
             RuleProto::Icmpv4 => ip_proto == ipproto::ICMP,
             RuleProto::Icmpv6 => ip_proto == ipproto::ICMPV6,
@@ -261,6 +264,9 @@ pub struct Rule {
     /// payload content); such rules are matched by the HTTP inspection
     /// only.
     pub http: Option<Box<super::http::HttpRule>>,
+    /// The DNS transaction part (`dns.query`, `dns.opcode`,
+    /// `app-layer-event:dns.*`), matched by the DNS inspection only.
+    pub dns: Option<Box<super::dns::DnsRule>>,
 }
 
 /// What EVE and the worker need to know about a rule.

@@ -37,6 +37,8 @@ pub struct BuildOpts {
     pub alert: PayloadOpts,
     /// Write `packet` events for packets tagged by `tag` rules.
     pub tagged_packets: bool,
+    /// What `dns` events carry (`[eve.dns]`).
+    pub dns: super::dns::DnsLogMask,
 }
 
 /// What the output needs to know about a flow. `client` is the initiator.
@@ -216,6 +218,8 @@ pub struct TxMatch {
     pub ssh: Option<Ssh>,
     /// The transaction's `http` object (HTTP transactions).
     pub http: Option<serde_json::Value>,
+    /// The transaction's `dns` object (DNS transactions).
+    pub dns: Option<serde_json::Value>,
 }
 
 /// What the alert event needs beyond the packet and flow.
@@ -256,6 +260,7 @@ pub fn alert_event(
         ev.tx_id = Some(tx.tx_id);
         ev.ssh = tx.ssh;
         ev.http = tx.http;
+        ev.dns = tx.dns;
     }
     ev.alert = Some(info.alert);
     if let Some(f) = flow {
@@ -614,6 +619,7 @@ mod tests {
                     tx_id: 0,
                     ssh: Some(ssh_obj()),
                     http: None,
+                    dns: None,
                 }),
                 app_proto: Some("ssh"),
                 stream: None,

@@ -67,6 +67,8 @@ pub struct EveTypes {
     pub flow: bool,
     pub stats: bool,
     pub anomaly: bool,
+    /// `dns` events.
+    pub dns: bool,
     /// A `drop` event for every dropped packet of a dropped flow
     /// (Suricata's `drop: {flows: all}`); default: the first one per
     /// direction (`flows: start`).
@@ -82,6 +84,7 @@ impl Default for EveTypes {
             flow: true,
             stats: true,
             anomaly: true,
+            dns: true,
             drop_flows_all: false,
         }
     }
@@ -98,6 +101,7 @@ impl EveTypes {
             "flow" => self.flow,
             "stats" => self.stats,
             "anomaly" => self.anomaly,
+            "dns" => self.dns,
             _ => true,
         }
     }
@@ -135,6 +139,8 @@ pub struct EveConfig {
     pub sensor_name: Option<String>,
     /// `[eve.redis]`: also send every event to Redis. None: file only.
     pub redis: Option<RedisConfig>,
+    /// `[eve.dns]`: options of `dns` events.
+    pub dns: super::dns::DnsLogConfig,
 }
 
 /// `[eve.alert]`: what alert events carry besides the rule (Suricata's
@@ -185,6 +191,7 @@ impl Default for EveConfig {
             alert: EveAlertConfig::default(),
             sensor_name: None,
             redis: None,
+            dns: Default::default(),
         }
     }
 }
@@ -202,6 +209,7 @@ impl EveConfig {
                 packet: self.alert.packet,
             },
             tagged_packets: self.alert.tagged_packets,
+            dns: self.dns.mask(),
         }
     }
 }

@@ -204,6 +204,8 @@ pub fn stats_event(
         "tx": {"ssh": sum(|p| &p.app_tx_ssh), "http": sum(|p| &p.app_tx_http)},
         "error": {"ssh": {"parser": sum(|p| &p.app_ssh_invalid_banner)}},
     });
+    let mut app_layer = app_layer;
+    crate::output::dns::add_stats(&mut app_layer, &sum);
     let detect = json!({
         "engines": [{
             "id": 0,
