@@ -119,6 +119,7 @@ impl DetectConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct AppLayerConfig {
     pub ssh: SshAppConfig,
+    pub dns: crate::app::dns::DnsAppConfig,
 }
 
 /// `[app_layer.ssh]`.

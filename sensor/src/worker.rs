@@ -455,8 +455,7 @@ impl Worker {
             session.on_packet(dir, &tcp, pkt.payload, mode, inspect);
             inspect.add_to_counters(counters);
             flow.app.begin_packet();
-            let dns_port =
-                tcp.src_port == crate::app::dns::PORT || tcp.dst_port == crate::app::dns::PORT;
+            let dns_port = shared.app.dns_tcp_ports.either(tcp.src_port, tcp.dst_port);
             for chunk in inspect.chunks() {
                 let mut cdir = chunk.dir;
                 if flow.app.proto() == AppProto::Unknown {
@@ -508,8 +507,7 @@ impl Worker {
 
         // DNS over UDP: one message per datagram (app/dns).
         if let L4::Udp(u) = pkt.l4 {
-            let dns_port =
-                u.src_port == crate::app::dns::PORT || u.dst_port == crate::app::dns::PORT;
+            let dns_port = shared.app.dns_udp_ports.either(u.src_port, u.dst_port);
             let du = flow.app.on_udp(dir, pkt.payload, dns_port, counters);
             if du.reverse {
                 flow.swap_direction();

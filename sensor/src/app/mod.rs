@@ -47,6 +47,9 @@ pub struct AppConfig {
     /// What happens once both sides of an SSH session sent `NEWKEYS`
     /// (Suricata's `app-layer.protocols.ssh.encryption-handling`).
     pub ssh_encryption: EncryptionHandling,
+    /// Ports on which DNS is detected over TCP and over UDP.
+    pub dns_tcp_ports: dns::DnsPorts,
+    pub dns_udp_ports: dns::DnsPorts,
 }
 
 impl Default for AppConfig {
@@ -54,6 +57,8 @@ impl Default for AppConfig {
         AppConfig {
             ssh_hassh: true,
             ssh_encryption: EncryptionHandling::TrackOnly,
+            dns_tcp_ports: dns::DnsPorts::default(),
+            dns_udp_ports: dns::DnsPorts::default(),
         }
     }
 }

@@ -286,6 +286,29 @@ impl Applier<'_> {
                 "yes, no or detection-only",
                 |c, v| c.app_layer.ssh.enabled = v,
             ),
+            ["app-layer", "protocols", "dns", rest @ ..] => {
+                let (tcp, udp) = match rest {
+                    ["tcp", "detection-ports", "dp"] => (true, false),
+                    ["udp", "detection-ports", "dp"] => (false, true),
+                    ["detection-ports", "dp"] => (true, true),
+                    _ => return false,
+                };
+                self.set(
+                    key,
+                    value,
+                    origin,
+                    crate::app::dns::DnsPorts::parse,
+                    "a port or a list of up to 8 ports",
+                    |c, v| {
+                        if tcp {
+                            c.app_layer.dns.tcp_ports = v.clone();
+                        }
+                        if udp {
+                            c.app_layer.dns.udp_ports = v;
+                        }
+                    },
+                )
+            }
             ["app-layer", "protocols", "ssh", "hassh"] => {
                 self.set(key, value, origin, parse_bool, BOOL, |c, v| {
                     c.app_layer.ssh.hassh = v

@@ -34,6 +34,70 @@ pub const MAX_TXS: usize = 64;
 /// The DNS port.
 pub const PORT: u16 = 53;
 
+/// Ports on which DNS is detected (Suricata's
+/// `app-layer.protocols.dns.{tcp,udp}.detection-ports.dp`): at most 8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DnsPorts {
+    ports: [u16; 8],
+    len: u8,
+}
+
+impl Default for DnsPorts {
+    fn default() -> Self {
+        DnsPorts::from_list(&[PORT])
+    }
+}
+
+impl DnsPorts {
+    /// The first 8 ports of `list`.
+    pub fn from_list(list: &[u16]) -> DnsPorts {
+        let mut p = DnsPorts {
+            ports: [0; 8],
+            len: 0,
+        };
+        for (slot, port) in p.ports.iter_mut().zip(list) {
+            *slot = *port;
+            p.len += 1;
+        }
+        p
+    }
+
+    /// `53`, `[53, 5353]` or `53,5353`.
+    pub fn parse(v: &str) -> Option<Vec<u16>> {
+        let t = v.trim().trim_start_matches('[').trim_end_matches(']');
+        let ports: Option<Vec<u16>> = t.split(',').map(|p| p.trim().parse().ok()).collect();
+        ports.filter(|p| !p.is_empty() && p.len() <= 8)
+    }
+
+    pub fn contains(&self, port: u16) -> bool {
+        self.ports
+            .get(..usize::from(self.len))
+            .is_some_and(|p| p.contains(&port))
+    }
+
+    /// Either port of a flow is a DNS port.
+    pub fn either(&self, a: u16, b: u16) -> bool {
+        self.contains(a) || self.contains(b)
+    }
+}
+
+/// `[app_layer.dns]`: the detection ports of DNS.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DnsAppConfig {
+    pub tcp_ports: Vec<u16>,
+    pub udp_ports: Vec<u16>,
+}
+
+impl Default for DnsAppConfig {
+    fn default() -> Self {
+        DnsAppConfig {
+            tcp_ports: vec![PORT],
+            udp_ports: vec![PORT],
+        }
+    }
+}
+
 /// Suricata's `dns` app-layer events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DnsEvent {

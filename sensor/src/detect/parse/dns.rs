@@ -80,7 +80,11 @@ impl Builder {
                         self.dns.events.push(e);
                         Ok(())
                     }
-                    None => Err(bad(k, s, "unknown dns event")),
+                    None => {
+                        // As Suricata: a warning, the rule is not loaded.
+                        self.unsupported(&format!("app-layer-event {s} (no such dns event)"));
+                        Ok(())
+                    }
                 })
             }
             "bsize" => {
