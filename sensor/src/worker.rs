@@ -246,7 +246,8 @@ impl Worker {
                 || flow
                     .app
                     .http()
-                    .is_some_and(|h| h.marks.iter().any(|m| m.dir == dir));
+                    .is_some_and(|h| h.marks.iter().any(|m| m.dir == dir))
+                || flow.app.dns().is_some_and(|d| d.has_uninspected(dir));
             if chunk.is_none() && !has_tx {
                 continue;
             }
@@ -275,6 +276,9 @@ impl Worker {
                 pcap_cnt: None,
             };
             verdict::decide(&ctx, matches, &pv, Some(flow), outcome);
+            if let Some(d) = flow.app.dns_mut() {
+                d.inspected(dir);
+            }
             for ev in outcome.events.drain(..) {
                 let mut ev = ev;
                 ev.pkt_src = Some(build::PKT_SRC_FLOW_TIMEOUT.to_string());
@@ -591,6 +595,9 @@ impl Worker {
 
         // Verdict.
         verdict::decide(&ctx, matches, &pv, Some(flow), outcome);
+        if let Some(d) = flow.app.dns_mut() {
+            d.inspected(dir);
+        }
         let view = flow_view(flow);
         tag_packet(tags, shared, matches, &pv, Some(&view), outcome);
         let verdict = finish(shared, counters, source_counters, cap, pkt, outcome);

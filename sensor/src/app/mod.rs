@@ -288,9 +288,6 @@ impl AppState {
         if let AppState::Http(h) = self {
             h.begin_packet();
         }
-        if let AppState::Dns(d) = self {
-            d.begin_packet();
-        }
     }
 
     /// The connection closed in direction `dir` (FIN or RST seen, or the

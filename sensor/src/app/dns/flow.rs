@@ -48,8 +48,8 @@ impl AppState {
     }
 
     /// One UDP datagram of direction `dir`. `dns_port`: one of the flow's
-    /// ports is a DNS port (detection runs only then; other UDP flows are
-    /// left alone).
+    /// ports is a DNS port (detection runs only then; other UDP flows fail
+    /// detection at once, EVE `app_proto: "failed"`, as in Suricata).
     pub fn on_udp(
         &mut self,
         dir: Direction,
@@ -59,7 +59,6 @@ impl AppState {
     ) -> DnsUpdate {
         let mut up = DnsUpdate::default();
         if let AppState::Dns(d) = self {
-            d.begin_packet();
             up.feed = d.feed_udp(dir, payload);
             count(&up.feed, counters, false);
             return up;
@@ -67,6 +66,14 @@ impl AppState {
         let mut tried = match self {
             AppState::Unknown if dns_port => [false; 2],
             AppState::UdpProbe(t) => *t,
+            AppState::Unknown => {
+                // No UDP protocol but DNS is parsed: as Suricata, whose
+                // detection finds nothing on this flow.
+                *self = AppState::Failed;
+                inc(&counters.app_flow_failed_udp);
+                up.failed = true;
+                return up;
+            }
             _ => return up,
         };
         let di = dir.index() & 1;

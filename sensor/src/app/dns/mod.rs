@@ -197,8 +197,11 @@ pub struct DnsState {
     /// TCP: a direction whose data stopped parsing (Suricata's parser
     /// error): ignored from then on.
     dead: [bool; 2],
-    /// Transactions created since [`DnsState::begin_packet`]: inspected by
-    /// detection with the current packet.
+    /// Transactions not inspected by detection yet: a transaction is
+    /// inspected with the next packet of its own direction (the one that
+    /// carried it inline; in IDS mode TCP data is parsed when the other
+    /// side acknowledges it, and the transaction waits for the next packet
+    /// of its direction, as in Suricata). See [`DnsState::inspected`].
     pub marks: Vec<u64>,
     /// Events raised and not yet written as EVE anomalies: direction,
     /// transaction id, event.
@@ -212,9 +215,19 @@ impl DnsState {
         DnsState::default()
     }
 
-    /// Forgets the previous packet's inspection marks.
-    pub fn begin_packet(&mut self) {
-        self.marks.clear();
+    /// Detection ran with a packet of direction `dir`: its transactions
+    /// are inspected.
+    pub fn inspected(&mut self, dir: Direction) {
+        let txs = &self.txs;
+        self.marks
+            .retain(|id| txs.iter().any(|t| t.tx_id == *id && t.dir != dir));
+    }
+
+    /// Some transaction of direction `dir` waits for inspection.
+    pub fn has_uninspected(&self, dir: Direction) -> bool {
+        self.marks
+            .iter()
+            .any(|id| self.tx(*id).is_some_and(|t| t.dir == dir))
     }
 
     pub fn tx(&self, tx_id: u64) -> Option<&DnsTx> {
@@ -297,6 +310,9 @@ impl DnsState {
             reply_to,
             events: 0,
         });
+        if self.marks.len() >= MAX_TXS {
+            self.marks.remove(0);
+        }
         self.marks.push(tx_id);
         feed.new_txs += 1;
         if response && !h.is_response() {

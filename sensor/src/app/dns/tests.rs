@@ -37,8 +37,11 @@ fn udp_query_and_response_are_two_transactions_paired_by_id() {
     assert_eq!((q.tx_id, q.dir, r.tx_id, r.dir), (0, S, 1, C));
     assert_eq!(r.reply_to, Some(0));
     assert_eq!(d.marks, vec![0, 1]);
-    d.begin_packet();
-    assert!(d.marks.is_empty());
+    assert!(d.has_uninspected(S) && d.has_uninspected(C));
+    d.inspected(C);
+    assert_eq!(d.marks, vec![0]);
+    d.inspected(S);
+    assert!(d.marks.is_empty() && !d.has_uninspected(S));
     // An unsolicited response pairs with nothing.
     d.feed_udp(C, &response(9, "x.org", &[]));
     assert_eq!(d.txs[2].reply_to, None);

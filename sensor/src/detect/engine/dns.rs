@@ -20,7 +20,9 @@ impl Engine {
             has_ports: true,
         };
         for &tx_id in &d.marks {
-            let Some(tx) = d.tx(tx_id) else { continue };
+            let Some(tx) = d.tx(tx_id).filter(|t| t.dir == pdir) else {
+                continue;
+            };
             let tuple = if tx.dir != pdir {
                 ptuple.swapped()
             } else {
