@@ -178,6 +178,7 @@ fn all_events() -> Vec<Event> {
                     tx_id: 0,
                     ssh: Some(ssh()),
                     http: None,
+                    dns: None,
                 }),
                 app_proto: Some("ssh"),
                 stream: None,

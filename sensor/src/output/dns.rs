@@ -509,7 +509,8 @@ pub fn guess_tx(
     let d = flow.app.dns()?;
     let udp = matches!(pkt.l4, crate::decode::L4::Udp(_));
     let dns_rule = engine.rule_proto(hit.rule) == Some(crate::detect::rule::RuleProto::Dns);
-    if !(udp && dns_rule) && !(!udp && hit.flow_scope) {
+    let applies = if udp { dns_rule } else { hit.flow_scope };
+    if !applies {
         return None;
     }
     let tx = d.last_tx(hit.dir)?;

@@ -144,11 +144,8 @@ pub fn parse_name_in(
     let mut value: Vec<u8> = Vec::with_capacity(32);
     let mut flags = NameFlags::default();
     let mut count = 0usize;
-    loop {
-        let Some(len) = u8_at(msg, pos) else {
-            // Ran off the end: the caller's next read fails.
-            break;
-        };
+    // Running off the end ends the name: the caller's next read fails.
+    while let Some(len) = u8_at(msg, pos) {
         if len == 0 {
             pos += 1;
             break;
