@@ -144,6 +144,99 @@ pub fn matches(rule: &DnsRule, tx: &DnsTx, s: &mut Scratch) -> bool {
 mod tests {
     use super::*;
 
+    use crate::app::dns::records::tests::{query, response};
+    use crate::app::dns::DnsState;
+    use crate::detect::parse::{parse_rule, Parsed};
+    use crate::detect::rule::{Kind, Rule, RuleProto};
+    use crate::detect::Vars;
+
+    fn rule(text: &str) -> Rule {
+        match parse_rule(text, "t.rules:1", &Vars::default()) {
+            Parsed::Ok(r, _) => *r,
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+
+    fn hit(text: &str, d: &DnsState, tx_id: u64) -> bool {
+        let r = rule(text);
+        let tx = d.tx(tx_id).unwrap();
+        matches(r.dns.as_deref().unwrap(), tx, &mut Scratch::default())
+    }
+
+    #[test]
+    fn et_open_style_rules() {
+        let mut d = DnsState::new();
+        d.feed_udp(Direction::ToServer, &query(1, "Evil.Example.COM", 1));
+        d.feed_udp(
+            Direction::ToClient,
+            &response(1, "evil.example.com", &[(1, vec![1, 2, 3, 4])]),
+        );
+        let r = rule("alert dns $HOME_NET any -> any any (msg:\"x\"; dns.query; dotprefix; content:\".example.com\"; nocase; endswith; fast_pattern; sid:1;)");
+        assert_eq!((r.proto, r.kind), (RuleProto::Dns, Kind::Tx));
+        for (text, want) in [
+            ("alert dns any any -> any any (dns.query; dotprefix; content:\".example.com\"; nocase; endswith; sid:1;)", true),
+            ("alert dns any any -> any any (dns.query; content:\"example.com\"; endswith; sid:1;)", false),
+            ("alert dns any any -> any any (dns.query; content:\"evil\"; nocase; bsize:16; sid:1;)", true),
+            ("alert dns any any -> any any (dns.query; bsize:<10; sid:1;)", false),
+            ("alert dns any any -> any any (dns_query; content:\"Evil.Example.COM\"; isdataat:!1,relative; sid:1;)", true),
+            ("alert dns any any -> any any (dns.query; pcre:\"/^[a-z]+\\.example\\.com$/i\"; sid:1;)", true),
+            ("alert dns any any -> any any (dns.opcode:0; sid:1;)", true),
+            ("alert dns any any -> any any (dns.opcode:!0; sid:1;)", false),
+        ] {
+            assert_eq!(hit(text, &d, 0), want, "{text}");
+        }
+        // dns.query reads queries only; opcode rules see responses too.
+        assert!(!hit(
+            "alert dns any any -> any any (dns.query; content:\"evil\"; nocase; sid:1;)",
+            &d,
+            1
+        ));
+        assert!(hit(
+            "alert dns any any -> any any (dns.opcode:0; sid:1;)",
+            &d,
+            1
+        ));
+        assert!(!hit(
+            "alert dns any any -> any any (dns.opcode:0; flow:to_server; sid:1;)",
+            &d,
+            1
+        ));
+    }
+
+    #[test]
+    fn app_layer_events_and_unsupported_mixes() {
+        let mut d = DnsState::new();
+        let mut q = query(5, "z.example", 1);
+        q[3] |= 0x40;
+        d.feed_udp(Direction::ToServer, &q);
+        assert!(hit(
+            "alert dns any any -> any any (app-layer-event:dns.z_flag_set; sid:1;)",
+            &d,
+            0
+        ));
+        assert!(!hit(
+            "alert dns any any -> any any (app-layer-event:dns.malformed_data; sid:1;)",
+            &d,
+            0
+        ));
+        for text in [
+            "alert dns any any -> any any (app-layer-event:dns.not_a_request; sid:1;)",
+            "alert dns any any -> any any (content:\"x\"; dns.query; content:\"y\"; sid:1;)",
+        ] {
+            assert!(
+                matches!(
+                    parse_rule(text, "t:1", &Vars::default()),
+                    Parsed::Unsupported { .. }
+                ),
+                "{text}"
+            );
+        }
+        // Payload content on protocol dns: a payload rule bound to DNS flows.
+        let r = rule("alert dns any any -> any any (content:\"suricata|02|\"; sid:1;)");
+        assert_eq!((r.kind, r.dns.is_none()), (Kind::Payload, true));
+        assert!(r.proto.accepts(17) && r.proto.accepts(6) && !r.proto.accepts(1));
+    }
+
     #[test]
     fn opcode_syntax() {
         assert_eq!(
