@@ -702,12 +702,10 @@ mod tests {
         assert!(c.eve.types.alert && !c.eve.types.flow);
         assert_eq!(c.stream.depth, 1 << 20);
         assert!(c.stream.midstream);
+        assert!(c.eve.types.dns);
         assert_eq!(
             l.ignored,
-            vec![
-                "app-layer.protocols.tls.enabled".to_string(),
-                "outputs.0.eve-log.types dns".to_string()
-            ]
+            vec!["app-layer.protocols.tls.enabled".to_string()]
         );
         assert_eq!(l.unknown_set, vec!["no.such.key".to_string()]);
         let dump = c.dump();
