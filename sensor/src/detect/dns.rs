@@ -15,9 +15,19 @@ use super::rule::NumTest;
 use crate::app::dns::{DnsEvent, DnsTx};
 use crate::packet::Direction;
 
-/// One `dns.query` list of a rule.
+/// What a list inspects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DnsBuf {
+    /// `dns.query`: each question's name.
+    Query,
+    /// `frame:dns.pdu`: the whole message (TCP: without its length).
+    Pdu,
+}
+
+/// One `dns.query` (or `frame:dns.pdu`) list of a rule.
 #[derive(Debug)]
 pub struct DnsList {
+    pub buf: DnsBuf,
     pub transforms: Vec<Transform>,
     pub contents: ContentList,
     pub bsize: Option<NumTest>,
@@ -67,10 +77,10 @@ impl DnsRule {
         events: Vec<DnsEvent>,
         flow_dir: Option<Direction>,
     ) -> DnsRule {
-        let dir = if lists.is_empty() {
-            flow_dir
-        } else {
+        let dir = if lists.iter().any(|l| l.buf == DnsBuf::Query) {
             Some(Direction::ToServer)
+        } else {
+            flow_dir
         };
         DnsRule {
             lists,
@@ -126,6 +136,12 @@ pub fn matches(rule: &DnsRule, tx: &DnsTx, s: &mut Scratch) -> bool {
         return false;
     }
     for l in &rule.lists {
+        if l.buf == DnsBuf::Pdu {
+            if !list_matches(l, &tx.raw, s) {
+                return false;
+            }
+            continue;
+        }
         // Suricata skips empty names in this buffer.
         let any = tx
             .msg
@@ -185,6 +201,18 @@ mod tests {
         ] {
             assert_eq!(hit(text, &d, 0), want, "{text}");
         }
+        // frame:dns.pdu: the message itself, in the rule's direction.
+        assert!(hit("alert udp any any -> any any (frame:dns.pdu; content:\"|01 00 00 01|\"; offset:2; depth:4; sid:1;)", &d, 0));
+        assert!(hit("alert udp any any -> any any (frame:dns.pdu; content:\"|81 80|\"; offset:2; depth:2; sid:1;)", &d, 1));
+        assert!(!hit("alert udp any any -> any any (flow:to_server; frame:dns.pdu; content:\"|81 80|\"; sid:1;)", &d, 1));
+        assert!(matches!(
+            parse_rule(
+                "alert tcp any any -> any any (frame:http1.request; content:\"x\"; sid:1;)",
+                "t:1",
+                &Vars::default()
+            ),
+            Parsed::Unsupported { .. }
+        ));
         // dns.query reads queries only; opcode rules see responses too.
         assert!(!hit(
             "alert dns any any -> any any (dns.query; content:\"evil\"; nocase; sid:1;)",

@@ -159,6 +159,9 @@ pub struct DnsTx {
     pub msg: Message,
     /// A response: the `tx_id` of the query it answers, if seen.
     pub reply_to: Option<u64>,
+    /// The message as sent (TCP: without its length), Suricata's
+    /// `dns.pdu` frame; kept until the transaction is inspected.
+    pub raw: Vec<u8>,
     /// [`DnsEvent`] bits set on this transaction.
     events: u8,
 }
@@ -218,6 +221,11 @@ impl DnsState {
     /// Detection ran with a packet of direction `dir`: its transactions
     /// are inspected.
     pub fn inspected(&mut self, dir: Direction) {
+        for t in self.txs.iter_mut().filter(|t| t.dir == dir) {
+            if !t.raw.is_empty() {
+                t.raw = Vec::new();
+            }
+        }
         let txs = &self.txs;
         self.marks
             .retain(|id| txs.iter().any(|t| t.tx_id == *id && t.dir != dir));
@@ -308,6 +316,7 @@ impl DnsState {
             dir,
             msg: m,
             reply_to,
+            raw: msg.to_vec(),
             events: 0,
         });
         if self.marks.len() >= MAX_TXS {

@@ -6,15 +6,16 @@
 use super::{bad, parse_num_test, Buf, Builder};
 use crate::app::dns::DnsEvent;
 use crate::detect::content::{ContentList, ItemSpec};
-use crate::detect::dns::{DnsList, DnsRule, Opcode};
+use crate::detect::dns::{DnsBuf, DnsList, DnsRule, Opcode};
 use crate::detect::http::Transform;
 use crate::detect::parse::ParseError;
 use crate::detect::rule::NumTest;
 use crate::packet::Direction;
 
 /// One `dns.query` list while the rule is read.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct ListSpec {
+    buf: DnsBuf,
     transforms: Vec<Transform>,
     pub(super) items: Vec<ItemSpec>,
     bsize: Option<NumTest>,
@@ -38,6 +39,7 @@ impl DnsSpecs {
         let mut lists = Vec::with_capacity(self.lists.len());
         for l in self.lists {
             lists.push(DnsList {
+                buf: l.buf,
                 transforms: l.transforms,
                 contents: ContentList::build_items(l.items)?,
                 bsize: l.bsize,
@@ -60,9 +62,20 @@ impl Builder {
             _ => None,
         };
         match k {
-            "dns.query" | "dns_query" => {
-                // A sticky buffer (also in its legacy spelling).
-                self.dns.lists.push(ListSpec::default());
+            "dns.query" | "dns_query" | "frame" => {
+                // A sticky buffer (also in its legacy spelling); of the
+                // frames, DNS's message.
+                let buf = match k {
+                    "frame" if v.map(str::trim) == Some("dns.pdu") => DnsBuf::Pdu,
+                    "frame" => return None,
+                    _ => DnsBuf::Query,
+                };
+                self.dns.lists.push(ListSpec {
+                    buf,
+                    transforms: Vec::new(),
+                    items: Vec::new(),
+                    bsize: None,
+                });
                 self.buf = Buf::Dns(self.dns.lists.len() - 1);
                 Some(Ok(()))
             }
