@@ -94,6 +94,10 @@ impl DnsRule {
 /// Scratch buffers for [`matches`], kept per thread.
 #[derive(Debug, Default)]
 pub struct Scratch {
+    /// Candidate rules of one transaction (engine prefilter).
+    pub(crate) cand: Vec<u32>,
+    /// A query name with a dot in front (engine prefilter).
+    pub(crate) name: Vec<u8>,
     buf: Vec<u8>,
     lower: Vec<u8>,
     tmp: Vec<u8>,

@@ -328,6 +328,8 @@ pub struct Engine {
     http_rules: Vec<u32>,
     /// Rules with a DNS transaction part, matched by `inspect_dns`.
     dns_rules: Vec<u32>,
+    /// Their prefilter.
+    dns_prefilter: dns::DnsPrefilter,
 }
 
 /// Addresses and ports oriented for one view.
@@ -454,6 +456,7 @@ impl Engine {
             e.rules.push(rule);
             e.metas.push(meta);
         }
+        e.dns_prefilter = dns::DnsPrefilter::build(&e.rules, &e.dns_rules);
         e.packet = packet.finish();
         e.payload = payload.finish();
         e.tx = tx.finish();
