@@ -461,15 +461,14 @@ pub fn pending_events(
     let Some(d) = flow.app.dns_mut() else {
         return out;
     };
-    for (dir, tx_id, e) in d.take_anomalies() {
+    // As Suricata, anomaly events read like the packet that raised them
+    // (in IDS mode a to_server message is parsed on the server's ACK).
+    for (_dir, tx_id, e) in d.take_anomalies() {
         if !types.anomaly {
             continue;
         }
         let mut ev = build::anomaly_event(pv, &view, "dns", e.as_str(), opts);
         ev.tx_id = Some(tx_id);
-        if pv.dir.is_some_and(|d| d != dir) {
-            build::orient(&mut ev, dir);
-        }
         out.push(ev);
     }
     if !dns_enabled(types) {
