@@ -203,6 +203,12 @@ pub fn parse_name_in(
             }
         }
     }
+    // The label limit can end the walk right after a label that crossed
+    // the length limit.
+    if value.len() > MAX_NAME_LEN {
+        value.truncate(MAX_NAME_LEN);
+        flags.truncated = true;
+    }
     acc.merge(flags);
     Ok((Name { value, flags }, pivot.unwrap_or(pos)))
 }
@@ -314,5 +320,25 @@ mod tests {
         assert_eq!((h.opcode(), h.rcode()), (0, 3));
         assert!(h.plausible(12 + 8) && !h.plausible(12 + 7));
         assert!(Header::parse(&[0; 11]).is_none());
+    }
+}
+
+#[cfg(test)]
+mod fuzz_regressions {
+    use super::*;
+
+    /// A pointer loop through a label that ends past the cut: the name must
+    /// still be cut at MAX_NAME_LEN (fuzz crash ef7aedfe).
+    #[test]
+    fn loop_name_is_cut() {
+        let m: &[u8] = &[
+            0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07, b'e',
+            b'x', b'a', b'm', b'p', b'l', b'e', 0x03, b'c', 0x00, 0x01, 0xc0, 0x0c, 0x00, 0x0d,
+            0x00, 0x00, 0x00, 0x04, 0x00, 0x2d, 0x01, 0x00, 0x01,
+        ];
+        let mut acc = NameFlags::default();
+        let (n, _) = parse_name(m, 12, &mut acc).unwrap();
+        assert_eq!(n.value.len(), MAX_NAME_LEN);
+        assert!(n.flags.truncated && n.flags.label_limit);
     }
 }
