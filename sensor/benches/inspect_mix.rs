@@ -198,6 +198,7 @@ fn main() {
             pseudo: false,
             http: None,
             tls: None,
+            dns: None,
             ts: meerkat_sensor::packet::Timestamp { secs: 0, micros: 0 },
             stream_size: None,
         })

@@ -122,6 +122,7 @@ impl DetectConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct AppLayerConfig {
     pub ssh: SshAppConfig,
+    pub dns: crate::app::dns::DnsAppConfig,
     pub tls: TlsAppConfig,
 }
 
@@ -744,12 +745,10 @@ mod tests {
         assert!(c.eve.types.alert && !c.eve.types.flow);
         assert_eq!(c.stream.depth, 1 << 20);
         assert!(c.stream.midstream);
+        assert!(c.eve.types.dns);
         assert_eq!(
             l.ignored,
-            vec![
-                "app-layer.protocols.tls.enabled".to_string(),
-                "outputs.0.eve-log.types dns".to_string()
-            ]
+            vec!["app-layer.protocols.tls.enabled".to_string()]
         );
         assert_eq!(l.unknown_set, vec!["no.such.key".to_string()]);
         let dump = c.dump();

@@ -108,6 +108,13 @@ pub struct PipelineCounters {
     pub app_flow_tls: AtomicU64,
     /// TLS records the parser could not follow (`app_layer.error.tls.parser`).
     pub app_tls_parser_errors: AtomicU64,
+    pub app_flow_dns_udp: AtomicU64,
+    pub app_flow_dns_tcp: AtomicU64,
+    pub app_flow_failed_udp: AtomicU64,
+    pub app_tx_dns_udp: AtomicU64,
+    pub app_tx_dns_tcp: AtomicU64,
+    /// DNS app-layer events raised (malformed data, Z flag, ...).
+    pub app_dns_events: AtomicU64,
     // detect
     pub detect_alert: AtomicU64,
     pub detect_alert_queue_overflow: AtomicU64,

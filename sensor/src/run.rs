@@ -263,6 +263,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 crate::config::SshEncryptionHandling::Full => crate::app::EncryptionHandling::Full,
             },
+            dns_tcp_ports: crate::app::dns::DnsPorts::from_list(&cfg.app_layer.dns.tcp_ports),
+            dns_udp_ports: crate::app::dns::DnsPorts::from_list(&cfg.app_layer.dns.udp_ports),
         },
     });
     // One memory budget for TCP reassembly across all threads.

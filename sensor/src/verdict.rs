@@ -193,7 +193,12 @@ fn report_hits(
         if let Some(f) = flow.as_deref_mut() {
             f.alerted = true;
         }
-        let tx_id = hit.tx.then_some(hit.tx_id);
+        let tx_id = hit.tx.then_some(hit.tx_id).or_else(|| {
+            // A payload match on a DNS flow names the transaction of its
+            // direction, as Suricata's (guessed) tx.
+            let f = flow.as_deref()?;
+            crate::output::dns::guess_tx(f, ctx.engine, hit, pv.pkt)
+        });
         if first_block.is_none() && hit.action.blocks() {
             first_block = Some((alert.clone(), hit.action, tx_id));
         }
@@ -216,6 +221,11 @@ fn report_hits(
                 .and_then(|f| f.app.http())
                 .and_then(|h| h.tx(tx_id))
                 .map(crate::output::http::http_object),
+            dns: flow
+                .as_deref()
+                .and_then(|f| f.app.dns())
+                .and_then(|d| d.tx(tx_id))
+                .map(crate::output::dns::alert_object),
         });
         let info = AlertInfo {
             alert,

@@ -183,6 +183,21 @@ impl Worker {
                 send(shared, &self.counters, &ev);
             }
         }
+        if flow.app.dns().is_some() {
+            let pkt = flow.pseudo_packet(Direction::ToServer);
+            let pv = PacketView {
+                pkt: &pkt,
+                ts: now,
+                source: self.source,
+                dir: Some(Direction::ToServer),
+                pcap_cnt: None,
+            };
+            for ev in
+                crate::output::dns::pending_events(&mut flow, &pv, &shared.types, &shared.build)
+            {
+                send(shared, &self.counters, &ev);
+            }
+        }
         if shared.types.flow {
             let mut ev = flow_end_event(&flow, self.source, now, &shared.build);
             add_flow_vars(&mut ev, &flow, &shared.engine);
@@ -251,7 +266,8 @@ impl Worker {
                 || flow
                     .app
                     .http()
-                    .is_some_and(|h| h.marks.iter().any(|m| m.dir == dir));
+                    .is_some_and(|h| h.marks.iter().any(|m| m.dir == dir))
+                || flow.app.dns().is_some_and(|d| d.has_uninspected(dir));
             if chunk.is_none() && !has_tx {
                 continue;
             }
@@ -280,6 +296,9 @@ impl Worker {
                 pcap_cnt: None,
             };
             verdict::decide(&ctx, matches, &pv, Some(flow), outcome);
+            if let Some(d) = flow.app.dns_mut() {
+                d.inspected(dir);
+            }
             for ev in outcome.events.drain(..) {
                 let mut ev = ev;
                 ev.pkt_src = Some(build::PKT_SRC_FLOW_TIMEOUT.to_string());
@@ -391,7 +410,7 @@ impl PacketHandler for Worker {
 impl Worker {
     fn inspect_packet(&mut self, cap: &CapturedPacket<'_>, pkt: &Packet<'_>) -> Verdict {
         let mode = cap.mode();
-        let (fid, dir) = match self.flows.lookup(pkt, cap.ts, cap.wire_len()) {
+        let (fid, mut dir) = match self.flows.lookup(pkt, cap.ts, cap.wire_len()) {
             Ok((fid, dir, _new)) => (fid, dir),
             Err(e) => {
                 // Counted by the flow table (`flow.memcap` in stats).
@@ -427,7 +446,7 @@ impl Worker {
             build: &shared.build,
             counters,
         };
-        let pv = PacketView {
+        let mut pv = PacketView {
             pkt,
             ts: cap.ts,
             source: *source,
@@ -460,10 +479,23 @@ impl Worker {
             session.on_packet(dir, &tcp, pkt.payload, mode, inspect);
             inspect.add_to_counters(counters);
             flow.app.begin_packet();
+            let dns_port = shared.app.dns_tcp_ports.either(tcp.src_port, tcp.dst_port);
             for chunk in inspect.chunks() {
-                let up =
-                    flow.app
-                        .on_stream_data(chunk.dir, chunk.new_bytes(), &shared.app, counters);
+                let mut cdir = chunk.dir;
+                if flow.app.proto() == AppProto::Unknown {
+                    let du = flow
+                        .app
+                        .probe_dns_tcp(cdir, chunk.new_bytes(), dns_port, counters);
+                    if du.reverse {
+                        flow.swap_direction();
+                        cdir = crate::app::dns::flow::flip(cdir);
+                        dir = crate::app::dns::flow::flip(dir);
+                        pv.dir = Some(dir);
+                    }
+                }
+                let up = flow
+                    .app
+                    .on_stream_data(cdir, chunk.new_bytes(), &shared.app, counters);
                 if (up.invalid_banner || up.long_banner)
                     && shared.types.anomaly
                     && shared.build.anomaly.applayer
@@ -534,6 +566,17 @@ impl Worker {
             }
         }
 
+        // DNS over UDP: one message per datagram (app/dns).
+        if let L4::Udp(u) = pkt.l4 {
+            let dns_port = shared.app.dns_udp_ports.either(u.src_port, u.dst_port);
+            let du = flow.app.on_udp(dir, pkt.payload, dns_port, counters);
+            if du.reverse {
+                flow.swap_direction();
+                dir = crate::app::dns::flow::flip(dir);
+                pv.dir = Some(dir);
+            }
+        }
+
         // HTTP anomalies, transactions and files ready (output/http.rs).
         if flow.app.http().is_some() {
             let at = crate::output::http::At {
@@ -582,6 +625,9 @@ impl Worker {
         // A passed flow is not inspected any more (Suricata's pass: the
         // app layer above still parses and logs).
         if flow.action == FlowAction::Pass {
+            for ev in crate::output::dns::pending_events(flow, &pv, &shared.types, &shared.build) {
+                send(shared, counters, &ev);
+            }
             return Verdict::Accept;
         }
 
@@ -620,9 +666,17 @@ impl Worker {
 
         // Verdict.
         verdict::decide(&ctx, matches, &pv, Some(flow), outcome);
+        if let Some(d) = flow.app.dns_mut() {
+            d.inspected(dir);
+        }
         let view = flow_view(flow);
         tag_packet(tags, shared, matches, &pv, Some(&view), outcome);
-        finish(shared, counters, source_counters, cap, pkt, outcome)
+        let verdict = finish(shared, counters, source_counters, cap, pkt, outcome);
+        // DNS transactions of this packet are logged after its alerts.
+        for ev in crate::output::dns::pending_events(flow, &pv, &shared.types, &shared.build) {
+            send(shared, counters, &ev);
+        }
+        verdict
     }
 
     /// Detection for a packet that has no flow (flow table full).
@@ -639,6 +693,7 @@ impl Worker {
             pseudo: false,
             http: None,
             tls: None,
+            dns: None,
             ts: cap.ts,
             stream_size: None,
         };
@@ -825,6 +880,7 @@ fn flow_input<'a>(
         pseudo,
         http: flow.app.http(),
         tls: flow.app.tls(),
+        dns: flow.app.dns(),
         ts,
         stream_size: flow.tcp.map(crate::detect::header::stream_sizes),
     }

@@ -89,6 +89,7 @@ fn load_all_etopen_rules() {
         pseudo: false,
         http: None,
         tls: None,
+        dns: None,
         ts: meerkat_sensor::packet::Timestamp { secs: 0, micros: 0 },
         stream_size: None,
     };
@@ -167,6 +168,7 @@ fn etopen_ssh_rules() {
         pseudo: false,
         http: None,
         tls: None,
+        dns: None,
         ts: meerkat_sensor::packet::Timestamp { secs: 0, micros: 0 },
         stream_size: None,
     };

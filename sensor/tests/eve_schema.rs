@@ -179,6 +179,7 @@ fn all_events() -> Vec<Event> {
                     ssh: Some(ssh()),
                     http: None,
                     tls: None,
+                    dns: None,
                 }),
                 app_proto: Some("ssh"),
                 stream: None,

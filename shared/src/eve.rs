@@ -76,6 +76,10 @@ pub struct Event {
     /// Suricata's `fileinfo` object.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fileinfo: Option<serde_json::Value>,
+    /// Suricata's `dns` object (`dns` events, alerts on DNS
+    /// transactions).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dns: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub app_proto: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -24,6 +24,7 @@
 //! `app_tx_http`, `app_flow_failed_tcp`, `app_ssh_invalid_banner`,
 //! `app_ssh_long_banner`.
 
+pub mod dns;
 pub mod http;
 pub mod kexinit;
 pub mod ssh;
@@ -51,6 +52,9 @@ pub struct AppConfig {
     /// What happens once a TLS session sends application data
     /// (Suricata's `app-layer.protocols.tls.encryption-handling`).
     pub tls_encryption: EncryptionHandling,
+    /// Ports on which DNS is detected over TCP and over UDP.
+    pub dns_tcp_ports: dns::DnsPorts,
+    pub dns_udp_ports: dns::DnsPorts,
 }
 
 impl Default for AppConfig {
@@ -58,6 +62,8 @@ impl Default for AppConfig {
         AppConfig {
             ssh_hassh: true,
             ssh_encryption: EncryptionHandling::TrackOnly,
+            dns_tcp_ports: dns::DnsPorts::default(),
+            dns_udp_ports: dns::DnsPorts::default(),
             tls_encryption: EncryptionHandling::TrackOnly,
         }
     }
@@ -100,6 +106,8 @@ pub enum AppProto {
     Http,
     /// TLS or SSL, found by a record header (or an SSLv2 ClientHello).
     Tls,
+    /// DNS over UDP or TCP (see [`dns`]).
+    Dns,
     /// No known protocol; no more app-layer work for this flow.
     Failed,
 }
@@ -112,6 +120,7 @@ impl AppProto {
             AppProto::Ssh => "ssh",
             AppProto::Http => "http",
             AppProto::Tls => "tls",
+            AppProto::Dns => "dns",
             AppProto::Failed => "failed",
         }
     }
@@ -222,6 +231,11 @@ pub enum AppState {
     HttpProbe(Box<[Vec<u8>; 2]>),
     Http(Box<HttpState>),
     Tls(Box<TlsState>),
+    /// DNS (UDP or TCP).
+    Dns(Box<dns::DnsState>),
+    /// A UDP flow on a DNS port whose directions failed DNS detection so
+    /// far (true: tried); see [`dns::flow`].
+    UdpProbe([bool; 2]),
     /// No known protocol.
     Failed,
 }
@@ -266,7 +280,8 @@ impl AppState {
             AppState::Ssh(_) => AppProto::Ssh,
             AppState::Http(_) => AppProto::Http,
             AppState::Tls(_) => AppProto::Tls,
-            AppState::Failed => AppProto::Failed,
+            AppState::Dns(_) => AppProto::Dns,
+            AppState::UdpProbe(_) | AppState::Failed => AppProto::Failed,
         }
     }
 
@@ -390,7 +405,11 @@ impl AppState {
                 }
                 return up;
             }
-            AppState::Failed | AppState::Ssh(_) => {
+            AppState::Dns(_) => {
+                self.on_stream_data_dns(dir, new_bytes, counters);
+                return up;
+            }
+            AppState::Failed | AppState::Ssh(_) | AppState::UdpProbe(_) => {
                 return self.on_stream_data_ssh(dir, new_bytes, cfg, counters);
             }
             AppState::HttpProbe(bufs) => {
@@ -525,7 +544,11 @@ impl AppState {
         }
         let server = dir == Direction::ToClient;
         match self {
-            AppState::Failed | AppState::Http(_) | AppState::HttpProbe(_) => return up,
+            AppState::Failed
+            | AppState::Http(_)
+            | AppState::HttpProbe(_)
+            | AppState::Dns(_)
+            | AppState::UdpProbe(_) => return up,
             AppState::Tls(t) => return tls_update(t.feed(dir, new_bytes), counters),
             AppState::Ssh(_) => {}
             AppState::Unknown | AppState::Probing(_) => {

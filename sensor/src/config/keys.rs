@@ -303,6 +303,29 @@ impl Applier<'_> {
                 "yes, no or detection-only",
                 |c, v| c.app_layer.ssh.enabled = v,
             ),
+            ["app-layer", "protocols", "dns", rest @ ..] => {
+                let (tcp, udp) = match rest {
+                    ["tcp", "detection-ports", "dp"] => (true, false),
+                    ["udp", "detection-ports", "dp"] => (false, true),
+                    ["detection-ports", "dp"] => (true, true),
+                    _ => return false,
+                };
+                self.set(
+                    key,
+                    value,
+                    origin,
+                    crate::app::dns::DnsPorts::parse,
+                    "a port or a list of up to 8 ports",
+                    |c, v| {
+                        if tcp {
+                            c.app_layer.dns.tcp_ports = v.clone();
+                        }
+                        if udp {
+                            c.app_layer.dns.udp_ports = v;
+                        }
+                    },
+                )
+            }
             ["app-layer", "protocols", "ssh", "hassh"] => {
                 self.set(key, value, origin, parse_bool, BOOL, |c, v| {
                     c.app_layer.ssh.hassh = v
@@ -523,6 +546,11 @@ impl EveOutputs {
                 // Certificates are not stored (`tls-store`); Suricata 7's
                 // `session-resumption` logs resumed sessions, as here.
                 ["eve-log", "types", _n, "tls", "session-resumption"] => {}
+                ["eve-log", "types", _n, "dns", opt, ..] => {
+                    if !crate::output::dns::config_key(&mut ap.cfg.eve.dns, opt, value) {
+                        ap.unused.push(key);
+                    }
+                }
                 ["eve-log", "types", _n, "alert", opt] => {
                     let a = &mut ap.cfg.eve.alert;
                     let field = match *opt {
@@ -561,6 +589,7 @@ impl EveOutputs {
             t.flow = false;
             t.anomaly = false;
             t.netflow = false;
+            t.dns = false;
             // `stats` keeps what `stats.enabled` said: Suricata's EVE stats
             // need both the stats module and the eve type.
             let stats_module = t.stats;
@@ -589,6 +618,7 @@ impl EveOutputs {
             t.stats = false;
             t.anomaly = false;
             t.netflow = false;
+            t.dns = false;
         }
     }
 }
@@ -677,6 +707,7 @@ fn set_type(ap: &mut Applier<'_>, ty: &str, on: bool, key: &str) {
         "stats" => t.stats = on,
         "anomaly" => t.anomaly = on,
         "netflow" => t.netflow = on,
+        "dns" => t.dns = on,
         _ => ap.unused.push(format!("{key} {ty}")),
     }
 }

@@ -31,6 +31,9 @@ use crate::action::ActionOrder;
 use crate::decode::L4;
 use crate::packet::Direction;
 
+/// DNS transaction inspection (`inspect_dns`).
+mod dns;
+
 /// A rule whose destination ports list at most this many ports goes into
 /// per-port buckets; others are checked for every packet of the protocol.
 const PORT_BUCKET_LIMIT: usize = 32;
@@ -96,6 +99,8 @@ pub struct Matches {
     http: super::http::Scratch,
     /// TLS buffer scratch (detect/tls.rs).
     tls: super::tls::Scratch,
+    /// DNS buffer scratch (detect/dns.rs).
+    dns: super::dns::Scratch,
     scan: ScanScratch,
     thresholds: ThresholdState,
     /// This thread's `hostbits` (see [`super::hostbits`]).
@@ -328,6 +333,10 @@ pub struct Engine {
     tls_rules: Vec<u32>,
     /// Fast-pattern index of `tls_rules`.
     tls_index: super::tls::TlsIndex,
+    /// Rules with a DNS transaction part, matched by `inspect_dns`.
+    dns_rules: Vec<u32>,
+    /// Their prefilter.
+    dns_prefilter: dns::DnsPrefilter,
 }
 
 /// Addresses and ports oriented for one view.
@@ -456,6 +465,8 @@ impl Engine {
                 e.http_rules.push(idx);
             } else if rule.tls.is_some() {
                 e.tls_rules.push(idx);
+            } else if rule.dns.is_some() {
+                e.dns_rules.push(idx);
             } else if rule.decode_events.is_empty() {
                 g.add(idx, &rule);
             } else {
@@ -468,6 +479,7 @@ impl Engine {
             let r = e.rules.get(i as usize)?.tls.as_deref()?;
             Some((i, r))
         }));
+        e.dns_prefilter = dns::DnsPrefilter::build(&e.rules, &e.dns_rules);
         e.packet = packet.finish();
         e.payload = payload.finish();
         e.tx = tx.finish();
@@ -549,6 +561,11 @@ impl Engine {
         &self.metas[idx as usize]
     }
 
+    /// A rule's protocol, or None for an unknown index.
+    pub fn rule_proto(&self, idx: u32) -> Option<RuleProto> {
+        self.rules.get(idx as usize).map(|r| r.proto)
+    }
+
     /// A rule's metadata, or None for an unknown index.
     pub fn get(&self, idx: u32) -> Option<&RuleMeta> {
         self.metas.get(idx as usize)
@@ -573,6 +590,7 @@ impl Engine {
         out.thresholds.bind(self.id);
         self.inspect_http(input, fired, out);
         self.inspect_tls(input, fired, out);
+        self.inspect_dns(input, fired, out);
         let pkt = input.pkt;
         let (sp, dp, has_ports) = match pkt.ports() {
             Some((s, d)) => (s, d, true),
@@ -819,6 +837,9 @@ impl Engine {
             return false;
         }
         if rule.proto == RuleProto::Tls && input.tls.is_none() {
+            return false;
+        }
+        if rule.proto == RuleProto::Dns && input.dns.is_none() {
             return false;
         }
         // flow

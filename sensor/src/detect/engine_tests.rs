@@ -82,6 +82,7 @@ fn input<'a>(pkt: &'a Packet<'a>) -> DetectInput<'a> {
         pseudo: false,
         http: None,
         tls: None,
+        dns: None,
         ts: crate::packet::Timestamp {
             secs: 1_700_000_000,
             micros: 0,

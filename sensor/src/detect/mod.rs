@@ -16,6 +16,7 @@ pub mod byte;
 pub mod classification;
 pub mod content;
 pub mod decode_event;
+pub mod dns;
 pub mod engine;
 pub mod expr;
 pub mod flowbits;
@@ -128,6 +129,9 @@ pub struct DetectInput<'a> {
     /// The flow's TLS state when the flow is TLS: its directions with new
     /// handshake data in this packet are inspected by TLS rules.
     pub tls: Option<&'a crate::app::TlsState>,
+    /// The flow's DNS state when the flow is DNS: its transactions created
+    /// with this packet are inspected.
+    pub dns: Option<&'a crate::app::dns::DnsState>,
     /// A flow-end pseudo packet (Suricata's "stream (flow timeout)"): it
     /// carries the flow's last stream data and transactions, and packet
     /// rules do not run on it.

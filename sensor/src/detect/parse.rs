@@ -127,7 +127,6 @@ const KNOWN_UNSUPPORTED_PROTOS: &[&str] = &[
     "http1",
     "http2",
     "tls",
-    "dns",
     "smb",
     "ftp",
     "ftp-data",
@@ -307,6 +306,7 @@ fn parse_proto(s: &str) -> Result<RuleProto, Parsed> {
         "ssh" => RuleProto::Ssh,
         "http" | "http1" => RuleProto::Http,
         "tls" | "ssl" => RuleProto::Tls,
+        "dns" => RuleProto::Dns,
         "pkthdr" => RuleProto::Pkthdr,
         "sctp" => RuleProto::Sctp,
         "ipv4" | "ip4" => RuleProto::Ipv4,
@@ -426,12 +426,17 @@ enum Buf {
     Http(usize),
     /// A TLS buffer's list (index into [`tls::TlsSpecs::lists`]).
     Tls(usize),
+    /// A `dns.query` list (index into [`dns::DnsSpecs::lists`]).
+    Dns(usize),
 }
 
 /// HTTP options (see `parse/http.rs`).
 mod http;
 /// TLS options (see `parse/tls.rs`).
 mod tls;
+
+/// DNS options (see `parse/dns.rs`).
+mod dns;
 
 /// Parses one rule. `origin` is `file:line`.
 pub fn parse_rule(text: &str, origin: &str, vars: &Vars) -> Parsed {
@@ -610,6 +615,8 @@ struct Builder {
     http: http::HttpSpecs,
     /// TLS buffers and keywords.
     tls: tls::TlsSpecs,
+    /// DNS buffers and keywords.
+    dns: dns::DnsSpecs,
 }
 
 impl VarScope for Builder {
@@ -718,6 +725,7 @@ impl Builder {
             unsupported: None,
             http: http::HttpSpecs::default(),
             tls: tls::TlsSpecs::default(),
+            dns: dns::DnsSpecs::default(),
         }
     }
 
@@ -737,6 +745,10 @@ impl Builder {
                 None => &mut self.payload,
             },
             Buf::Tls(i) => match self.tls.lists.get_mut(i) {
+                Some(l) => &mut l.items,
+                None => &mut self.payload,
+            },
+            Buf::Dns(i) => match self.dns.lists.get_mut(i) {
                 Some(l) => &mut l.items,
                 None => &mut self.payload,
             },
@@ -805,6 +817,9 @@ impl Builder {
                 .ok_or_else(|| bad(k, "", "value missing"))
         }
         if let Some(r) = self.tls_option(k, v) {
+            return r;
+        }
+        if let Some(r) = self.dns_option(k, v) {
             return r;
         }
         if let Some(r) = self.http_option(k, v) {
@@ -1145,6 +1160,32 @@ impl Builder {
             };
         }
         let has_http = !self.http.is_empty();
+        let has_dns = !self.dns.is_empty();
+        if has_dns && (has_http || has_ssh || !self.payload.is_empty() || has_header_tests) {
+            return Parsed::Unsupported {
+                sid: Some(sid),
+                keyword: "payload, header, ssh or http tests mixed with dns keywords".into(),
+            };
+        }
+        if has_dns
+            && !matches!(
+                proto,
+                RuleProto::Dns | RuleProto::Udp | RuleProto::Tcp | RuleProto::Ip
+            )
+        {
+            return Parsed::Unsupported {
+                sid: Some(sid),
+                keyword: "dns keywords on a non-dns protocol".into(),
+            };
+        }
+        let dns_rule = if has_dns {
+            match std::mem::take(&mut self.dns).build(self.flow.dir) {
+                Ok(d) => Some(Box::new(d)),
+                Err(e) => return fail(e),
+            }
+        } else {
+            None
+        };
         if has_http && (has_ssh || !self.payload.is_empty() || has_header_tests) {
             return Parsed::Unsupported {
                 sid: Some(sid),
@@ -1178,7 +1219,7 @@ impl Builder {
         } else {
             None
         };
-        let kind = if http_tx || has_tls {
+        let kind = if http_tx || has_tls || has_dns {
             Kind::Tx
         } else if has_ssh || (proto == RuleProto::Ssh && self.payload.is_empty()) {
             if has_header_tests {
@@ -1244,10 +1285,11 @@ impl Builder {
                 | RuleProto::Ssh
                 | RuleProto::Http
                 | RuleProto::Tls
+                | RuleProto::Dns
         );
         // Suricata's "app-layer" rules (`alert http` and nothing else):
         // every packet of a flow of the protocol, action on the flow.
-        let app_only = matches!(proto, RuleProto::Http | RuleProto::Tls)
+        let app_only = matches!(proto, RuleProto::Http | RuleProto::Tls | RuleProto::Dns)
             && kind == Kind::Packet
             && payload.is_empty()
             && !has_header_tests
@@ -1309,6 +1351,7 @@ impl Builder {
             decode_events: self.decode_events,
             http: http_rule,
             tls: tls_rule,
+            dns: dns_rule,
         };
         Parsed::Ok(Box::new(rule), Box::new(meta))
     }

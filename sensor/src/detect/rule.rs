@@ -30,6 +30,8 @@ pub enum RuleProto {
     Http,
     /// TCP whose flow the app layer identified as TLS (`tls`, `ssl`).
     Tls,
+    /// UDP or TCP whose flow the app layer identified as DNS.
+    Dns,
     /// `pkthdr`: any packet, also one that failed to decode.
     Pkthdr,
     /// `ipv4`/`ip4` and `ipv6`/`ip6`.
@@ -51,6 +53,7 @@ impl RuleProto {
             | RuleProto::Http
             | RuleProto::Tls => ip_proto == ipproto::TCP,
             RuleProto::Udp => ip_proto == ipproto::UDP,
+            RuleProto::Dns => ip_proto == ipproto::UDP || ip_proto == ipproto::TCP,
             RuleProto::Icmp => ipproto::is_icmp(ip_proto),
             RuleProto::Icmpv4 => ip_proto == ipproto::ICMP,
             RuleProto::Icmpv6 => ip_proto == ipproto::ICMPV6,
@@ -267,6 +270,9 @@ pub struct Rule {
     /// The TLS transaction part (TLS buffers and keywords); such rules are
     /// matched by the TLS inspection only.
     pub tls: Option<Box<super::tls::TlsRule>>,
+    /// The DNS transaction part (`dns.query`, `dns.opcode`,
+    /// `app-layer-event:dns.*`), matched by the DNS inspection only.
+    pub dns: Option<Box<super::dns::DnsRule>>,
 }
 
 /// What EVE and the worker need to know about a rule.

@@ -8,6 +8,7 @@
 
 mod config;
 mod hash;
+mod swap;
 pub mod table;
 
 use std::net::IpAddr;

@@ -39,6 +39,8 @@ pub struct BuildOpts {
     pub alert: PayloadOpts,
     /// Write `packet` events for packets tagged by `tag` rules.
     pub tagged_packets: bool,
+    /// What `dns` events carry (`[eve.dns]`).
+    pub dns: super::dns::DnsLogMask,
     /// Fields of the `tls` object.
     pub tls: super::tls::TlsLogOpts,
     /// Which anomalies `anomaly` events report.
@@ -308,6 +310,8 @@ pub struct TxMatch {
     pub http: Option<serde_json::Value>,
     /// The flow's `tls` object (TLS flows).
     pub tls: Option<serde_json::Value>,
+    /// The transaction's `dns` object (DNS transactions).
+    pub dns: Option<serde_json::Value>,
 }
 
 /// What the alert event needs beyond the packet and flow.
@@ -349,6 +353,7 @@ pub fn alert_event(
         ev.ssh = tx.ssh;
         ev.http = tx.http;
         ev.tls = tx.tls;
+        ev.dns = tx.dns;
     }
     ev.alert = Some(info.alert);
     if let Some(f) = flow {
@@ -783,6 +788,7 @@ mod tests {
                     ssh: Some(ssh_obj()),
                     http: None,
                     tls: None,
+                    dns: None,
                 }),
                 app_proto: Some("ssh"),
                 stream: None,

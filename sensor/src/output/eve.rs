@@ -72,6 +72,8 @@ pub struct EveTypes {
     /// `netflow` events: one per direction of an ended flow (off by
     /// default, as in Suricata's configuration).
     pub netflow: bool,
+    /// `dns` events.
+    pub dns: bool,
     /// A `drop` event for every dropped packet of a dropped flow
     /// (Suricata's `drop: {flows: all}`); default: the first one per
     /// direction (`flows: start`).
@@ -89,6 +91,7 @@ impl Default for EveTypes {
             stats: true,
             anomaly: true,
             netflow: false,
+            dns: true,
             drop_flows_all: false,
         }
     }
@@ -107,6 +110,7 @@ impl EveTypes {
             "stats" => self.stats,
             "anomaly" => self.anomaly,
             "netflow" => self.netflow,
+            "dns" => self.dns,
             _ => true,
         }
     }
@@ -144,6 +148,8 @@ pub struct EveConfig {
     pub sensor_name: Option<String>,
     /// `[eve.redis]`: also send every event to Redis. None: file only.
     pub redis: Option<RedisConfig>,
+    /// `[eve.dns]`: options of `dns` events.
+    pub dns: super::dns::DnsLogConfig,
     /// `[eve.anomaly]`: which anomalies `anomaly` events report.
     pub anomaly: AnomalyOpts,
     /// Options of the `tls` object (`[eve.tls]`).
@@ -245,6 +251,7 @@ impl Default for EveConfig {
             redis: None,
             anomaly: AnomalyOpts::default(),
             tls: EveTlsConfig::default(),
+            dns: Default::default(),
         }
     }
 }
@@ -267,6 +274,7 @@ impl EveConfig {
                 fields: self.tls.fields(),
                 ja3: false,
             },
+            dns: self.dns.mask(),
         }
     }
 }

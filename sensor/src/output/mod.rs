@@ -7,6 +7,7 @@
 
 pub mod build;
 pub mod community_id;
+pub mod dns;
 pub mod eve;
 pub mod fast;
 pub mod http;

@@ -206,6 +206,8 @@ pub fn stats_event(
         "tx": {"ssh": sum(|p| &p.app_tx_ssh), "http": sum(|p| &p.app_tx_http), "tls": 0},
         "error": {"ssh": {"parser": sum(|p| &p.app_ssh_invalid_banner)}, "tls": {"parser": sum(|p| &p.app_tls_parser_errors)}},
     });
+    let mut app_layer = app_layer;
+    crate::output::dns::add_stats(&mut app_layer, &sum);
     let detect = json!({
         "engines": [{
             "id": 0,
