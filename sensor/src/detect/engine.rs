@@ -938,6 +938,59 @@ struct Limited {
 /// Runs a match of rule `ri` through its suppressions and thresholds
 /// (counted per packet addresses and in packet time, as Suricata). None:
 /// neither alert nor action.
+/// A transaction rule (HTTP, TLS, DNS) matched: its flowbits are set, its
+/// threshold decides, and the alert and the flow-scoped action are
+/// recorded. A pass decides only when nothing decided before it.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn record_tx_match(
+    rule: &Rule,
+    meta: &RuleMeta,
+    ri: u32,
+    input: &DetectInput,
+    fired: &mut Vec<u32>,
+    out: &mut Matches,
+    tx_id: u64,
+    dir: Direction,
+) {
+    if !rule.flowbits.is_empty() {
+        flowbits::apply(&rule.flowbits, fired);
+    }
+    let Some(Limited {
+        action,
+        alert,
+        rate_filter,
+    }) = limit(rule, meta, ri, input, &mut out.thresholds)
+    else {
+        return;
+    };
+    let fa = FinalAction {
+        action,
+        rule: ri,
+        flow_scope: true,
+        rate_filter,
+    };
+    if action == Action::Pass {
+        if out.action.is_none() {
+            out.action = Some(fa);
+        }
+        return;
+    }
+    if alert {
+        out.hits.push(Hit {
+            rule: ri,
+            action,
+            tx: true,
+            tx_id,
+            dir,
+            flow_scope: true,
+            rate_filter,
+        });
+    }
+    if action.blocks() && out.action.is_none() {
+        out.action = Some(fa);
+    }
+}
+
 fn limit(
     rule: &Rule,
     meta: &RuleMeta,
@@ -1277,43 +1330,7 @@ impl Engine {
                 if !super::http::matches(hr, tx, m.dir, &mut out.http) {
                     continue;
                 }
-                if !rule.flowbits.is_empty() {
-                    flowbits::apply(&rule.flowbits, fired);
-                }
-                let Some(Limited {
-                    action,
-                    alert,
-                    rate_filter,
-                }) = limit(rule, meta, ri, input, &mut out.thresholds)
-                else {
-                    continue;
-                };
-                let fa = FinalAction {
-                    action,
-                    rule: ri,
-                    flow_scope: true,
-                    rate_filter,
-                };
-                if action == Action::Pass {
-                    if out.action.is_none() {
-                        out.action = Some(fa);
-                    }
-                    continue;
-                }
-                if alert {
-                    out.hits.push(Hit {
-                        rule: ri,
-                        action,
-                        tx: true,
-                        tx_id: m.tx_id,
-                        dir: m.dir,
-                        flow_scope: true,
-                        rate_filter,
-                    });
-                }
-                if action.blocks() && out.action.is_none() {
-                    out.action = Some(fa);
-                }
+                record_tx_match(rule, meta, ri, input, fired, out, m.tx_id, m.dir);
             }
         }
     }
@@ -1380,43 +1397,7 @@ impl Engine {
                     continue;
                 }
                 fired.push(key);
-                if !rule.flowbits.is_empty() {
-                    flowbits::apply(&rule.flowbits, fired);
-                }
-                let Some(Limited {
-                    action,
-                    alert,
-                    rate_filter,
-                }) = limit(rule, meta, ri, input, &mut out.thresholds)
-                else {
-                    continue;
-                };
-                let fa = FinalAction {
-                    action,
-                    rule: ri,
-                    flow_scope: true,
-                    rate_filter,
-                };
-                if action == Action::Pass {
-                    if out.action.is_none() {
-                        out.action = Some(fa);
-                    }
-                    continue;
-                }
-                if alert {
-                    out.hits.push(Hit {
-                        rule: ri,
-                        action,
-                        tx: true,
-                        tx_id: 0,
-                        dir,
-                        flow_scope: true,
-                        rate_filter,
-                    });
-                }
-                if action.blocks() && out.action.is_none() {
-                    out.action = Some(fa);
-                }
+                record_tx_match(rule, meta, ri, input, fired, out, 0, dir);
             }
             out.tls.cand = cand;
         }

@@ -134,43 +134,7 @@ impl Engine {
                 if !crate::detect::dns::matches(dr, tx, &mut out.dns) {
                     continue;
                 }
-                if !rule.flowbits.is_empty() {
-                    flowbits::apply(&rule.flowbits, fired);
-                }
-                let Some(Limited {
-                    action,
-                    alert,
-                    rate_filter,
-                }) = limit(rule, meta, ri, input, &mut out.thresholds)
-                else {
-                    continue;
-                };
-                let fa = FinalAction {
-                    action,
-                    rule: ri,
-                    flow_scope: true,
-                    rate_filter,
-                };
-                if action == Action::Pass {
-                    if out.action.is_none() {
-                        out.action = Some(fa);
-                    }
-                    continue;
-                }
-                if alert {
-                    out.hits.push(Hit {
-                        rule: ri,
-                        action,
-                        tx: true,
-                        tx_id,
-                        dir: tx.dir,
-                        flow_scope: true,
-                        rate_filter,
-                    });
-                }
-                if action.blocks() && out.action.is_none() {
-                    out.action = Some(fa);
-                }
+                record_tx_match(rule, meta, ri, input, fired, out, tx_id, tx.dir);
             }
         }
     }
