@@ -15,9 +15,17 @@
 #   nflog/*      -j NFLOG --nflog-group 10; "seen" = packets the consumer
 #                decoded / the rule's packet counter
 #
+# Rulesets (RULESETS, default "bench etopen"): `bench` is
+# bench/rules/bench.rules (6 rules: detection on, little of it); `etopen`
+# is every file of ../shared/reference/etopen/ (beside the checkout),
+# concatenated. Suricata loads every rule; meerkat-sensor what it
+# supports: both counts are printed beside the figures. RULES=FILE adds a
+# ruleset `custom` with that file instead.
+#
 # Knobs (environment): RUNS (3), SECS (5), TOOLS ("suricata meerkat"),
-# MODES ("nfq nflog"), MEERKAT_SENSOR (binary, default
-# target/release/meerkat-sensor), BENCH_KEEP=1 (keep logs).
+# MODES ("nfq nflog"), RULESETS ("bench etopen"), RULES (a rules file),
+# MEERKAT_SENSOR (binary, default target/release/meerkat-sensor),
+# BENCH_KEEP=1 (keep logs).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -30,13 +38,33 @@ SECS=${SECS:-5}
 TOOLS=${TOOLS:-suricata meerkat}
 MODES=${MODES:-nfq nflog}
 MEERKAT_SENSOR=${MEERKAT_SENSOR:-$ROOT/target/release/meerkat-sensor}
-RULES="$HERE/rules/bench.rules"
+RULESETS=${RULESETS:-bench etopen}
+ETOPEN_DIR="$ROOT/../shared/reference/etopen"
 QUEUE=0
 GROUP=10
 
 bench_require_root iptables iperf3 jq
 bench_init sensor
 T="$BENCH_TMP"
+
+# Rule files by ruleset name.
+declare -A RULEFILE
+for rs in $RULESETS; do
+    case "$rs" in
+    bench) RULEFILE[bench]="$HERE/rules/bench.rules" ;;
+    etopen)
+        compgen -G "$ETOPEN_DIR/*.rules" >/dev/null || bench_die "no ET Open rules in $ETOPEN_DIR (the read-only ../shared beside the checkout)"
+        cat "$ETOPEN_DIR"/*.rules >"$T/etopen.rules"
+        RULEFILE[etopen]="$T/etopen.rules"
+        ;;
+    *) bench_die "unknown ruleset '$rs' in RULESETS (bench, etopen; RULES=FILE adds custom)" ;;
+    esac
+done
+if [[ -n ${RULES:-} ]]; then
+    [[ -r $RULES ]] || bench_die "RULES=$RULES is not readable"
+    RULEFILE[custom]="$(cd "$(dirname "$RULES")" && pwd)/$(basename "$RULES")"
+    RULESETS="$RULESETS custom"
+fi
 
 NS_C="mkb-cli-$$"
 NS_G="mkb-gw-$$"
@@ -113,8 +141,8 @@ eve_pkts() {
         jq -r '(.stats.decoder.pkts // .stats.capture.kernel_packets // "nan") | tostring' 2>/dev/null || echo nan
 }
 
-start_consumer() { # tool mode dir -> CONSUMER_PID
-    local tool="$1" mode="$2" dir="$3"
+start_consumer() { # tool mode ruleset dir -> CONSUMER_PID
+    local tool="$1" mode="$2" rs="$3" dir="$4" rf="${RULEFILE[$3]}"
     mkdir -p "$dir"
     case "$tool" in
     suricata)
@@ -125,32 +153,33 @@ start_consumer() { # tool mode dir -> CONSUMER_PID
         # rules, stats period, NFLOG group and control socket overridden.
         bench_bg "$dir/stdout.log" ip netns exec "$NS_G" suricata -c /etc/suricata/suricata.yaml \
             -k none -l "$dir" "${src[@]}" \
-            --set default-rule-path="$HERE/rules" --set rule-files.0=bench.rules \
+            --set default-rule-path="$(dirname "$rf")" --set rule-files.0="$(basename "$rf")" \
             --set stats.interval=1 --set unix-command.enabled=no \
             --set nflog.0.group="$GROUP"
         ;;
     meerkat)
         local src=(-q "$QUEUE")
         [[ $mode == nflog ]] && src=(--nflog "$GROUP")
-        bench_bg "$dir/stdout.log" ip netns exec "$NS_G" "$MEERKAT_SENSOR" "${src[@]}" -S "$RULES" -l "$dir"
+        bench_bg "$dir/stdout.log" ip netns exec "$NS_G" "$MEERKAT_SENSOR" "${src[@]}" -S "$rf" -l "$dir"
         ;;
     esac
     CONSUMER_PID=$BENCH_LAST_PID
 }
 
 # One measurement; appends a line to $T/runs.tsv:
-# mode tool rep gbit retrans cpu_cores seen rule_pkts drops status
+# mode tool rep gbit retrans cpu_cores seen rule_pkts drops status ruleset
 run_one() {
-    local mode="$1" tool="$2" rep="$3"
-    local dir="$T/$mode-$tool-$rep"
+    local mode="$1" tool="$2" rs="$3" rep="$4"
+    local dir="$T/$mode-$tool-$rs-$rep"
     local pid="" port0="" port1="" t0 t1 c0=0 c1=0 gbit retr cpu seen="nan" rpk="nan" drops="nan" status=ok
     set_rule "$mode"
     if [[ $tool != kernel ]]; then
-        start_consumer "$tool" "$mode" "$dir"
+        start_consumer "$tool" "$mode" "$rs" "$dir"
         pid=$CONSUMER_PID
-        if ! bench_wait 60 bound "$mode"; then
+        # Suricata needs 15-30 s here to load all of ET Open.
+        if ! bench_wait 180 bound "$mode"; then
             status="invalid:not-bound"
-            bench_log "$tool did not bind $mode within 60 s: $(tail -3 "$dir/stdout.log" 2>/dev/null | tr '\n' ' ')"
+            bench_log "$tool did not bind $mode within 180 s: $(tail -3 "$dir/stdout.log" 2>/dev/null | tr '\n' ' ')"
         fi
         port0=$("${mode}_portid")
         sleep 1
@@ -185,108 +214,136 @@ run_one() {
     else
         cpu=nan
     fi
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$tool" "$rep" "$gbit" "$retr" "$cpu" "$seen" "$rpk" "$drops" "$status" >>"$T/runs.tsv"
-    bench_log "$(printf '%-5s %-8s run %d: %7s Gbit/s  retrans %-6s cpu %-5s seen %-9s rule %-9s drops %-5s %s' \
-        "$mode" "$tool" "$rep" "$gbit" "$retr" "$cpu" "$seen" "$rpk" "$drops" "$status")"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$tool" "$rep" "$gbit" "$retr" "$cpu" "$seen" "$rpk" "$drops" "$status" "$rs" >>"$T/runs.tsv"
+    bench_log "$(printf '%-6s %-5s %-8s run %d: %7s Gbit/s  retrans %-6s cpu %-5s seen %-9s rule %-9s drops %-5s %s' \
+        "$rs" "$mode" "$tool" "$rep" "$gbit" "$retr" "$cpu" "$seen" "$rpk" "$drops" "$status")"
 }
 
 # ---------------------------------------------------------------- checks
-variants=("fwd kernel")
-for m in $MODES; do
-    for t in $TOOLS; do
-        case "$t" in
-        suricata) command -v suricata >/dev/null || bench_die "suricata is not installed" ;;
-        meerkat)
-            if [[ ! -x $MEERKAT_SENSOR ]]; then
-                bench_log "skipping meerkat: $MEERKAT_SENSOR not found (cargo build --release -p meerkat-sensor, or set MEERKAT_SENSOR)"
-                continue
-            fi
-            ;;
-        esac
-        variants+=("$m $t")
+# Variants: "mode tool ruleset"; kernel forwarding once ("fwd kernel -").
+HAVE_MEERKAT=0
+for t in $TOOLS; do
+    case "$t" in
+    suricata) command -v suricata >/dev/null || bench_die "suricata is not installed (../shared/tools/install-suricata)" ;;
+    meerkat)
+        if [[ -x $MEERKAT_SENSOR ]]; then
+            HAVE_MEERKAT=1
+        else
+            bench_log "skipping meerkat: $MEERKAT_SENSOR not found (cargo build --release -p meerkat-sensor, or set MEERKAT_SENSOR)"
+        fi
+        ;;
+    esac
+done
+# Rules each tool loads, by ruleset: "loaded/total".
+declare -A LOADED
+for rs in $RULESETS; do
+    rf=${RULEFILE[$rs]}
+    total=$(grep -cE '^[[:space:]]*(alert|drop|reject|rejectsrc|rejectdst|rejectboth|pass)[[:space:]]' "$rf" || true)
+    if [[ " $TOOLS " == *" meerkat "* && $HAVE_MEERKAT -eq 1 ]]; then
+        if "$MEERKAT_SENSOR" -T -S "$rf" -l "$T" >"$T/meerkat-T-$rs.log" 2>&1; then
+            n=$(grep -oE '[0-9]+ loaded' "$T/meerkat-T-$rs.log" | tail -1 | cut -d' ' -f1)
+            LOADED["meerkat/$rs"]="${n:-?}/$total"
+        else
+            bench_log "meerkat-sensor -T -S $rf failed: $(tail -5 "$T/meerkat-T-$rs.log" | tr '\n' ' ')"
+            LOADED["meerkat/$rs"]="failed"
+        fi
+    fi
+    LOADED["suricata/$rs"]="?/$total"
+done
+
+variants=("fwd kernel -")
+for rs in $RULESETS; do
+    for m in $MODES; do
+        for t in $TOOLS; do
+            [[ $t == meerkat && $HAVE_MEERKAT -eq 0 ]] && continue
+            [[ ${LOADED[$t/$rs]:-} == failed ]] && continue
+            variants+=("$m $t $rs")
+        done
     done
 done
-if [[ " ${variants[*]} " == *" meerkat "* ]] &&
-    ! "$MEERKAT_SENSOR" -T -S "$RULES" -l "$T" >"$T/meerkat-T.log" 2>&1; then
-    bench_log "skipping meerkat: 'meerkat-sensor -T -S $RULES' failed: $(tail -5 "$T/meerkat-T.log" | tr '\n' ' ')"
-    for i in "${!variants[@]}"; do
-        [[ ${variants[i]} == *" meerkat" ]] && unset 'variants[i]'
-    done
-    variants=("${variants[@]}")
-fi
 
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 bench_log "variants: ${variants[*]/%/,}; $RUNS runs of $SECS s each, interleaved"
 : >"$T/runs.tsv"
 for ((rep = 1; rep <= RUNS; rep++)); do
     for v in "${variants[@]}"; do
-        read -r m t <<<"$v"
-        run_one "$m" "$t" "$rep"
+        read -r m t rs <<<"$v"
+        run_one "$m" "$t" "$rs" "$rep"
     done
 done
 set_rule fwd
+# Suricata's own count of loaded rules, from its log of the first run.
+for rs in $RULESETS; do
+    for f in "$T"/*-suricata-"$rs"-1/suricata.log "$T"/*-suricata-"$rs"-1/stdout.log; do
+        [[ -r $f ]] || continue
+        n=$(grep -oE '[0-9]+ rules successfully loaded' "$f" | head -1 | cut -d' ' -f1)
+        [[ -n $n ]] && LOADED["suricata/$rs"]="$n/${LOADED[suricata/$rs]#*/}" && break
+    done
+done
 
 # ---------------------------------------------------------------- report
-col() { # mode tool column -> values of valid runs
-    awk -F'\t' -v m="$1" -v t="$2" -v c="$3" '$1 == m && $2 == t && $10 == "ok" {print $c}' "$T/runs.tsv"
+col() { # mode tool ruleset column -> values of valid runs
+    awk -F'\t' -v m="$1" -v t="$2" -v r="$3" -v c="$4" '$1 == m && $2 == t && $11 == r && $10 == "ok" {print $c}' "$T/runs.tsv"
 }
-invalid() { awk -F'\t' -v m="$1" -v t="$2" '$1 == m && $2 == t && $10 != "ok" {n++} END {print n + 0}' "$T/runs.tsv"; }
+invalid() { awk -F'\t' -v m="$1" -v t="$2" -v r="$3" '$1 == m && $2 == t && $11 == r && $10 != "ok" {n++} END {print n + 0}' "$T/runs.tsv"; }
 seen_pcts() {
-    awk -F'\t' -v m="$1" -v t="$2" '$1 == m && $2 == t && $10 == "ok" && $7 != "nan" && $8 > 0 {printf "%.1f\n", 100 * $7 / $8}' "$T/runs.tsv"
+    awk -F'\t' -v m="$1" -v t="$2" -v r="$3" '$1 == m && $2 == t && $11 == r && $10 == "ok" && $7 != "nan" && $8 > 0 {printf "%.1f\n", 100 * $7 / $8}' "$T/runs.tsv"
 }
-median_of() { bench_median $(col "$1" "$2" "$3"); }
+median_of() { bench_median $(col "$1" "$2" "$3" "$4"); }
 
-FWD=$(median_of fwd kernel 4)
+FWD=$(median_of fwd kernel - 4)
 declare -A GB
 echo
 echo "== meerkat-sensor vs Suricata $(suricata -V 2>/dev/null | grep -o '[0-9][0-9.]*' | head -1): iperf3 through an NFQ/NFLOG gateway =="
 echo "   $(uname -r), $(nproc) cores, $RUNS x ${SECS}s per variant (median, min-max), load average at start: $LOAD0"
 echo
-printf '%-6s %-9s %-22s %8s %10s %8s %12s %14s %9s %8s\n' mode tool "Gbit/s med (min-max)" "x fwd" "x Suricata" "cpu" "seen % med" "seen % min" "drops" "invalid"
+printf '%-7s %-6s %-9s %-13s %-22s %8s %10s %8s %12s %14s %9s %8s\n' rules mode tool loaded "Gbit/s med (min-max)" "x fwd" "x Suricata" "cpu" "seen % med" "seen % min" "drops" "invalid"
 for v in "${variants[@]}"; do
-    read -r m t <<<"$v"
-    g=$(median_of "$m" "$t" 4)
-    GB["$m/$t"]=$g
-    vals=$(col "$m" "$t" 4)
+    read -r m t rs <<<"$v"
+    g=$(median_of "$m" "$t" "$rs" 4)
+    GB["$m/$t/$rs"]=$g
+    vals=$(col "$m" "$t" "$rs" 4)
     # shellcheck disable=SC2086
     range="$(bench_min $vals)-$(bench_max $vals)"
     xs="-"
-    [[ $m != fwd && $t != suricata ]] && xs=$(bench_ratio "$g" "${GB[$m/suricata]:-nan}" 1)
+    [[ $m != fwd && $t != suricata ]] && xs=$(bench_ratio "$g" "${GB[$m/suricata/$rs]:-nan}" 1)
     [[ $t == suricata ]] && xs="1.0"
     sp="-" spmin="-"
     if [[ $m == nflog ]]; then
         # shellcheck disable=SC2046
-        sp=$(bench_median $(seen_pcts "$m" "$t"))
+        sp=$(bench_median $(seen_pcts "$m" "$t" "$rs"))
         # shellcheck disable=SC2046
-        spmin=$(bench_min $(seen_pcts "$m" "$t"))
+        spmin=$(bench_min $(seen_pcts "$m" "$t" "$rs"))
     fi
     dr="-"
     # shellcheck disable=SC2046
-    [[ $m == nfq ]] && dr=$(bench_median $(col "$m" "$t" 9))
+    [[ $m == nfq ]] && dr=$(bench_median $(col "$m" "$t" "$rs" 9))
     cpu="-"
     # shellcheck disable=SC2046
-    [[ $t != kernel ]] && cpu=$(bench_median $(col "$m" "$t" 6))
-    printf '%-6s %-9s %-22s %8s %10s %8s %12s %14s %9s %8s\n' "$m" "$t" "$g ($range)" "$(bench_ratio "$g" "$FWD")" "$xs" "$cpu" "$sp" "$spmin" "$dr" "$(invalid "$m" "$t")"
+    [[ $t != kernel ]] && cpu=$(bench_median $(col "$m" "$t" "$rs" 6))
+    printf '%-7s %-6s %-9s %-13s %-22s %8s %10s %8s %12s %14s %9s %8s\n' "$rs" "$m" "$t" "${LOADED[$t/$rs]:--}" "$g ($range)" "$(bench_ratio "$g" "$FWD")" "$xs" "$cpu" "$sp" "$spmin" "$dr" "$(invalid "$m" "$t" "$rs")"
 done
 echo
-echo "x fwd = median / kernel-forwarding median; x Suricata = median / Suricata's median in the same mode;"
+echo "loaded = rules the tool loaded / rule lines in the file; x fwd = median / kernel-forwarding median;"
+echo "x Suricata = median / Suricata's median in the same mode with the same rules;"
 echo "cpu = consumer utime+stime per wall second (cores); seen % = packets decoded (eve stats decoder.pkts)"
 echo "/ packets the NFLOG rule counted (GSO super-packets count once on both sides); drops = NFQ"
-echo "queue_dropped+queue_user_dropped. Targets (informational): NFQ >= 5 x Suricata, NFLOG >= 99 % seen at full speed."
+echo "queue_dropped+queue_user_dropped. Targets (informational, issue 10, all of ET Open): NFQ >= 10 x Suricata"
+echo "and >= 0.5 x fwd, NFLOG >= 99 % seen at full speed."
 echo
 echo "Markdown rows for bench/RESULTS.md:"
 for v in "${variants[@]}"; do
-    read -r m t <<<"$v"
-    g=${GB[$m/$t]}
+    read -r m t rs <<<"$v"
+    g=${GB[$m/$t/$rs]}
     xs="-"
-    [[ $m != fwd && $t != suricata ]] && xs=$(bench_ratio "$g" "${GB[$m/suricata]:-nan}" 1)
+    [[ $m != fwd && $t != suricata ]] && xs=$(bench_ratio "$g" "${GB[$m/suricata/$rs]:-nan}" 1)
     sp="-"
     # shellcheck disable=SC2046
-    [[ $m == nflog ]] && sp="$(bench_median $(seen_pcts "$m" "$t")) %"
+    [[ $m == nflog ]] && sp="$(bench_median $(seen_pcts "$m" "$t" "$rs")) %"
     cpu="-"
     # shellcheck disable=SC2046
-    [[ $t != kernel ]] && cpu=$(bench_median $(col "$m" "$t" 6))
-    echo "| $(date -u +%F) | $m | $t | $g | $(bench_ratio "$g" "$FWD") | $xs | $sp | $cpu | n=$(col "$m" "$t" 4 | wc -l) |"
+    [[ $t != kernel ]] && cpu=$(bench_median $(col "$m" "$t" "$rs" 6))
+    echo "| $(date -u +%F) | $rs (${LOADED[$t/$rs]:--}) | $m | $t | $g | $(bench_ratio "$g" "$FWD") | $xs | $sp | $cpu | n=$(col "$m" "$t" "$rs" 4 | wc -l) |"
 done
 echo
 echo "Per-run data: $T/runs.tsv (only kept with BENCH_KEEP=1)"

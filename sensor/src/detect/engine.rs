@@ -33,6 +33,7 @@ use crate::packet::Direction;
 
 /// DNS transaction inspection (`inspect_dns`).
 mod dns;
+mod http;
 
 /// A rule whose destination ports list at most this many ports goes into
 /// per-port buckets; others are checked for every packet of the protocol.
@@ -97,6 +98,8 @@ pub struct Matches {
     tx_lower: Vec<u8>,
     /// HTTP buffer scratch (detect/http.rs).
     http: super::http::Scratch,
+    /// HTTP prefilter scratch (engine/http.rs).
+    http_pf: http::Scratch,
     /// TLS buffer scratch (detect/tls.rs).
     tls: super::tls::Scratch,
     /// DNS buffer scratch (detect/dns.rs).
@@ -329,6 +332,8 @@ pub struct Engine {
     brute: bool,
     /// Rules with an HTTP transaction part, matched by `inspect_http`.
     http_rules: Vec<u32>,
+    /// Their prefilter.
+    http_prefilter: http::HttpPrefilter,
     /// Rules with a TLS transaction part, matched by `inspect_tls`.
     tls_rules: Vec<u32>,
     /// Fast-pattern index of `tls_rules`.
@@ -480,6 +485,7 @@ impl Engine {
             Some((i, r))
         }));
         e.dns_prefilter = dns::DnsPrefilter::build(&e.rules, &e.dns_rules);
+        e.http_prefilter = http::HttpPrefilter::build(&e.rules, &e.http_rules);
         e.packet = packet.finish();
         e.payload = payload.finish();
         e.tx = tx.finish();
@@ -1274,65 +1280,6 @@ impl<'v> Loader<'v> {
 
     fn finish(self) -> (Engine, RuleLoadReport) {
         (Engine::build(self.rules, self.order), self.report)
-    }
-}
-
-// HTTP transactions: rules with an HTTP part run here, once per transaction
-// and direction, at the inspection points the app layer marked (see
-// `crate::app::http::Mark` and `super::http`).
-impl Engine {
-    fn inspect_http(&self, input: &DetectInput, fired: &mut Vec<u32>, out: &mut Matches) {
-        let Some(h) = input.http else { return };
-        if h.marks.is_empty() || self.http_rules.is_empty() {
-            return;
-        }
-        let Some(pdir) = input.dir else { return };
-        let pkt = input.pkt;
-        let Some((sp, dp)) = pkt.ports() else { return };
-        let ptuple = Tuple {
-            src: pkt.ip.src,
-            dst: pkt.ip.dst,
-            sp,
-            dp,
-            has_ports: true,
-        };
-        for m in &h.marks {
-            let Some(tx) = h.tx(m.tx_id) else { continue };
-            let tuple = if m.dir != pdir {
-                ptuple.swapped()
-            } else {
-                ptuple
-            };
-            for &ri in &self.http_rules {
-                let (Some(rule), Some(meta)) =
-                    (self.rules.get(ri as usize), self.metas.get(ri as usize))
-                else {
-                    continue;
-                };
-                let Some(hr) = rule.http.as_deref() else {
-                    continue;
-                };
-                let stage = if hr.needs_body { m.body } else { m.headers };
-                let other_dir = hr.dir.is_some_and(|d| d != m.dir);
-                if other_dir || !stage || !rule.proto.accepts(pkt.ip.proto) {
-                    continue;
-                }
-                let f = &rule.flow;
-                if f.dir.is_some_and(|d| d != m.dir) || f.established == Some(false) {
-                    continue;
-                }
-                if !rule.flowbits.is_empty() && !flowbits::check(&rule.flowbits, fired) {
-                    continue;
-                }
-                if !tuple_matches(rule, &tuple) {
-                    continue;
-                }
-                if !super::http::matches(hr, tx, m.dir, &mut out.http) {
-                    continue;
-                }
-                record_tx_match(rule, meta, ri, input, fired, out, m.tx_id, m.dir);
-            }
-        }
     }
 }
 

@@ -5,8 +5,16 @@
 //! buffer (one char per byte), with a bounded backtrack budget. Syntax
 //! neither accepts makes the rule unsupported (skipped with a warning)
 //! rather than invalid.
+//!
+//! Memory: a compiled program costs tens of KiB (ET Open has 7,000 pcre
+//! options: about 200 MiB compiled), and most of them are never run,
+//! because their rule's fast pattern never occurs. So loading compiles
+//! each pattern to check it and keeps only the recipe; the program is
+//! compiled again, once, the first time the rule is evaluated
+//! ([`Pcre::re`]), and then shared by every thread.
 
 use std::cell::RefCell;
+use std::sync::OnceLock;
 
 use regex::bytes::{Regex, RegexBuilder};
 
@@ -24,6 +32,9 @@ pub enum Re {
     Fast(Regex),
     /// Needs backtracking; runs on the buffer as Latin-1 text.
     Fancy(Box<fancy_regex::Regex>),
+    /// Compiled at load but not the second time (cannot happen: the
+    /// compilation is deterministic); matches nothing, logged once.
+    Unavailable,
 }
 
 thread_local! {
@@ -50,6 +61,7 @@ impl Re {
                 let m = r.find_from_pos(&t, to_text(start)).ok()??;
                 Some((to_bytes(m.start()), to_bytes(m.end())))
             }),
+            Re::Unavailable => None,
         }
     }
 
@@ -58,10 +70,33 @@ impl Re {
     }
 }
 
-/// A compiled `pcre` option.
+/// How to compile a checked pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Recipe {
+    /// The pattern as given to the engine.
+    pattern: String,
+    flags: String,
+    /// `fancy-regex` instead of `regex`.
+    fancy: bool,
+}
+
+impl Recipe {
+    fn compile(&self) -> Result<Re, String> {
+        if self.fancy {
+            fancy(&self.pattern, &self.flags)
+        } else {
+            fast(&self.pattern, &self.flags)
+                .map(Re::Fast)
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// A checked `pcre` option; its program is compiled on first use.
 #[derive(Debug, Clone)]
 pub struct Pcre {
-    pub re: Re,
+    recipe: Recipe,
+    re: OnceLock<Re>,
     pub negated: bool,
     /// `R`: matching starts where the previous content/pcre match ended.
     pub relative: bool,
@@ -70,9 +105,20 @@ pub struct Pcre {
 }
 
 impl Pcre {
+    /// The compiled program (compiled now if this is its first use).
+    pub fn re(&self) -> &Re {
+        self.re.get_or_init(|| match self.recipe.compile() {
+            Ok(re) => re,
+            Err(e) => {
+                tracing::error!(pcre = %self.source, error = %e, "pcre compiled at load but not now; it matches nothing");
+                Re::Unavailable
+            }
+        })
+    }
+
     /// The first match at or after byte `start` of `hay`: `(start, end)`.
     pub fn find_at(&self, hay: &[u8], start: usize) -> Option<(usize, usize)> {
-        self.re.find_at(hay, start)
+        self.re().find_at(hay, start)
     }
 }
 
@@ -132,45 +178,43 @@ pub fn parse(v: &str) -> Result<Pcre, PcreError> {
     } else {
         pattern
     };
-    let mut b = RegexBuilder::new(&pattern);
-    b.unicode(false)
-        .size_limit(SIZE_LIMIT)
-        .case_insensitive(flags.contains('i'))
-        .dot_matches_new_line(flags.contains('s'))
-        .multi_line(flags.contains('m'))
-        .ignore_whitespace(flags.contains('x'))
-        .swap_greed(flags.contains('G'));
-    let re = match b.build() {
-        Ok(r) => Re::Fast(r),
+    // Compiled here to check it; only the recipe is kept (module docs).
+    let recipe = match fast(&pattern, flags) {
+        Ok(_) => Recipe {
+            pattern,
+            flags: flags.to_string(),
+            fancy: false,
+        },
         Err(e) => {
             // PCRE spellings the Rust engines read differently.
             let compat = pcre_compat(&pattern);
-            let fast = compat.as_deref().and_then(|c| {
-                RegexBuilder::new(c)
-                    .unicode(false)
-                    .size_limit(SIZE_LIMIT)
-                    .case_insensitive(flags.contains('i'))
-                    .dot_matches_new_line(flags.contains('s'))
-                    .multi_line(flags.contains('m'))
-                    .ignore_whitespace(flags.contains('x'))
-                    .swap_greed(flags.contains('G'))
-                    .build()
-                    .ok()
-            });
-            match fast {
-                Some(r) => Re::Fast(r),
-                None => fancy(compat.as_deref().unwrap_or(&pattern), flags).map_err(|fe| {
-                    PcreError::Unsupported(format!(
-                        "pcre syntax not supported: {} ({})",
-                        first_line(&e.to_string()),
-                        first_line(&fe)
-                    ))
-                })?,
+            match compat.as_deref().map(|c| fast(c, flags)) {
+                Some(Ok(_)) => Recipe {
+                    pattern: compat.unwrap_or_default(),
+                    flags: flags.to_string(),
+                    fancy: false,
+                },
+                _ => {
+                    let p = compat.unwrap_or(pattern);
+                    if let Err(fe) = fancy(&p, flags) {
+                        return Err(PcreError::Unsupported(format!(
+                            "pcre syntax not supported: {} ({})",
+                            first_line(&e.to_string()),
+                            first_line(&fe)
+                        )));
+                    }
+                    Recipe {
+                        pattern: p,
+                        flags: flags.to_string(),
+                        fancy: true,
+                    }
+                }
             }
         }
     };
     Ok(Pcre {
-        re,
+        recipe,
+        re: OnceLock::new(),
         negated,
         relative,
         source: v.trim().to_string(),
@@ -279,6 +323,19 @@ fn pcre_compat(p: &str) -> Option<String> {
     changed.then_some(out)
 }
 
+/// Compiles a pattern with the `regex` crate (bytes, no Unicode).
+fn fast(pattern: &str, flags: &str) -> Result<Regex, regex::Error> {
+    RegexBuilder::new(pattern)
+        .unicode(false)
+        .size_limit(SIZE_LIMIT)
+        .case_insensitive(flags.contains('i'))
+        .dot_matches_new_line(flags.contains('s'))
+        .multi_line(flags.contains('m'))
+        .ignore_whitespace(flags.contains('x'))
+        .swap_greed(flags.contains('G'))
+        .build()
+}
+
 /// Compiles a pattern the `regex` crate rejected with `fancy-regex`.
 fn fancy(pattern: &str, flags: &str) -> Result<Re, String> {
     let mut inline = String::new();
@@ -315,35 +372,35 @@ mod tests {
     fn flags_and_negation() {
         let p = parse("\"/^[67]\\.[01235]/R\"").unwrap();
         assert!(p.relative && !p.negated);
-        assert!(p.re.is_match(b"6.1") && !p.re.is_match(b"x6.1"));
+        assert!(p.re().is_match(b"6.1") && !p.re().is_match(b"x6.1"));
         let p = parse("!\"/abc/i\"").unwrap();
-        assert!(p.negated && p.re.is_match(b"xABCx"));
+        assert!(p.negated && p.re().is_match(b"xABCx"));
         let p = parse("\"/a.b/s\"").unwrap();
-        assert!(p.re.is_match(b"a\nb"));
+        assert!(p.re().is_match(b"a\nb"));
         let p = parse("\"/a.b/\"").unwrap();
-        assert!(!p.re.is_match(b"a\nb"));
+        assert!(!p.re().is_match(b"a\nb"));
         let p = parse("\"/^x/m\"").unwrap();
-        assert!(p.re.is_match(b"a\nx"));
+        assert!(p.re().is_match(b"a\nx"));
         let p = parse("\"/x/A\"").unwrap();
-        assert!(p.re.is_match(b"xy") && !p.re.is_match(b"yx"));
+        assert!(p.re().is_match(b"xy") && !p.re().is_match(b"yx"));
         let p = parse("\"/a b # c\n/x\"").unwrap();
-        assert!(p.re.is_match(b"ab"));
+        assert!(p.re().is_match(b"ab"));
         // Bytes, not UTF-8: \xff matches one raw byte.
         let p = parse("\"/\\xff\\x00\\/\\;/\"").unwrap();
-        assert!(p.re.is_match(b"\xff\x00/;"));
+        assert!(p.re().is_match(b"\xff\x00/;"));
     }
 
     #[test]
     fn backtracking_patterns() {
         let p = parse("\"/(a.)\\1/\"").unwrap();
-        assert!(matches!(p.re, Re::Fancy(_)));
-        assert_eq!(p.re.find_at(b"xxabab", 0), Some((2, 6)));
-        assert_eq!(p.re.find_at(b"xxabac", 0), None);
+        assert!(matches!(p.re(), Re::Fancy(_)));
+        assert_eq!(p.re().find_at(b"xxabab", 0), Some((2, 6)));
+        assert_eq!(p.re().find_at(b"xxabac", 0), None);
         let p = parse("\"/a(?=b)/i\"").unwrap();
-        assert_eq!(p.re.find_at(b"\xffaAB", 0), Some((2, 3)));
-        assert_eq!(p.re.find_at(b"\xffaAB", 3), None);
+        assert_eq!(p.re().find_at(b"\xffaAB", 0), Some((2, 3)));
+        assert_eq!(p.re().find_at(b"\xffaAB", 3), None);
         let p = parse("\"/(?<!x)\\xff/\"").unwrap();
-        assert_eq!(p.re.find_at(b"x\xff\xe9\xff", 0), Some((3, 4)));
+        assert_eq!(p.re().find_at(b"x\xff\xe9\xff", 0), Some((3, 4)));
     }
 
     #[test]
@@ -359,11 +416,11 @@ mod tests {
         assert_eq!(pcre_compat("[]a]").as_deref(), Some("[\\]a]"));
         assert_eq!(pcre_compat("plain\\x41é"), None);
         let p = parse("\"/^(ab)\\g{1}[\\x2]/\"").unwrap();
-        assert!(p.re.is_match(b"abab\x02"));
+        assert!(p.re().is_match(b"abab\x02"));
         let p = parse("\"/(?P<v>[a-z]{2})-(?P=v)/i\"").unwrap();
-        assert!(p.re.is_match(b"xab-ab") && !p.re.is_match(b"ab-cd"));
+        assert!(p.re().is_match(b"xab-ab") && !p.re().is_match(b"ab-cd"));
         let p = parse("\"/x[[y]/\"").unwrap();
-        assert!(p.re.is_match(b"x[") && p.re.is_match(b"xy"));
+        assert!(p.re().is_match(b"x[") && p.re().is_match(b"xy"));
     }
 
     #[test]
