@@ -18,8 +18,8 @@
 # Targets (issue 10, informational): CPU per packet <= 0.5 x Suricata's,
 # rule loading <= 0.25 x Suricata's time, peak RSS <= 0.5 x Suricata's.
 #
-# Knobs: RUNS (3), RULES (default: all of ET Open), COPY_MB (200), MIX,
-# MEERKAT_SENSOR (default target/release/meerkat-sensor), BENCH_KEEP=1.
+# Knobs: RUNS (3; 0 only builds the mix), RULES (default: all of ET
+# Open), COPY_MB (200), MIX, MIX_OUT (copy the mix there), MEERKAT_SENSOR (default target/release/meerkat-sensor), BENCH_KEEP=1.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -88,6 +88,11 @@ print(n)
 EOF
 )
 MIX_MB=$(du -m "$MIX" | cut -f1)
+if [[ -n ${MIX_OUT:-} ]]; then
+    cp "$MIX" "$MIX_OUT"
+    bench_log "mix: $PKTS packets, $MIX_MB MiB, copied to $MIX_OUT"
+fi
+[[ $RUNS -gt 0 ]] || exit 0
 
 # ---------------------------------------------------------------- runs
 # measure NAME COMMAND... -> appends "name wall cpu rss_kib" to runs.tsv

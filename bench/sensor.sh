@@ -66,34 +66,9 @@ if [[ -n ${RULES:-} ]]; then
     RULESETS="$RULESETS custom"
 fi
 
-NS_C="mkb-cli-$$"
-NS_G="mkb-gw-$$"
-NS_S="mkb-srv-$$"
-CLIENT_IP=198.51.100.2
-SERVER_IP=203.0.113.2
-
-# ---------------------------------------------------------------- topology
-bench_ns "$NS_C"
-bench_ns "$NS_G"
-bench_ns "$NS_S"
-ip -n "$NS_G" link add veth-c type veth peer name eth0 netns "$NS_C"
-ip -n "$NS_G" link add veth-s type veth peer name eth0 netns "$NS_S"
-ip -n "$NS_C" addr add "$CLIENT_IP/24" dev eth0
-ip -n "$NS_G" addr add 198.51.100.1/24 dev veth-c
-ip -n "$NS_G" addr add 203.0.113.1/24 dev veth-s
-ip -n "$NS_S" addr add "$SERVER_IP/24" dev eth0
-for l in "$NS_C eth0" "$NS_G veth-c" "$NS_G veth-s" "$NS_S eth0"; do
-    read -r n i <<<"$l"
-    ip -n "$n" link set "$i" up
-done
-ip -n "$NS_C" route add default via 198.51.100.1
-ip -n "$NS_S" route add default via 203.0.113.1
-ip netns exec "$NS_G" sysctl -qw net.ipv4.ip_forward=1
-# Keep GSO super-packets at 64 KiB on the inspected path (no BIG TCP).
-for l in "$NS_C eth0" "$NS_G veth-c" "$NS_G veth-s" "$NS_S eth0"; do
-    read -r n i <<<"$l"
-    ip -n "$n" link set "$i" gso_max_size 65536 2>/dev/null || true
-done
+# shellcheck source=bench/lib/gateway.sh
+source "$HERE/lib/gateway.sh"
+gateway_up
 
 # (Re)starts iperf3 -s; after a stalled test the old server may stay busy.
 start_iperf_server() {

@@ -23,6 +23,7 @@ pub mod flowbits;
 pub mod header;
 pub mod hostbits;
 pub mod http;
+pub mod mpm;
 pub mod parse;
 pub mod pcre;
 pub mod port;

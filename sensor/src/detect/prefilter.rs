@@ -1,8 +1,8 @@
 //! Load-time indexes that pick candidate rules for a packet cheaply:
 //!
-//! - [`PatternSet`]: one Aho-Corasick automaton over the fast patterns of
-//!   a rule group, so a single scan of a buffer yields every rule whose
-//!   fast pattern occurs in it;
+//! - [`PatternSet`]: one multi-pattern matcher ([`super::mpm`]) over the
+//!   fast patterns of a rule group, so a single scan of a buffer yields
+//!   every rule whose fast pattern occurs in it;
 //! - [`AddrIndex`]: disjoint address segments mapped to the rules whose
 //!   (long, purely positive) address list covers them, for IP-reputation
 //!   rules that have no content.
@@ -13,13 +13,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, Input, MatchKind};
 use meerkat_shared::net::fold_mapped;
 
 use super::address::{AddrExpr, AddrLeaf};
+use super::mpm::{self, Matcher};
 
-/// Patterns are cut to this many bytes in the automaton.
-const MAX_PATTERN_LEN: usize = 8;
+/// Patterns are cut to this many bytes in the matcher.
+const MAX_PATTERN_LEN: usize = mpm::MAX_LEN;
 
 /// Per-thread scratch for [`PatternSet::scan`]: which patterns were seen
 /// in the current scan. Reused, so steady state does not allocate.
@@ -27,6 +27,7 @@ const MAX_PATTERN_LEN: usize = 8;
 pub struct ScanScratch {
     seen: Vec<u64>,
     touched: Vec<u32>,
+    mpm: mpm::Scratch,
 }
 
 impl ScanScratch {
@@ -42,25 +43,11 @@ impl ScanScratch {
             self.seen.resize(words, 0);
         }
     }
-
-    /// Marks `p`; true when it was not marked yet.
-    fn mark(&mut self, p: u32) -> bool {
-        let Some(w) = self.seen.get_mut(p as usize / 64) else {
-            return false;
-        };
-        let bit = 1u64 << (p % 64);
-        if *w & bit != 0 {
-            return false;
-        }
-        *w |= bit;
-        self.touched.push(p);
-        true
-    }
 }
 
 #[derive(Debug)]
 struct PatInfo {
-    /// The exact bytes for a case-sensitive pattern (the automaton is
+    /// The exact bytes for a case-sensitive pattern (the matcher is
     /// case-insensitive, so its matches are verified); None for nocase.
     exact: Option<Box<[u8]>>,
     /// Range of this pattern's rules in `PatternSet::rules`.
@@ -68,10 +55,10 @@ struct PatInfo {
     end: u32,
 }
 
-/// The fast patterns of a rule group in one automaton.
+/// The fast patterns of a rule group in one matcher.
 #[derive(Debug, Default)]
 pub struct PatternSet {
-    ac: Option<AhoCorasick>,
+    matcher: Matcher,
     pats: Vec<PatInfo>,
     rules: Vec<u32>,
 }
@@ -97,25 +84,8 @@ impl PatternSet {
                 e.2.push(rule);
             }
         }
-        let built = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::Standard)
-            .ascii_case_insensitive(true)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(by_pat.iter().map(|(p, _, _)| *p));
-        let ac = match built {
-            Ok(ac) => ac,
-            Err(e) => {
-                // Only reachable with absurd pattern sets; fall back to
-                // treating the rules as always-candidates.
-                tracing::warn!(error = %e, "fast-pattern automaton not built; rules are checked one by one");
-                return PatternSet {
-                    rules: entries.iter().map(|e| e.0).collect(),
-                    ..PatternSet::default()
-                };
-            }
-        };
         let mut set = PatternSet {
-            ac: Some(ac),
+            matcher: Matcher::new(by_pat.iter().map(|(p, _, _)| *p)),
             pats: Vec::with_capacity(by_pat.len()),
             rules: Vec::with_capacity(entries.len()),
         };
@@ -138,37 +108,42 @@ impl PatternSet {
     /// Calls `found` once per rule whose fast pattern occurs in `buf`
     /// (a rule with several entries may be reported more than once).
     pub fn scan(&self, buf: &[u8], scratch: &mut ScanScratch, mut found: impl FnMut(u32)) {
-        let Some(ac) = &self.ac else {
-            // Automaton could not be built: every rule is a candidate.
-            self.rules.iter().for_each(|&r| found(r));
-            return;
-        };
-        if buf.is_empty() {
+        if buf.is_empty() || self.pats.is_empty() {
             return;
         }
         scratch.reset(self.pats.len());
-        let Ok(iter) = ac.try_find_overlapping_iter(Input::new(buf)) else {
-            self.rules.iter().for_each(|&r| found(r));
-            return;
-        };
-        for m in iter {
-            let pid = m.pattern().as_u32();
+        let ScanScratch { seen, touched, mpm } = scratch;
+        self.matcher.scan(buf, mpm, |pid, at| {
             let Some(info) = self.pats.get(pid as usize) else {
-                continue;
+                return;
             };
             if let Some(exact) = &info.exact {
-                if buf.get(m.start()..m.end()) != Some(&exact[..]) {
-                    continue;
+                if buf.get(at..at + exact.len()) != Some(&exact[..]) {
+                    return;
                 }
             }
-            if !scratch.mark(pid) {
-                continue;
+            if !mark(seen, touched, pid) {
+                return;
             }
             if let Some(rs) = self.rules.get(info.start as usize..info.end as usize) {
                 rs.iter().for_each(|&r| found(r));
             }
-        }
+        });
     }
+}
+
+/// Marks pattern `p` in `seen`; true when it was not marked yet.
+fn mark(seen: &mut [u64], touched: &mut Vec<u32>, p: u32) -> bool {
+    let Some(w) = seen.get_mut(p as usize / 64) else {
+        return false;
+    };
+    let bit = 1u64 << (p % 64);
+    if *w & bit != 0 {
+        return false;
+    }
+    *w |= bit;
+    touched.push(p);
+    true
 }
 
 /// An address as a point on one line: IPv4 as its IPv4-mapped IPv6 form.
