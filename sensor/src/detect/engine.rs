@@ -6,7 +6,7 @@
 //! how they are inspected (packet, payload/stream, SSH transaction) and by
 //! protocol. Within a group, candidates for a packet come from
 //! (see [`super::prefilter`]):
-//! - one Aho-Corasick scan of the buffer over the group's fast patterns;
+//! - one scan of the buffer by the group's multi-pattern matcher (`super::mpm`) over its fast patterns;
 //! - an address index for content-less rules with long address lists
 //!   (IP reputation lists);
 //! - destination-port buckets plus a catch-all list for the other

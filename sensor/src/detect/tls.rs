@@ -11,7 +11,7 @@
 //! stage (the hello for SNI/JA3/random, the Certificate message for the
 //! certificate buffers, as Suricata's per-buffer progress), and fires at
 //! most once per direction of the flow. Candidates come from one
-//! Aho-Corasick scan per (buffer, transforms) over the rules' fast
+//! multi-pattern scan per (buffer, transforms) over the rules' fast
 //! patterns ([`TlsIndex`]); rules without one are always candidates.
 
 use super::content::ContentList;
