@@ -18,7 +18,8 @@
 # and <mode>.top.txt (the 30 hottest functions, self time).
 #
 # Knobs: RULES (default: all of ../shared/reference/etopen), SECS, FREQ,
-# OUT, MIX/PCAP, BENCH_KEEP=1. Needs perf, iperf3, iptables, and inferno
+# OUT, MIX/PCAP, FLAME_TARGET (the target dir, default target/flame),
+# BENCH_KEEP=1. Needs perf, iperf3, iptables, and inferno
 # (`cargo install inferno`).
 set -euo pipefail
 
@@ -47,11 +48,12 @@ else
     cat "$ETOPEN_DIR"/*.rules >"$T/flame.rules"
 fi
 
-bench_log "building meerkat-sensor with frame pointers (target/flame)"
-(cd "$ROOT" && CARGO_TARGET_DIR="$ROOT/target/flame" RUSTFLAGS="-C force-frame-pointers=yes" \
+FLAME_TARGET=${FLAME_TARGET:-$ROOT/target/flame}
+bench_log "building meerkat-sensor with frame pointers ($FLAME_TARGET)"
+(cd "$ROOT" && CARGO_TARGET_DIR="$FLAME_TARGET" RUSTFLAGS="-C force-frame-pointers=yes" \
     cargo build --release -p meerkat-sensor >"$T/build.log" 2>&1) ||
     bench_die "build failed: $(tail -5 "$T/build.log")"
-SENSOR="$ROOT/target/flame/release/meerkat-sensor"
+SENSOR="$FLAME_TARGET/release/meerkat-sensor"
 
 # record MODE PID: samples PID for SECS s, then draws the graph.
 record() {

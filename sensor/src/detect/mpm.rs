@@ -7,19 +7,19 @@
 //! is several MiB, so nearly every byte of a scan misses the cache; here
 //! the per-byte work touches only small tables:
 //!
-//! - `one`: a 256-bit table of the 1-byte patterns;
 //! - `two`: a 65,536-bit table (8 KiB) of the first two bytes of every
-//!   longer pattern. Almost all positions stop here.
+//!   pattern (a 1-byte pattern sets every pair it starts). Almost all
+//!   positions stop here, after one lookup;
+//! - `one`: a 256-bit table of the 1-byte patterns;
 //! - On a hit, the 2-byte patterns come from a direct table, and longer
 //!   ones through a hashed 65,536-bit table of their first 3 or 4 bytes,
 //!   then a sorted table keyed on those bytes, then a comparison of the
 //!   rest.
 //!
-//! The buffer is lowercased into scratch space once per scan, so every
-//! table lookup is case-folded; the caller verifies case-sensitive
+//! Bytes are lowercased through a 256-byte table as they are read, so
+//! every lookup is case-folded; the caller verifies case-sensitive
 //! patterns against the original bytes ([`Matcher::scan`] reports
-//! positions). Nothing here allocates after the scratch buffer has grown
-//! to the largest buffer seen.
+//! positions). A scan allocates nothing.
 
 /// Longer patterns are cut to this many bytes by the caller.
 pub const MAX_LEN: usize = 8;
@@ -132,15 +132,16 @@ impl Index {
 }
 
 /// A set of lowercase patterns of 1 to [`MAX_LEN`] bytes.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Matcher {
     /// The patterns, lowercase.
     pats: Vec<Box<[u8]>>,
     /// 1-byte patterns: bit per byte value, and the patterns by byte.
     one: [u64; 4],
     one_pats: Index,
-    /// First two bytes of every pattern of 2+ bytes.
-    two: Vec<u64>,
+    /// Where a pattern may start: the first two bytes of every pattern of
+    /// 2+ bytes, and every pair starting with a 1-byte pattern.
+    two: Box<[u64; 1024]>,
     /// The 2-byte patterns: exact bit per key, and the patterns by key.
     two_exact: Vec<u64>,
     two_pats: Index,
@@ -152,10 +153,10 @@ pub struct Matcher {
     four_pats: Index,
 }
 
-/// Scratch for [`Matcher::scan`], reused across scans.
-#[derive(Debug, Default)]
-pub struct Scratch {
-    lower: Vec<u8>,
+impl Default for Matcher {
+    fn default() -> Matcher {
+        Matcher::new([])
+    }
 }
 
 impl Matcher {
@@ -163,11 +164,16 @@ impl Matcher {
     /// Empty patterns never match; longer ones are cut to [`MAX_LEN`].
     pub fn new<'p>(patterns: impl IntoIterator<Item = &'p [u8]>) -> Matcher {
         let mut m = Matcher {
-            two: vec![0; 65536 / 64],
+            pats: Vec::new(),
+            one: [0; 4],
+            one_pats: Index::default(),
+            two: Box::new([0; 1024]),
             two_exact: vec![0; 65536 / 64],
+            two_pats: Index::default(),
             three: vec![0; (1 << HASH_BITS) / 64],
+            three_pats: Index::default(),
             four: vec![0; (1 << HASH_BITS) / 64],
-            ..Matcher::default()
+            four_pats: Index::default(),
         };
         let (mut ones, mut twos, mut threes, mut fours) = (vec![], vec![], vec![], vec![]);
         for (i, p) in patterns.into_iter().enumerate() {
@@ -177,11 +183,14 @@ impl Matcher {
                 0 => {}
                 1 => {
                     set_bit(&mut m.one, p[0] as usize);
+                    for b in 0..256 {
+                        set_bit(&mut m.two[..], usize::from(p[0]) | b << 8);
+                    }
                     ones.push((u32::from(p[0]), id));
                 }
                 n => {
                     let k = key(&p);
-                    set_bit(&mut m.two, (k & 0xffff) as usize);
+                    set_bit(&mut m.two[..], (k & 0xffff) as usize);
                     match n {
                         2 => {
                             set_bit(&mut m.two_exact, k as usize);
@@ -227,51 +236,49 @@ impl Matcher {
 
     /// Calls `found(pattern, start)` for every occurrence of every
     /// pattern in `buf`, ignoring ASCII case.
-    pub fn scan(&self, buf: &[u8], s: &mut Scratch, mut found: impl FnMut(u32, usize)) {
-        if self.pats.is_empty() || buf.is_empty() {
+    pub fn scan(&self, buf: &[u8], mut found: impl FnMut(u32, usize)) {
+        if self.pats.is_empty() {
             return;
         }
-        let low = &mut s.lower;
-        low.clear();
-        low.extend(buf.iter().map(|&c| LOWER[c as usize]));
-        let low = &low[..];
-        let has_one = !self.one_pats.is_empty();
-        let has_more = self.one_pats.ids.len() < self.pats.len();
-        for (i, w) in low.windows(2).enumerate() {
-            let (a, b) = (w[0], w[1]);
-            if has_one && bit(&self.one, a as usize) {
-                self.report_one(a, i, &mut found);
+        let two: &[u64; 1024] = &self.two;
+        let Some((&first, rest)) = buf.split_first() else {
+            return;
+        };
+        // Rolling key of the two bytes at `at`, lowercase.
+        let mut prev = usize::from(LOWER[first as usize]);
+        for (i, &c) in rest.iter().enumerate() {
+            let cur = usize::from(LOWER[c as usize]);
+            let k = prev | cur << 8;
+            if two[k >> 6] & (1 << (k & 63)) != 0 {
+                self.report_at(buf, i, &mut found);
             }
-            if has_more && bit(&self.two, usize::from(a) | usize::from(b) << 8) {
-                self.report_long(low, i, &mut found);
-            }
+            prev = cur;
         }
-        if has_one {
-            if let Some(&a) = low.last() {
-                if bit(&self.one, a as usize) {
-                    self.report_one(a, low.len() - 1, &mut found);
-                }
+        // The last byte can only start a 1-byte pattern.
+        if bit(&self.one, prev) {
+            for &p in self.one_pats.get(prev as u32) {
+                found(p, buf.len() - 1);
             }
         }
     }
 
-    fn report_one(&self, a: u8, at: usize, found: &mut impl FnMut(u32, usize)) {
-        for &p in self.one_pats.get(u32::from(a)) {
-            found(p, at);
+    /// Every pattern at `at` (the first two bytes passed `two`).
+    fn report_at(&self, buf: &[u8], at: usize, found: &mut impl FnMut(u32, usize)) {
+        let rest = buf.get(at..).unwrap_or_default();
+        let k2 = lkey(rest, 2);
+        let a = k2 & 0xff;
+        if bit(&self.one, a as usize) {
+            for &p in self.one_pats.get(a) {
+                found(p, at);
+            }
         }
-    }
-
-    /// Patterns of 2+ bytes at `at`, whose first two bytes are in `two`.
-    fn report_long(&self, low: &[u8], at: usize, found: &mut impl FnMut(u32, usize)) {
-        let rest = low.get(at..).unwrap_or_default();
-        let k2 = key(rest.get(..2).unwrap_or_default());
         if bit(&self.two_exact, k2 as usize) {
             for &p in self.two_pats.get(k2) {
                 found(p, at);
             }
         }
         if rest.len() >= 3 && !self.three_pats.is_empty() {
-            let k3 = key(rest.get(..3).unwrap_or_default());
+            let k3 = lkey(rest, 3);
             if bit(&self.three, hash(k3)) {
                 for &p in self.three_pats.get(k3) {
                     found(p, at);
@@ -279,13 +286,13 @@ impl Matcher {
             }
         }
         if rest.len() >= 4 && !self.four_pats.is_empty() {
-            let k4 = key(rest);
+            let k4 = lkey(rest, 4);
             if bit(&self.four, hash(k4)) {
                 for &p in self.four_pats.get(k4) {
-                    let whole = self
-                        .pats
-                        .get(p as usize)
-                        .is_some_and(|pat| rest.starts_with(pat));
+                    let whole = self.pats.get(p as usize).is_some_and(|pat| {
+                        rest.len() >= pat.len()
+                            && pat.iter().zip(rest).all(|(&x, &r)| x == LOWER[r as usize])
+                    });
                     if whole {
                         found(p, at);
                     }
@@ -293,6 +300,16 @@ impl Matcher {
             }
         }
     }
+}
+
+/// Little-endian key of the first `n` (up to 4) bytes of `b`, lowercase.
+fn lkey(b: &[u8], n: usize) -> u32 {
+    b.iter()
+        .take(n.min(4))
+        .enumerate()
+        .fold(0u32, |k, (i, &c)| {
+            k | (u32::from(LOWER[c as usize]) << (8 * i))
+        })
 }
 
 #[cfg(test)]
@@ -320,7 +337,7 @@ mod tests {
 
     fn scan(m: &Matcher, buf: &[u8]) -> Vec<(u32, usize)> {
         let mut v = Vec::new();
-        m.scan(buf, &mut Scratch::default(), |p, at| v.push((p, at)));
+        m.scan(buf, |p, at| v.push((p, at)));
         v.sort_unstable();
         v
     }

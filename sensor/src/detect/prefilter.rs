@@ -27,7 +27,6 @@ const MAX_PATTERN_LEN: usize = mpm::MAX_LEN;
 pub struct ScanScratch {
     seen: Vec<u64>,
     touched: Vec<u32>,
-    mpm: mpm::Scratch,
 }
 
 impl ScanScratch {
@@ -112,8 +111,8 @@ impl PatternSet {
             return;
         }
         scratch.reset(self.pats.len());
-        let ScanScratch { seen, touched, mpm } = scratch;
-        self.matcher.scan(buf, mpm, |pid, at| {
+        let ScanScratch { seen, touched } = scratch;
+        self.matcher.scan(buf, |pid, at| {
             let Some(info) = self.pats.get(pid as usize) else {
                 return;
             };

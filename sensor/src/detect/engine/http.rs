@@ -31,6 +31,9 @@ pub(super) struct HttpPrefilter {
     always: Vec<u32>,
 }
 
+/// `(rule, fast pattern, nocase)` of the rules keyed on one buffer.
+type Entries = Vec<(u32, Vec<u8>, bool)>;
+
 /// Per-thread scratch of the prefilter.
 #[derive(Debug, Default)]
 pub struct Scratch {
@@ -42,7 +45,7 @@ pub struct Scratch {
 
 impl HttpPrefilter {
     pub(super) fn build(rules: &[Rule], http_rules: &[u32]) -> HttpPrefilter {
-        let mut keyed: Vec<(HttpBuf, Vec<Transform>, Vec<(u32, Vec<u8>, bool)>)> = Vec::new();
+        let mut keyed: Vec<(HttpBuf, Vec<Transform>, Entries)> = Vec::new();
         let mut always = Vec::new();
         for &ri in http_rules {
             let fast = rules
