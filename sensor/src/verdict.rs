@@ -258,6 +258,6 @@ fn eve_alert(meta: &RuleMeta, mode: Mode, action: Action) -> Alert {
         signature: meta.msg.clone(),
         category: meta.category.clone(),
         severity: meta.severity,
-        metadata: (!meta.metadata.is_empty()).then(|| meta.metadata.clone()),
+        metadata: (!meta.metadata.is_empty()).then(|| meta.metadata.to_map()),
     }
 }

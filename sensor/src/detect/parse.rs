@@ -1312,7 +1312,7 @@ impl Builder {
             action: self.action,
             category: self.category,
             severity: self.priority.or(self.class_priority).unwrap_or(3),
-            metadata: self.metadata,
+            metadata: super::rule::Metadata::new(self.metadata),
             references: self.references,
             target: self.target,
             origin: self.origin,
@@ -1436,7 +1436,10 @@ mod tests {
         assert_eq!((m.sid, m.rev, m.gid), (7, 3, 2));
         assert_eq!(m.category, "Attempted Administrator Privilege Gain");
         assert_eq!(m.severity, 1);
-        assert_eq!(m.metadata["created_at"], vec!["2001", "2010_07_30"]);
+        assert_eq!(
+            m.metadata.get("created_at").collect::<Vec<_>>(),
+            vec!["2001", "2010_07_30"]
+        );
         assert_eq!(m.references, vec!["cve,2018-1"]);
         assert_eq!(m.action, Action::Drop);
         let (_, m) =

@@ -1,7 +1,8 @@
 //! The compiled form of one rule: header filters, options, and the
 //! metadata EVE needs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use super::address::AddrExpr;
 use super::content::ContentList;
@@ -275,6 +276,65 @@ pub struct Rule {
     pub dns: Option<Box<super::dns::DnsRule>>,
 }
 
+/// A rule's `metadata` pairs, sorted, with every key and value interned:
+/// ET Open repeats the same few hundred strings over 24,000 rules, and a
+/// map of owned strings per rule cost about 40 MiB there.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Metadata(Box<[(Arc<str>, Arc<str>)]>);
+
+impl Metadata {
+    /// From key → values (values in the order they are to be written).
+    pub fn new(map: BTreeMap<String, Vec<String>>) -> Metadata {
+        let pairs: Vec<(Arc<str>, Arc<str>)> = map
+            .into_iter()
+            .flat_map(|(k, vs)| {
+                let k = intern(&k);
+                vs.into_iter().map(move |v| (k.clone(), intern(&v)))
+            })
+            .collect();
+        Metadata(pairs.into_boxed_slice())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Key → values, as EVE writes them.
+    pub fn to_map(&self) -> BTreeMap<String, Vec<String>> {
+        let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (k, v) in self.0.iter() {
+            m.entry(k.to_string()).or_default().push(v.to_string());
+        }
+        m
+    }
+
+    /// The values of one key.
+    pub fn get(&self, key: &str) -> impl Iterator<Item = &str> + '_ {
+        let key = key.to_string();
+        self.0
+            .iter()
+            .filter(move |(k, _)| **k == *key)
+            .map(|(_, v)| &**v)
+    }
+}
+
+/// The process-wide copy of `s` (rule loading only; strings are never
+/// removed, and a reload adds only what is new).
+fn intern(s: &str) -> Arc<str> {
+    static POOL: OnceLock<Mutex<HashSet<Arc<str>>>> = OnceLock::new();
+    let pool = POOL.get_or_init(|| Mutex::new(HashSet::new()));
+    let mut pool = match pool.lock() {
+        Ok(p) => p,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    if let Some(a) = pool.get(s) {
+        return a.clone();
+    }
+    let a: Arc<str> = Arc::from(s);
+    pool.insert(a.clone());
+    a
+}
+
 /// What EVE and the worker need to know about a rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleMeta {
@@ -289,7 +349,7 @@ pub struct RuleMeta {
     /// else 3.
     pub severity: u8,
     /// EVE `alert.metadata`: key → sorted values.
-    pub metadata: BTreeMap<String, Vec<String>>,
+    pub metadata: Metadata,
     /// `reference` options as written (`type,value`).
     pub references: Vec<String>,
     /// `target:src_ip` / `target:dest_ip`, for EVE `source`/`target`.
