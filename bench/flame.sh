@@ -70,7 +70,7 @@ draw() {
     inferno-flamegraph --title "meerkat-sensor $mode, $(grep -c . "$T/flame.rules") rule lines" \
         <"$OUT/$mode.folded" >"$OUT/$mode.svg"
     perf report -i "$T/$mode.data" --no-children --sort symbol --stdio -g none 2>/dev/null |
-        grep '%' | grep -v '^#' | head -30 >"$OUT/$mode.top.txt"
+        grep '%' | grep -v '^#' | sed -n 1,30p >"$OUT/$mode.top.txt" || true
     bench_log "$mode: $OUT/$mode.svg ($(wc -l <"$OUT/$mode.folded") stacks)"
 }
 
