@@ -22,8 +22,15 @@
 # supports: both counts are printed beside the figures. RULES=FILE adds a
 # ruleset `custom` with that file instead.
 #
+# Application traffic (APP=1, the default; APP=0 leaves it out): beside
+# iperf3, real clients loop on HTTP requests (curl), TLS handshakes
+# (openssl s_time) and DNS queries (dig) against servers in the server
+# namespace (python3 http.server, openssl s_server, dnsmasq); requests per
+# second of each, through each variant, are printed beside the bulk figures
+# (bench/lib/appload.sh).
+#
 # Knobs (environment): RUNS (3), SECS (5), TOOLS ("suricata meerkat"),
-# MODES ("nfq nflog"), RULESETS ("bench etopen"), RULES (a rules file),
+# MODES ("nfq nflog"), RULESETS ("bench etopen"), RULES (a rules file), APP,
 # MEERKAT_SENSOR (binary, default target/release/meerkat-sensor),
 # BENCH_KEEP=1 (keep logs).
 set -euo pipefail
@@ -39,6 +46,7 @@ TOOLS=${TOOLS:-suricata meerkat}
 MODES=${MODES:-nfq nflog}
 MEERKAT_SENSOR=${MEERKAT_SENSOR:-$ROOT/target/release/meerkat-sensor}
 RULESETS=${RULESETS:-bench etopen}
+APP=${APP:-1}
 ETOPEN_DIR="$ROOT/../shared/reference/etopen"
 QUEUE=0
 GROUP=10
@@ -81,6 +89,15 @@ start_iperf_server
 # Warm-up run, which also proves the path works.
 ip netns exec "$NS_C" iperf3 -c "$SERVER_IP" -t 1 >"$T/warmup.log" 2>&1 ||
     bench_die "iperf3 from $NS_C cannot reach $SERVER_IP through $NS_G: $(tail -3 "$T/warmup.log")"
+
+if [[ $APP == 1 ]]; then
+    for tool in curl openssl dig dnsmasq python3; do
+        command -v "$tool" >/dev/null || bench_die "$tool is missing (APP=0 runs without application traffic)"
+    done
+    # shellcheck source=bench/lib/appload.sh
+    source "$HERE/lib/appload.sh"
+    appload_up
+fi
 
 gw() { ip netns exec "$NS_G" "$@"; }
 
@@ -161,12 +178,15 @@ run_one() {
         c0=$(bench_cpu_ticks "$pid")
     fi
     mkdir -p "$dir"
+    [[ $APP == 1 ]] && appload_start "$dir/app"
     t0=$(date +%s%N)
     # Bounded: a consumer that stops giving verdicts stalls the flow, and
     # iperf3 would wait for it forever.
     timeout -k 2 $((SECS + 15)) ip netns exec "$NS_C" iperf3 -c "$SERVER_IP" -t "$SECS" -J --connect-timeout 5000 \
         >"$dir/iperf3.json" 2>"$dir/iperf3.err" || echo "iperf3 failed or timed out (exit $?)" >>"$dir/iperf3.err"
     t1=$(date +%s%N)
+    local ah=nan at=nan ad=nan
+    [[ $APP == 1 ]] && read -r ah at ad < <(appload_collect "$dir/app")
     gbit=$(jq -r '(.end.sum_received.bits_per_second // empty) / 1e9 | . * 1000 | round / 1000' "$dir/iperf3.json" 2>/dev/null || true)
     retr=$(jq -r '.end.sum_sent.retransmits // "nan"' "$dir/iperf3.json" 2>/dev/null || echo nan)
     [[ -n $gbit ]] || {
@@ -189,9 +209,9 @@ run_one() {
     else
         cpu=nan
     fi
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$tool" "$rep" "$gbit" "$retr" "$cpu" "$seen" "$rpk" "$drops" "$status" "$rs" >>"$T/runs.tsv"
-    bench_log "$(printf '%-6s %-5s %-8s run %d: %7s Gbit/s  retrans %-6s cpu %-5s seen %-9s rule %-9s drops %-5s %s' \
-        "$rs" "$mode" "$tool" "$rep" "$gbit" "$retr" "$cpu" "$seen" "$rpk" "$drops" "$status")"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$tool" "$rep" "$gbit" "$retr" "$cpu" "$seen" "$rpk" "$drops" "$status" "$rs" "$ah" "$at" "$ad" >>"$T/runs.tsv"
+    bench_log "$(printf '%-6s %-5s %-8s run %d: %7s Gbit/s  retrans %-6s cpu %-5s seen %-9s rule %-9s drops %-5s http/s %-5s tls/s %-5s dns/s %-5s %s' \
+        "$rs" "$mode" "$tool" "$rep" "$gbit" "$retr" "$cpu" "$seen" "$rpk" "$drops" "$ah" "$at" "$ad" "$status")"
 }
 
 # ---------------------------------------------------------------- checks
@@ -267,12 +287,12 @@ seen_pcts() {
 median_of() { bench_median $(col "$1" "$2" "$3" "$4"); }
 
 FWD=$(median_of fwd kernel - 4)
-declare -A GB
+declare -A GB APPSUM
 echo
 echo "== meerkat-sensor vs Suricata $(suricata -V 2>/dev/null | grep -o '[0-9][0-9.]*' | head -1): iperf3 through an NFQ/NFLOG gateway =="
 echo "   $(uname -r), $(nproc) cores, $RUNS x ${SECS}s per variant (median, min-max), load average at start: $LOAD0"
 echo
-printf '%-7s %-6s %-9s %-13s %-22s %8s %10s %8s %12s %14s %9s %8s\n' rules mode tool loaded "Gbit/s med (min-max)" "x fwd" "x Suricata" "cpu" "seen % med" "seen % min" "drops" "invalid"
+printf '%-7s %-6s %-9s %-13s %-22s %8s %10s %8s %12s %14s %9s %8s %8s %8s %8s %8s\n' rules mode tool loaded "Gbit/s med (min-max)" "x fwd" "x Suricata" "cpu" "seen % med" "seen % min" "drops" "invalid" "http/s" "tls/s" "dns/s" "app xS"
 for v in "${variants[@]}"; do
     read -r m t rs <<<"$v"
     g=$(median_of "$m" "$t" "$rs" 4)
@@ -296,7 +316,16 @@ for v in "${variants[@]}"; do
     cpu="-"
     # shellcheck disable=SC2046
     [[ $t != kernel ]] && cpu=$(bench_median $(col "$m" "$t" "$rs" 6))
-    printf '%-7s %-6s %-9s %-13s %-22s %8s %10s %8s %12s %14s %9s %8s\n' "$rs" "$m" "$t" "${LOADED[$t/$rs]:--}" "$g ($range)" "$(bench_ratio "$g" "$FWD")" "$xs" "$cpu" "$sp" "$spmin" "$dr" "$(invalid "$m" "$t" "$rs")"
+    # shellcheck disable=SC2046
+    ah=$(bench_median $(col "$m" "$t" "$rs" 12))
+    # shellcheck disable=SC2046
+    at=$(bench_median $(col "$m" "$t" "$rs" 13))
+    # shellcheck disable=SC2046
+    ad=$(bench_median $(col "$m" "$t" "$rs" 14))
+    APPSUM["$m/$t/$rs"]=$(awk -v a="$ah" -v b="$at" -v c="$ad" 'BEGIN {if (a == "nan") print "nan"; else print a + b + c}')
+    axs="-"
+    [[ $m != fwd && $t != suricata ]] && axs=$(bench_ratio "${APPSUM[$m/$t/$rs]}" "${APPSUM[$m/suricata/$rs]:-nan}" 1)
+    printf '%-7s %-6s %-9s %-13s %-22s %8s %10s %8s %12s %14s %9s %8s %8s %8s %8s %8s\n' "$rs" "$m" "$t" "${LOADED[$t/$rs]:--}" "$g ($range)" "$(bench_ratio "$g" "$FWD")" "$xs" "$cpu" "$sp" "$spmin" "$dr" "$(invalid "$m" "$t" "$rs")" "$ah" "$at" "$ad" "$axs"
 done
 echo
 echo "loaded = rules the tool loaded / rule lines in the file; x fwd = median / kernel-forwarding median;"
@@ -304,7 +333,9 @@ echo "x Suricata = median / Suricata's median in the same mode with the same rul
 echo "cpu = consumer utime+stime per wall second (cores); seen % = packets decoded (eve stats decoder.pkts)"
 echo "/ packets the NFLOG rule counted (GSO super-packets count once on both sides); drops = NFQ"
 echo "queue_dropped+queue_user_dropped. Targets (informational, issue 10, all of ET Open): NFQ >= 10 x Suricata"
-echo "and >= 0.5 x fwd, NFLOG >= 99 % seen at full speed."
+echo "and >= 0.5 x fwd, NFLOG >= 99 % seen at full speed, application requests/s through NFQ >= 5 x Suricata."
+echo "http/s, tls/s, dns/s = requests (handshakes, queries) per second of one client each beside iperf3;"
+echo "app xS = their sum / Suricata's sum in the same mode with the same rules."
 echo
 echo "Markdown rows for bench/RESULTS.md:"
 for v in "${variants[@]}"; do
@@ -318,7 +349,9 @@ for v in "${variants[@]}"; do
     cpu="-"
     # shellcheck disable=SC2046
     [[ $t != kernel ]] && cpu=$(bench_median $(col "$m" "$t" "$rs" 6))
-    echo "| $(date -u +%F) | $rs (${LOADED[$t/$rs]:--}) | $m | $t | $g | $(bench_ratio "$g" "$FWD") | $xs | $sp | $cpu | n=$(col "$m" "$t" "$rs" 4 | wc -l) |"
+    # shellcheck disable=SC2046
+    app="$(bench_median $(col "$m" "$t" "$rs" 12)) / $(bench_median $(col "$m" "$t" "$rs" 13)) / $(bench_median $(col "$m" "$t" "$rs" 14))"
+    echo "| $(date -u +%F) | $rs (${LOADED[$t/$rs]:--}) | $m | $t | $g | $(bench_ratio "$g" "$FWD") | $xs | $sp | $cpu | $app | n=$(col "$m" "$t" "$rs" 4 | wc -l) |"
 done
 echo
 echo "Per-run data: $T/runs.tsv (only kept with BENCH_KEEP=1)"

@@ -7,10 +7,11 @@
 //! is several MiB, so nearly every byte of a scan misses the cache; here
 //! the per-byte work touches only small tables:
 //!
+//! - 1-byte patterns are found with `memchr` (the first occurrence is
+//!   enough for a prefilter: later ones would cost a lookup per byte of
+//!   binary data);
 //! - `two`: a 65,536-bit table (8 KiB) of the first two bytes of every
-//!   pattern (a 1-byte pattern sets every pair it starts). Almost all
-//!   positions stop here, after one lookup;
-//! - `one`: a 256-bit table of the 1-byte patterns;
+//!   longer pattern. Almost all positions stop here, after one lookup;
 //! - On a hit, the 2-byte patterns come from a direct table, and longer
 //!   ones through a hashed 65,536-bit table of their first 3 or 4 bytes,
 //!   then a sorted table keyed on those bytes, then a comparison of the
@@ -136,11 +137,10 @@ impl Index {
 pub struct Matcher {
     /// The patterns, lowercase.
     pats: Vec<Box<[u8]>>,
-    /// 1-byte patterns: bit per byte value, and the patterns by byte.
-    one: [u64; 4],
-    one_pats: Index,
-    /// Where a pattern may start: the first two bytes of every pattern of
-    /// 2+ bytes, and every pair starting with a 1-byte pattern.
+    /// 1-byte patterns: `(byte, both cases, patterns)`; the byte is
+    /// lowercase when both cases match.
+    singles: Vec<(u8, bool, Vec<u32>)>,
+    /// Where a longer pattern may start: its first two bytes.
     two: Box<[u64; 1024]>,
     /// The 2-byte patterns: exact bit per key, and the patterns by key.
     two_exact: Vec<u64>,
@@ -160,13 +160,13 @@ impl Default for Matcher {
 }
 
 impl Matcher {
-    /// Builds from lowercase patterns; pattern `i` is reported as `i`.
+    /// Builds from `(pattern, nocase)`; pattern `i` is reported as `i`.
     /// Empty patterns never match; longer ones are cut to [`MAX_LEN`].
-    pub fn new<'p>(patterns: impl IntoIterator<Item = &'p [u8]>) -> Matcher {
+    /// `nocase` matters for 1-byte patterns only (see [`Matcher::scan`]).
+    pub fn new<'p>(patterns: impl IntoIterator<Item = (&'p [u8], bool)>) -> Matcher {
         let mut m = Matcher {
             pats: Vec::new(),
-            one: [0; 4],
-            one_pats: Index::default(),
+            singles: Vec::new(),
             two: Box::new([0; 1024]),
             two_exact: vec![0; 65536 / 64],
             two_pats: Index::default(),
@@ -175,18 +175,27 @@ impl Matcher {
             four: vec![0; (1 << HASH_BITS) / 64],
             four_pats: Index::default(),
         };
-        let (mut ones, mut twos, mut threes, mut fours) = (vec![], vec![], vec![], vec![]);
-        for (i, p) in patterns.into_iter().enumerate() {
-            let p: Box<[u8]> = p.iter().take(MAX_LEN).map(|&c| LOWER[c as usize]).collect();
+        let (mut twos, mut threes, mut fours) = (vec![], vec![], vec![]);
+        for (i, (orig, nocase)) in patterns.into_iter().enumerate() {
+            let p: Box<[u8]> = orig
+                .iter()
+                .take(MAX_LEN)
+                .map(|&c| LOWER[c as usize])
+                .collect();
             let id = i as u32;
             match p.len() {
                 0 => {}
                 1 => {
-                    set_bit(&mut m.one, p[0] as usize);
-                    for b in 0..256 {
-                        set_bit(&mut m.two[..], usize::from(p[0]) | b << 8);
+                    let b = orig.first().copied().unwrap_or_default();
+                    let (b, nocase) = if nocase && b.is_ascii_alphabetic() {
+                        (b.to_ascii_lowercase(), true)
+                    } else {
+                        (b, false)
+                    };
+                    match m.singles.iter_mut().find(|s| s.0 == b && s.1 == nocase) {
+                        Some(s) => s.2.push(id),
+                        None => m.singles.push((b, nocase, vec![id])),
                     }
-                    ones.push((u32::from(p[0]), id));
                 }
                 n => {
                     let k = key(&p);
@@ -209,7 +218,6 @@ impl Matcher {
             }
             m.pats.push(p);
         }
-        m.one_pats = Index::new(ones);
         m.two_pats = Index::new(twos);
         m.three_pats = Index::new(threes);
         m.four_pats = Index::new(fours);
@@ -228,16 +236,39 @@ impl Matcher {
     pub fn memory_usage(&self) -> usize {
         self.pats.iter().map(|p| p.len() + 16).sum::<usize>()
             + (self.two.len() + self.two_exact.len() + self.three.len() + self.four.len()) * 8
-            + self.one_pats.memory_usage()
+            + self
+                .singles
+                .iter()
+                .map(|s| 32 + s.2.len() * 4)
+                .sum::<usize>()
             + self.two_pats.memory_usage()
             + self.three_pats.memory_usage()
             + self.four_pats.memory_usage()
     }
 
     /// Calls `found(pattern, start)` for every occurrence of every
-    /// pattern in `buf`, ignoring ASCII case.
+    /// pattern of 2+ bytes in `buf`, ignoring ASCII case, and for the
+    /// first occurrence of each 1-byte pattern (in its case unless it was
+    /// given as nocase).
     pub fn scan(&self, buf: &[u8], mut found: impl FnMut(u32, usize)) {
         if self.pats.is_empty() {
+            return;
+        }
+        // 1-byte patterns: only whether (and one place where) they occur
+        // matters to the prefilter, and memchr finds the first one at
+        // SIMD speed; reporting every occurrence would cost a lookup per
+        // byte of binary data.
+        for (b, nocase, ids) in &self.singles {
+            let at = if *nocase {
+                memchr::memchr2(*b, b.to_ascii_uppercase(), buf)
+            } else {
+                memchr::memchr(*b, buf)
+            };
+            if let Some(at) = at {
+                ids.iter().for_each(|&p| found(p, at));
+            }
+        }
+        if self.singles.iter().map(|s| s.2.len()).sum::<usize>() == self.pats.len() {
             return;
         }
         let two: &[u64; 1024] = &self.two;
@@ -254,24 +285,12 @@ impl Matcher {
             }
             prev = cur;
         }
-        // The last byte can only start a 1-byte pattern.
-        if bit(&self.one, prev) {
-            for &p in self.one_pats.get(prev as u32) {
-                found(p, buf.len() - 1);
-            }
-        }
     }
 
     /// Every pattern at `at` (the first two bytes passed `two`).
     fn report_at(&self, buf: &[u8], at: usize, found: &mut impl FnMut(u32, usize)) {
         let rest = buf.get(at..).unwrap_or_default();
         let k2 = lkey(rest, 2);
-        let a = k2 & 0xff;
-        if bit(&self.one, a as usize) {
-            for &p in self.one_pats.get(a) {
-                found(p, at);
-            }
-        }
         if bit(&self.two_exact, k2 as usize) {
             for &p in self.two_pats.get(k2) {
                 found(p, at);
@@ -316,7 +335,7 @@ fn lkey(b: &[u8], n: usize) -> u32 {
 mod tests {
     use super::*;
 
-    /// Every (pattern, start) by brute force.
+    /// Every (pattern, start) by brute force (1-byte patterns: the first).
     fn naive(pats: &[&[u8]], buf: &[u8]) -> Vec<(u32, usize)> {
         let low: Vec<u8> = buf.to_ascii_lowercase();
         let mut v = Vec::new();
@@ -328,11 +347,22 @@ mod tests {
             for s in 0..low.len() {
                 if low[s..].starts_with(&p) {
                     v.push((i as u32, s));
+                    if p.len() == 1 {
+                        break;
+                    }
                 }
             }
         }
         v.sort_unstable();
         v
+    }
+
+    #[test]
+    fn single_bytes_respect_case() {
+        let m = Matcher::new([(&b"A"[..], false), (&b"b"[..], true), (&b"\x00"[..], true)]);
+        assert_eq!(scan(&m, b"aaA"), vec![(0, 2)]);
+        assert_eq!(scan(&m, b"xB\x00b"), vec![(1, 1), (2, 2)]);
+        assert!(scan(&m, b"a").is_empty());
     }
 
     fn scan(m: &Matcher, buf: &[u8]) -> Vec<(u32, usize)> {
@@ -359,7 +389,7 @@ mod tests {
             b"hij",
             b"xyzw",
         ];
-        let m = Matcher::new(pats.iter().copied());
+        let m = Matcher::new(pats.iter().map(|p| (*p, true)));
         for buf in [
             &b"abcdefghij"[..],
             b"ABCDEFGHIJ abcd",
@@ -393,7 +423,7 @@ mod tests {
             owned.push(p);
         }
         let pats: Vec<&[u8]> = owned.iter().map(|p| &p[..]).collect();
-        let m = Matcher::new(pats.iter().copied());
+        let m = Matcher::new(pats.iter().map(|p| (*p, true)));
         for _ in 0..200 {
             let len = rnd(64) as usize;
             let buf: Vec<u8> = (0..len)

@@ -84,7 +84,7 @@ impl PatternSet {
             }
         }
         let mut set = PatternSet {
-            matcher: Matcher::new(by_pat.iter().map(|(p, _, _)| *p)),
+            matcher: Matcher::new(by_pat.iter().map(|(p, nocase, _)| (*p, *nocase))),
             pats: Vec::with_capacity(by_pat.len()),
             rules: Vec::with_capacity(entries.len()),
         };
