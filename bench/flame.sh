@@ -88,7 +88,7 @@ for mode in "${MODES[@]}"; do
             source "$HERE/lib/gateway.sh"
             gateway_up
             bench_bg "$T/iperf3-server.log" ip netns exec "$NS_S" iperf3 -s -B "$SERVER_IP"
-            bench_wait 10 ip netns exec "$NS_S" ss -Hltn "sport = :5201" || bench_die "iperf3 -s did not start"
+            bench_wait 10 bench_listening "$NS_S" -Hltn 5201 || bench_die "iperf3 -s did not start"
             bench_on_cleanup "ip netns exec $NS_G iptables -F FORWARD"
             GATEWAY=1
         fi

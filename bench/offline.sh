@@ -64,7 +64,7 @@ else
     ip -n "$NS_C" link set eth0 up
     ip -n "$NS_S" link set eth0 up
     bench_bg "$T/iperf3-server.log" ip netns exec "$NS_S" iperf3 -s -B 198.51.100.3
-    bench_wait 10 ip netns exec "$NS_S" ss -Hltn "sport = :5201" || bench_die "iperf3 -s did not start"
+    bench_wait 10 bench_listening "$NS_S" -Hltn 5201 || bench_die "iperf3 -s did not start"
     bench_bg "$T/tcpdump.log" ip netns exec "$NS_S" tcpdump -i eth0 -s 0 -U -w "$T/iperf.pcap" tcp port 5201
     TCPDUMP_PID=$BENCH_LAST_PID
     bench_wait 10 grep -q listening "$T/tcpdump.log" || bench_die "tcpdump did not start: $(cat "$T/tcpdump.log")"

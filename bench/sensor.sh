@@ -83,7 +83,7 @@ start_iperf_server() {
     [[ -n ${IPERF_PID:-} ]] && bench_stop "$IPERF_PID"
     bench_bg "$T/iperf3-server.log" ip netns exec "$NS_S" iperf3 -s -B "$SERVER_IP"
     IPERF_PID=$BENCH_LAST_PID
-    bench_wait 10 ip netns exec "$NS_S" ss -Hltn "sport = :5201" || bench_die "iperf3 -s did not start in $NS_S"
+    bench_wait 10 bench_listening "$NS_S" -Hltn 5201 || bench_die "iperf3 -s did not start in $NS_S"
 }
 start_iperf_server
 # Warm-up run, which also proves the path works.

@@ -135,3 +135,7 @@ bench_ratio() {
         if (a == "nan" || b == "nan" || a == "" || b == "" || b + 0 == 0) { print "n/a"; exit }
         printf "%.*f\n", d, a / b }'
 }
+
+# bench_listening NS SS_FLAGS PORT: a socket in namespace NS listens on PORT
+# (`ss` exits 0 also when nothing matches, so test its output).
+bench_listening() { [[ -n $(ip netns exec "$1" ss "$2" "sport = :$3" 2>/dev/null) ]]; }
