@@ -71,8 +71,8 @@ appload_start() {
 appload_collect() {
     local dir="$1" p http tls dns
     for p in "${APP_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-    http=$(grep -c '^200' "$dir/http.out" || true)
-    tls=$(grep -oE '^[0-9]+ connections in [0-9.]+s' "$dir/tls.out" | tail -1 | awk '{printf "%d", $1}')
-    dns=$(grep -c "IN[[:space:]]A[[:space:]]" "$dir/dns.out" || true)
+    http=$(grep -ac '^200' "$dir/http.out" || true)
+    tls=$(grep -aoE '^[0-9]+ connections in [0-9.]+s' "$dir/tls.out" | tail -1 | awk '{printf "%d", $1}' || true)
+    dns=$(grep -ac "IN[[:space:]]A[[:space:]]" "$dir/dns.out" || true)
     awk -v h="${http:-0}" -v t="${tls:-0}" -v d="${dns:-0}" -v s="$APP_SECS" 'BEGIN {printf "%.0f %.0f %.0f\n", h / s, t / s, d / s}'
 }

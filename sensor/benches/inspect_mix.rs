@@ -3,13 +3,46 @@
 //! packets, µs per packet overall and per packet kind.
 //!
 //! `cargo bench -p meerkat-sensor --bench inspect_mix`
+//!
+//! It also counts heap allocations in the steady state (after one warm-up
+//! pass over the mix, which compiles the pcre programs first used and
+//! grows the scratch buffers): detection should make none per packet.
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use meerkat_sensor::decode::{IcmpInfo, IpInfo, Packet, TcpInfo, UdpInfo, L4};
 use meerkat_sensor::detect::{DetectInput, Engine, Matches, StreamChunk, Vars};
 use meerkat_sensor::packet::{Direction, Mode};
+
+/// The system allocator, counting allocations (benchmark only).
+struct Counting;
+
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: every call is passed unchanged to `System`, which upholds the
+// `GlobalAlloc` contract; the counter is a relaxed atomic add.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as this function.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as this function.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as this function.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
 
 fn etopen_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference/etopen")
@@ -207,6 +240,22 @@ fn main() {
     let mut fired = Vec::new();
     let mut hits = 0usize;
     let rounds = 3000u32;
+    // Warm-up, then the allocations of one more pass.
+    for inp in &inputs {
+        fired.clear();
+        engine.inspect(inp, &mut fired, &mut m);
+    }
+    let a0 = ALLOCS.load(Ordering::Relaxed);
+    for inp in &inputs {
+        fired.clear();
+        engine.inspect(inp, &mut fired, &mut m);
+    }
+    let steady = ALLOCS.load(Ordering::Relaxed) - a0;
+    println!(
+        "inspect mix: {steady} heap allocations in a steady-state pass over {} packets ({:.2} per packet)",
+        inputs.len(),
+        steady as f64 / inputs.len() as f64
+    );
     let t = Instant::now();
     for _ in 0..rounds {
         for inp in &inputs {
