@@ -186,7 +186,10 @@ run_one() {
         >"$dir/iperf3.json" 2>"$dir/iperf3.err" || echo "iperf3 failed or timed out (exit $?)" >>"$dir/iperf3.err"
     t1=$(date +%s%N)
     local ah=nan at=nan ad=nan
-    [[ $APP == 1 ]] && read -r ah at ad < <(appload_collect "$dir/app")
+    if [[ $APP == 1 ]]; then
+        appload_collect "$dir/app"
+        read -r ah at ad <<<"$APP_RATES"
+    fi
     gbit=$(jq -r '(.end.sum_received.bits_per_second // empty) / 1e9 | . * 1000 | round / 1000' "$dir/iperf3.json" 2>/dev/null || true)
     retr=$(jq -r '.end.sum_sent.retransmits // "nan"' "$dir/iperf3.json" 2>/dev/null || echo nan)
     [[ -n $gbit ]] || {

@@ -7,7 +7,9 @@
 #
 #   appload_up            starts the servers (call once, after gateway_up)
 #   appload_start DIR     starts the clients for SECS seconds (background)
-#   appload_collect DIR   waits for them; prints "http tls dns" (per second)
+#   appload_collect DIR   waits for them; sets APP_RATES="http tls dns"
+#                         (per second). Call it in the shell that started
+#                         them (not in a subshell: it waits for them).
 #
 # HTTP: curl fetching one URL range (`?[1-1000000]`) from Python's
 # http.server (HTTP/1.0: one connection per request); TLS: `openssl s_time
@@ -43,7 +45,8 @@ appload_up() {
     local try h=0 t=0 n=0
     for try in 1 2 3 4 5; do
         appload_start "$d/check$try" 1
-        read -r h t n < <(appload_collect "$d/check$try")
+        appload_collect "$d/check$try"
+        read -r h t n <<<"$APP_RATES"
         [[ $h != 0 && $t != 0 && $n != 0 ]] && return 0
         sleep 1
     done
@@ -74,5 +77,5 @@ appload_collect() {
     http=$(grep -ac '^200' "$dir/http.out" || true)
     tls=$(grep -aoE '^[0-9]+ connections in [0-9.]+s' "$dir/tls.out" | tail -1 | awk '{printf "%d", $1}' || true)
     dns=$(grep -ac "IN[[:space:]]A[[:space:]]" "$dir/dns.out" || true)
-    awk -v h="${http:-0}" -v t="${tls:-0}" -v d="${dns:-0}" -v s="$APP_SECS" 'BEGIN {printf "%.0f %.0f %.0f\n", h / s, t / s, d / s}'
+    APP_RATES=$(awk -v h="${http:-0}" -v t="${tls:-0}" -v d="${dns:-0}" -v s="$APP_SECS" 'BEGIN {printf "%.0f %.0f %.0f\n", h / s, t / s, d / s}')
 }
