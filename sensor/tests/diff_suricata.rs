@@ -178,7 +178,7 @@ fn record(topo: &Topology, dir: &WorkDir, pki: &Pki) -> PathBuf {
         "http.server does not listen"
     );
     start_tls_server(
-        &topo,
+        topo,
         &topo.server,
         SERVER_IP,
         TLS_PORT,
@@ -478,11 +478,15 @@ fn pair_key(t: &str, p: &BTreeMap<String, Value>) -> String {
     }
 }
 
+/// An event's compared fields ([`project`]).
+type Projected = BTreeMap<String, Value>;
+
 #[derive(Default)]
 struct FlowView {
     sids: BTreeMap<u64, usize>,
-    /// Per event type: the projected events, sorted by their pair key.
-    events: BTreeMap<String, Vec<(String, BTreeMap<String, Value>)>>,
+    /// Per event type: the projected events with their pair key, sorted by
+    /// it.
+    events: BTreeMap<String, Vec<(String, Projected)>>,
 }
 
 fn index(events: &[Value]) -> BTreeMap<FlowKey, FlowView> {

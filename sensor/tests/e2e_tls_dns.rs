@@ -111,7 +111,7 @@ fn s_client(topo: &Topology, ns: &str, pki: &Pki, name: &str, port: u16) -> (boo
     )
 }
 
-fn find<'a>(events: &'a [Value], pred: impl Fn(&Value) -> bool) -> Vec<&'a Value> {
+fn find(events: &[Value], pred: impl Fn(&Value) -> bool) -> Vec<&Value> {
     events.iter().filter(|v| pred(v)).collect()
 }
 
