@@ -213,6 +213,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
+    let tls_store = if cfg.tls_store.enabled {
+        let dir = log_dir.join(&cfg.tls_store.certs_log_dir);
+        let s = crate::output::tls_store::TlsStore::start(&dir)
+            .with_context(|| format!("cannot start the tls-store output in {}", dir.display()))?;
+        Some(s)
+    } else {
+        None
+    };
 
     let responder = match Responder::new() {
         Ok(r) => Some(Arc::new(r)),
@@ -239,6 +247,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         engine: Arc::new(engine),
         eve: eve.sender(),
         fast: fast.as_ref().map(EveWriter::sender),
+        tls_store: tls_store.as_ref().map(|s| s.sender()),
         types: cfg.eve.types.clone(),
         build,
         responder,
@@ -303,6 +312,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         eve.shutdown();
         if let Some(f) = fast {
             f.shutdown();
+        }
+        if let Some(s) = tls_store {
+            s.shutdown();
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -388,6 +400,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     eve.shutdown();
     if let Some(f) = fast {
         f.shutdown();
+    }
+    if let Some(s) = tls_store {
+        s.shutdown();
     }
     tracing::info!("meerkat-sensor stopped");
     Ok(if failed {

@@ -40,6 +40,8 @@ pub struct Shared {
     pub eve: EveSender,
     /// fast.log, when enabled: one line per alert event.
     pub fast: Option<EveSender>,
+    /// The `tls-store` output, when enabled.
+    pub tls_store: Option<crate::output::tls_store::TlsStoreSender>,
     /// Which event types are written.
     pub types: EveTypes,
     /// Options for the event builders.
@@ -666,6 +668,7 @@ impl Worker {
 
         // Verdict.
         verdict::decide(&ctx, matches, &pv, Some(flow), outcome);
+        store_certs(shared, matches, flow, &pv);
         if let Some(d) = flow.app.dns_mut() {
             d.inspected(dir);
         }
@@ -736,6 +739,45 @@ impl Worker {
             &mut self.outcome,
         )
     }
+}
+
+/// `tls.store`: a match of such a rule marks the flow; its server chain is
+/// queued for the `tls-store` output as soon as the server certificate has
+/// been parsed (on this packet or a later one), then the mark is cleared,
+/// as Suricata's `SSL_TLS_LOG_PEM` flag.
+fn store_certs(shared: &Shared, matches: &Matches, flow: &mut Flow, pv: &PacketView<'_>) {
+    let Some(store) = shared.tls_store.as_ref() else {
+        return;
+    };
+    let asked = matches
+        .hits
+        .iter()
+        .any(|h| shared.engine.get(h.rule).is_some_and(|m| m.tls_store));
+    let (client, server, proto) = (flow.client, flow.server, flow.proto);
+    let Some(t) = flow.app.tls_mut() else {
+        return;
+    };
+    t.store_pending |= asked;
+    if !t.store_pending || t.server.certs.is_empty() {
+        return;
+    }
+    let Some(c) = t.server.cert0.as_ref() else {
+        return;
+    };
+    let job = crate::output::tls_store::CertJob {
+        secs: pv.ts.secs,
+        micros: pv.ts.micros,
+        pcap_cnt: pv.pcap_cnt,
+        client,
+        server,
+        proto,
+        subject: c.subject.clone(),
+        issuer: c.issuer.clone(),
+        fingerprint: c.fingerprint.clone(),
+        certs: t.server.certs.clone(),
+    };
+    store.send(job);
+    t.store_pending = false;
 }
 
 /// The `tag` keyword: records the tags of this packet's alerts, then counts

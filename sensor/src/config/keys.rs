@@ -419,9 +419,9 @@ impl EveOutputs {
         match parts {
             [_, _] => {
                 self.kinds.insert(idx, value.to_string());
-                matches!(value, "eve-log" | "fast")
+                matches!(value, "eve-log" | "fast" | "tls-store")
             }
-            [_, _, kind, rest @ ..] if matches!(*kind, "eve-log" | "fast") => {
+            [_, _, kind, rest @ ..] if matches!(*kind, "eve-log" | "fast" | "tls-store") => {
                 self.values.push((
                     idx,
                     std::iter::once(kind.to_string())
@@ -473,6 +473,11 @@ impl EveOutputs {
                     None => ap.error(&key, value, &origin, "expected yes or no"),
                 },
                 ["fast", "filename"] => ap.cfg.fast.filename = value.clone(),
+                ["tls-store", "enabled"] if kind_of(*idx, "tls-store") => match parse_bool(value) {
+                    Some(v) => ap.cfg.tls_store.enabled = v,
+                    None => ap.error(&key, value, &origin, "expected yes or no"),
+                },
+                ["tls-store", "certs-log-dir"] => ap.cfg.tls_store.certs_log_dir = value.clone(),
                 ["fast", "append"] => {}
                 ["eve-log", ..] if eve_idx.is_some_and(|e| e != *idx) => {
                     ap.unused
@@ -543,8 +548,8 @@ impl EveOutputs {
                         ap.error(&key, value, &origin, "not a tls field");
                     }
                 }
-                // Certificates are not stored (`tls-store`); Suricata 7's
-                // `session-resumption` logs resumed sessions, as here.
+                // Suricata 7's `session-resumption` logs resumed sessions,
+                // as here.
                 ["eve-log", "types", _n, "tls", "session-resumption"] => {}
                 ["eve-log", "types", _n, "dns", opt, ..] => {
                     if !crate::output::dns::config_key(&mut ap.cfg.eve.dns, opt, value) {
@@ -860,6 +865,20 @@ mod tests {
         assert!(cfg.eve.alert.payload);
         assert!(cfg.fast.enabled);
         assert_eq!(unused.keys, vec!["outputs.1.eve-log.types http"]);
+    }
+
+    #[test]
+    fn tls_store_output() {
+        let (cfg, unused) = apply(&[
+            ("outputs.0", "tls-store"),
+            ("outputs.0.tls-store.enabled", "yes"),
+            ("outputs.0.tls-store.certs-log-dir", "certs"),
+        ]);
+        assert!(cfg.tls_store.enabled);
+        assert_eq!(cfg.tls_store.certs_log_dir, "certs");
+        assert!(unused.keys.is_empty(), "{:?}", unused.keys);
+        let (cfg, _) = apply(&[("outputs.0", "tls-store")]);
+        assert!(!cfg.tls_store.enabled, "off unless enabled, as Suricata");
     }
 
     #[test]
