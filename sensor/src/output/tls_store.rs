@@ -136,6 +136,13 @@ impl TlsStore {
                     "tls-store writer thread panicked; some certificates were not written"
                 );
             }
+            let c = &self.sender.counters;
+            tracing::info!(
+                written = c.written.load(Ordering::Relaxed),
+                dropped = c.dropped.load(Ordering::Relaxed),
+                errors = c.errors.load(Ordering::Relaxed),
+                "tls-store: certificate chains stored"
+            );
         }
     }
 }
