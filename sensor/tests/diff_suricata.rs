@@ -4,7 +4,9 @@
 //! local rules, from one Suricata YAML written here. Their EVE output is
 //! compared field by field, per flow:
 //!
-//! - alerts: the multiset of sids;
+//! - alerts: the multiset of sids, each with its `direction`, `app_proto`
+//!   and what its app-layer object names (`tls.sni`, `http.url`, the `dns`
+//!   query name);
 //! - `tls` events: sni, version, subject, issuerdn, serial, fingerprint,
 //!   notbefore, notafter, ja3 and ja3s (hash and string);
 //! - `dns` events: type, id, rrname, rrtype, rcode, answers, grouped;
@@ -483,7 +485,8 @@ type Projected = BTreeMap<String, Value>;
 
 #[derive(Default)]
 struct FlowView {
-    sids: BTreeMap<u64, usize>,
+    /// sid → alert `direction`, `app_proto` and app object → count.
+    sids: BTreeMap<u64, BTreeMap<String, usize>>,
     /// Per event type: the projected events with their pair key, sorted by
     /// it.
     events: BTreeMap<String, Vec<(String, Projected)>>,
@@ -499,7 +502,21 @@ fn index(events: &[Value]) -> BTreeMap<FlowKey, FlowView> {
         let f = flows.entry(flow_key(ev)).or_default();
         if t == "alert" {
             let sid = ev["alert"]["signature_id"].as_u64().unwrap_or(0);
-            *f.sids.entry(sid).or_default() += 1;
+            let named = [
+                &ev["tls"]["sni"],
+                &ev["http"]["url"],
+                &ev["dns"]["query"][0]["rrname"],
+            ]
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+            let dir = format!(
+                "{} {} {named}",
+                ev["direction"].as_str().unwrap_or("-"),
+                ev["app_proto"].as_str().unwrap_or("-")
+            );
+            *f.sids.entry(sid).or_default().entry(dir).or_default() += 1;
         } else {
             let p = project(ev);
             f.events
@@ -536,18 +553,19 @@ fn compare(suri: &BTreeMap<FlowKey, FlowView>, meer: &BTreeMap<FlowKey, FlowView
         let mut sids: Vec<&u64> = s.sids.keys().chain(m.sids.keys()).collect();
         sids.sort();
         sids.dedup();
+        let none = BTreeMap::new();
         for sid in sids {
             let (a, b) = (
-                s.sids.get(sid).copied().unwrap_or(0),
-                m.sids.get(sid).copied().unwrap_or(0),
+                s.sids.get(sid).unwrap_or(&none),
+                m.sids.get(sid).unwrap_or(&none),
             );
             if a != b {
                 diffs.push(Diff {
                     flow: flow.clone(),
                     event: "alert".into(),
                     field: format!("sid:{sid}"),
-                    suricata: format!("{a} alert(s)"),
-                    meerkat: format!("{b} alert(s)"),
+                    suricata: format!("{a:?}"),
+                    meerkat: format!("{b:?}"),
                 });
             }
         }
