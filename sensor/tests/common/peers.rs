@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::{run, run_ok, Topology};
+use super::{run_ok, Topology};
 
 /// The programs [`Pki::generate`] and [`start_tls_server`] need.
 pub const TLS_TOOLS: &[&str] = &["openssl"];
@@ -339,16 +339,4 @@ pub fn dig(
         .collect::<Vec<_>>()
         .join("\n");
     (out.status.success() && !status.is_empty(), status, answers)
-}
-
-/// Whether `ip netns exec ns CMD` succeeded; for readability at call sites.
-pub fn ok(out: &std::process::Output) -> bool {
-    out.status.success()
-}
-
-/// Runs `openssl version` (for messages and provenance notes).
-pub fn openssl_version() -> String {
-    String::from_utf8_lossy(&run("openssl", &["version"]).stdout)
-        .trim()
-        .to_string()
 }
