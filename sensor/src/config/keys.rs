@@ -477,6 +477,9 @@ impl EveOutputs {
                 .into_iter()
                 .partition(|(i, _, _)| *i == idx);
             self.values = rest;
+            let disabled = mine.iter().any(|(_, rest, v)| {
+                matches!(rest.as_slice(), [_, k] if k == "enabled") && parse_bool(v) == Some(false)
+            });
             let mut scratch = SensorConfig::default();
             let mut sub = Applier {
                 cfg: &mut scratch,
@@ -497,12 +500,7 @@ impl EveOutputs {
                     "outputs.{idx}.eve-log.redis (only the first eve-log output sends to Redis)"
                 ));
             }
-            let enabled = [
-                "alert", "drop", "flow", "netflow", "ssh", "tls", "dns", "anomaly", "stats",
-            ]
-            .iter()
-            .any(|t| e.types.enabled(t));
-            if enabled {
+            if !disabled {
                 ap.cfg.eve.extra.push(crate::output::eve::ExtraEveConfig {
                     filename: e.filename,
                     types: e.types,
