@@ -18,8 +18,8 @@
 #
 # usage: scripts/test.sh [--no-install] [--skip STAGE]... [--only STAGE]...
 # As root it first installs the Debian packages the tests need (apt-get;
-# scripts/lib/deps.sh) unless --no-install is given, so it works on a fresh
-# Debian 12 machine.
+# scripts/lib/deps.sh; Suricata 7 via ../shared/tools/install-suricata when
+# it is missing) unless --no-install is given, so it works on a fresh Debian 12.
 # Every stage runs even when an earlier one failed (stages that need the
 # binaries are skipped when the build failed). The last line is
 #   test: N passed, M failed
@@ -51,6 +51,9 @@ source "$REPO/scripts/lib/deps.sh"
 if [[ $INSTALL -eq 1 ]]; then
     if [[ $(id -u) -eq 0 ]]; then
         install_system_packages || { echo "test.sh: package installation failed" >&2; exit 2; }
+        # Suricata 7 for the differential test (sensor/tests/diff_suricata.rs);
+        # a failure here shows up as that test failing under CI.
+        ensure_suricata || echo "test.sh: Suricata could not be installed" >&2
     else
         echo "test.sh: not root: skipping package installation (the netns tests need root anyway)" >&2
     fi

@@ -407,3 +407,58 @@ fn heuristics_pack_bans_known_fake_agents() {
         ]
     );
 }
+
+/// A meerkat-sensor `tls` event from `src` with the client's JA3 hash.
+fn tls_line(src: &str, ja3: &str, sni: Option<&str>) -> String {
+    let sni = sni.map(|n| format!(r#""sni":"{n}","#)).unwrap_or_default();
+    format!(
+        r#"{{"timestamp":"2025-03-14T10:00:00.000000+0000","flow_id":2,"event_type":"tls","src_ip":"{src}","src_port":40001,"dest_ip":"192.0.2.1","dest_port":443,"proto":"TCP","tls":{{{sni}"version":"TLS 1.3","ja3":{{"hash":"{ja3}","string":"771,4866"}}}}}}"#
+    )
+}
+
+/// The JA3 rule of the default pack: the no-SNI hashes measured in the
+/// pack's comment ban after the threshold (3 in 10 minutes); fewer hits,
+/// or the same tool naming its server (another hash), do not.
+#[test]
+fn heuristics_pack_judges_ja3_of_script_clients() {
+    let t = TmpDir::new("pack-ja3");
+    let pack =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/dom-heuristics.toml");
+    std::fs::copy(&pack, t.0.join("dom-heuristics.toml")).unwrap();
+    let cfg = config(
+        &t.0,
+        "include = [\"dom-heuristics.toml\"]",
+        "",
+        &dry_run_backend(),
+    );
+    let d = Daemon::start(&t.0, &cfg);
+    const CURL_NO_SNI: &str = "78f0dc5ac5b19daf131a133cfdee9691";
+    const REQUESTS_NO_SNI: &str = "f80d3d09f61892c5846c854dd84ac403";
+    const CURL_WITH_SNI: &str = "0149f47eabf9a20d0893e2a44e5a6323";
+    let mut lines = Vec::new();
+    for _ in 0..3 {
+        lines.push(tls_line("198.51.100.81", CURL_NO_SNI, None));
+        lines.push(tls_line(
+            "198.51.100.83",
+            CURL_WITH_SNI,
+            Some("www.example.net"),
+        ));
+    }
+    lines.push(tls_line("198.51.100.82", REQUESTS_NO_SNI, None));
+    lines.push(tls_line("198.51.100.82", REQUESTS_NO_SNI, None));
+    d.append(&lines);
+    assert!(
+        wait_for(Duration::from_secs(5), || d.list().len() == 1),
+        "log:\n{}",
+        d.log_text()
+    );
+    // The third requests hello bans .82 too; nothing else is banned.
+    d.append(&[tls_line("198.51.100.82", REQUESTS_NO_SNI, None)]);
+    assert!(
+        wait_for(Duration::from_secs(5), || d.list().len() == 2),
+        "log:\n{}",
+        d.log_text()
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(d.banned_ips(), vec!["198.51.100.81", "198.51.100.82"]);
+}

@@ -9,6 +9,7 @@ MEERKAT_APT_PACKAGES=(
     openssh-server openssh-client python3 python3-paramiko python3-jsonschema python3-yaml findutils
     iperf3 tcpdump tshark jq systemd procps coreutils
     redis-server
+    dnsmasq-base dnsutils openssl
 )
 
 # apt-get update + install, without questions (tshark asks about
@@ -23,6 +24,25 @@ install_system_packages() {
     echo "wireshark-common wireshark-common/install-setuid boolean false" | "${sudo[@]}" debconf-set-selections 2>/dev/null || true
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${MEERKAT_APT_PACKAGES[@]}"
+}
+
+# Makes sure Suricata 7 is installed (the differential test compares the
+# sensor with it): runs ../shared/tools/install-suricata (bookworm-backports)
+# when `suricata` is not on PATH. Without the tool it says so and fails, so
+# that CI (where the test needs Suricata) notices.
+ensure_suricata() {
+    command -v suricata >/dev/null 2>&1 && return 0
+    local root tool
+    root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+    root="$(git -C "$root" rev-parse --show-toplevel 2>/dev/null || echo "$root")"
+    tool="$root/../shared/tools/install-suricata"
+    if [[ ! -x $tool ]]; then
+        echo "note: suricata is not installed and $tool is missing: the differential test will fail under CI" >&2
+        return 1
+    fi
+    local sudo=()
+    [[ $(id -u) -ne 0 ]] && sudo=(sudo)
+    "${sudo[@]}" "$tool"
 }
 
 # Makes sure cargo (with rustfmt and clippy) is on PATH: uses ~/.cargo/bin

@@ -43,6 +43,8 @@ pub struct SensorConfig {
     pub pcap: PcapConfig,
     /// The one-line-per-alert `fast.log`.
     pub fast: FastConfig,
+    /// Certificates of TLS flows that matched a `tls.store` rule.
+    pub tls_store: TlsStoreConfig,
     /// The engine's own log file (Suricata's `logging.outputs.N.file`).
     pub engine_log: EngineLogConfig,
     /// Log directory (Suricata's `default-log-dir`); `-l` overrides it.
@@ -270,6 +272,19 @@ impl Default for FastConfig {
             filename: "fast.log".into(),
         }
     }
+}
+
+/// `[tls_store]`: Suricata's `tls-store` output (`outputs.N.tls-store`):
+/// the server certificates of a TLS flow on which a `tls.store` rule
+/// matched, as `<secs>.<usecs>-<n>.pem` plus a `.meta` file (see
+/// `output::tls_store`). Off by default, as in Suricata.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsStoreConfig {
+    pub enabled: bool,
+    /// `certs-log-dir`: relative to the log directory; empty = the log
+    /// directory itself.
+    pub certs_log_dir: String,
 }
 
 /// `[vars.address]` and `[vars.port]`. Entries given here replace the
@@ -567,6 +582,12 @@ impl SensorConfig {
         put("outputs.0", "fast".into());
         put("outputs.0.fast.enabled", yn(self.fast.enabled));
         put("outputs.0.fast.filename", self.fast.filename.clone());
+        put("outputs.2", "tls-store".into());
+        put("outputs.2.tls-store.enabled", yn(self.tls_store.enabled));
+        put(
+            "outputs.2.tls-store.certs-log-dir",
+            self.tls_store.certs_log_dir.clone(),
+        );
         put("outputs.1", "eve-log".into());
         put("outputs.1.eve-log.enabled", "yes".into());
         put("outputs.1.eve-log.filename", self.eve.filename.clone());

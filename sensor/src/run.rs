@@ -213,6 +213,29 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
+    // Further eve-log outputs of a Suricata YAML: the first output's
+    // settings with their own file, types and dns options, no Redis.
+    let mut extra_eve = Vec::with_capacity(cfg.eve.extra.len());
+    for x in &cfg.eve.extra {
+        let mut c = cfg.eve.clone();
+        c.filename = x.filename.clone();
+        c.types = x.types.clone();
+        c.dns = x.dns.clone();
+        c.redis = None;
+        c.extra = Vec::new();
+        let path = log_dir.join(&c.filename);
+        let w = EveWriter::open(&path, &c)
+            .with_context(|| format!("cannot open EVE log {}", path.display()))?;
+        extra_eve.push((w, x.types.enabled("dns"), x.dns.mask()));
+    }
+    let tls_store = if cfg.tls_store.enabled {
+        let dir = log_dir.join(&cfg.tls_store.certs_log_dir);
+        let s = crate::output::tls_store::TlsStore::start(&dir)
+            .with_context(|| format!("cannot start the tls-store output in {}", dir.display()))?;
+        Some(s)
+    } else {
+        None
+    };
 
     let responder = match Responder::new() {
         Ok(r) => Some(Arc::new(r)),
@@ -239,7 +262,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         engine: Arc::new(engine),
         eve: eve.sender(),
         fast: fast.as_ref().map(EveWriter::sender),
-        types: cfg.eve.types.clone(),
+        tls_store: tls_store.as_ref().map(|s| s.sender()),
+        extra_eve: extra_eve.iter().map(|(w, _, _)| w.sender()).collect(),
+        extra_dns: extra_eve.iter().map(|(_, on, m)| (*on, *m)).collect(),
+        // What any output writes is built; each output keeps its types.
+        types: cfg
+            .eve
+            .extra
+            .iter()
+            .fold(cfg.eve.types.clone(), |mut t, x| {
+                t.union(&x.types);
+                t
+            }),
         build,
         responder,
         ips: cfg.ips.clone(),
@@ -303,6 +337,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         eve.shutdown();
         if let Some(f) = fast {
             f.shutdown();
+        }
+        if let Some(s) = tls_store {
+            s.shutdown();
+        }
+        for (w, _, _) in extra_eve {
+            w.shutdown();
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -388,6 +428,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     eve.shutdown();
     if let Some(f) = fast {
         f.shutdown();
+    }
+    if let Some(s) = tls_store {
+        s.shutdown();
+    }
+    for (w, _, _) in extra_eve {
+        w.shutdown();
     }
     tracing::info!("meerkat-sensor stopped");
     Ok(if failed {
@@ -587,6 +633,9 @@ fn write_stats(
         shared.eve.add_stats(e);
     }
     shared.eve.send(&ev);
+    for extra in &shared.extra_eve {
+        extra.send(&ev);
+    }
 }
 
 fn log_report(report: &RuleLoadReport) {

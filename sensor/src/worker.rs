@@ -40,6 +40,13 @@ pub struct Shared {
     pub eve: EveSender,
     /// fast.log, when enabled: one line per alert event.
     pub fast: Option<EveSender>,
+    /// The `tls-store` output, when enabled.
+    pub tls_store: Option<crate::output::tls_store::TlsStoreSender>,
+    /// Further `eve-log` outputs of a Suricata YAML (each filters by its
+    /// own types), and per output whether it logs `dns` events and with
+    /// which options (DNS events are built per output).
+    pub extra_eve: Vec<EveSender>,
+    pub extra_dns: Vec<(bool, crate::output::dns::DnsLogMask)>,
     /// Which event types are written.
     pub types: EveTypes,
     /// Options for the event builders.
@@ -192,10 +199,14 @@ impl Worker {
                 dir: Some(Direction::ToServer),
                 pcap_cnt: None,
             };
-            for ev in
-                crate::output::dns::pending_events(&mut flow, &pv, &shared.types, &shared.build)
-            {
-                send(shared, &self.counters, &ev);
+            for (target, ev) in crate::output::dns::pending_events(
+                &mut flow,
+                &pv,
+                &shared.types,
+                &shared.build,
+                &shared.extra_dns,
+            ) {
+                send_to(shared, &self.counters, target, &ev);
             }
         }
         if shared.types.flow {
@@ -625,8 +636,14 @@ impl Worker {
         // A passed flow is not inspected any more (Suricata's pass: the
         // app layer above still parses and logs).
         if flow.action == FlowAction::Pass {
-            for ev in crate::output::dns::pending_events(flow, &pv, &shared.types, &shared.build) {
-                send(shared, counters, &ev);
+            for (target, ev) in crate::output::dns::pending_events(
+                flow,
+                &pv,
+                &shared.types,
+                &shared.build,
+                &shared.extra_dns,
+            ) {
+                send_to(shared, counters, target, &ev);
             }
             return Verdict::Accept;
         }
@@ -666,6 +683,7 @@ impl Worker {
 
         // Verdict.
         verdict::decide(&ctx, matches, &pv, Some(flow), outcome);
+        store_certs(shared, matches, flow, &pv);
         if let Some(d) = flow.app.dns_mut() {
             d.inspected(dir);
         }
@@ -673,8 +691,14 @@ impl Worker {
         tag_packet(tags, shared, matches, &pv, Some(&view), outcome);
         let verdict = finish(shared, counters, source_counters, cap, pkt, outcome);
         // DNS transactions of this packet are logged after its alerts.
-        for ev in crate::output::dns::pending_events(flow, &pv, &shared.types, &shared.build) {
-            send(shared, counters, &ev);
+        for (target, ev) in crate::output::dns::pending_events(
+            flow,
+            &pv,
+            &shared.types,
+            &shared.build,
+            &shared.extra_dns,
+        ) {
+            send_to(shared, counters, target, &ev);
         }
         verdict
     }
@@ -736,6 +760,45 @@ impl Worker {
             &mut self.outcome,
         )
     }
+}
+
+/// `tls.store`: a match of such a rule marks the flow; its server chain is
+/// queued for the `tls-store` output as soon as the server certificate has
+/// been parsed (on this packet or a later one), then the mark is cleared,
+/// as Suricata's `SSL_TLS_LOG_PEM` flag.
+fn store_certs(shared: &Shared, matches: &Matches, flow: &mut Flow, pv: &PacketView<'_>) {
+    let Some(store) = shared.tls_store.as_ref() else {
+        return;
+    };
+    let asked = matches
+        .hits
+        .iter()
+        .any(|h| shared.engine.get(h.rule).is_some_and(|m| m.tls_store));
+    let (client, server, proto) = (flow.client, flow.server, flow.proto);
+    let Some(t) = flow.app.tls_mut() else {
+        return;
+    };
+    t.store_pending |= asked;
+    if !t.store_pending || t.server.certs.is_empty() {
+        return;
+    }
+    let Some(c) = t.server.cert0.as_ref() else {
+        return;
+    };
+    let job = crate::output::tls_store::CertJob {
+        secs: pv.ts.secs,
+        micros: pv.ts.micros,
+        pcap_cnt: pv.pcap_cnt,
+        client,
+        server,
+        proto,
+        subject: c.subject.clone(),
+        issuer: c.issuer.clone(),
+        fingerprint: c.fingerprint.clone(),
+        certs: t.server.certs.clone(),
+    };
+    store.send(job);
+    t.store_pending = false;
 }
 
 /// The `tag` keyword: records the tags of this packet's alerts, then counts
@@ -845,6 +908,36 @@ fn send(shared: &Shared, counters: &PipelineCounters, ev: &Event) {
         if fast::fast_line(ev, &mut line) && !fast.send_line(line) {
             inc(&counters.eve_dropped);
         }
+    }
+    for extra in &shared.extra_eve {
+        // Each output keeps the types it lists (`send` skips the others).
+        if !extra.send(ev) {
+            inc(&counters.eve_dropped);
+        }
+    }
+}
+
+/// A DNS-layer event to its output: `dns` events are built once per
+/// output, with that output's `dns` options.
+fn send_to(
+    shared: &Shared,
+    counters: &PipelineCounters,
+    target: crate::output::dns::DnsTarget,
+    ev: &Event,
+) {
+    use crate::output::dns::DnsTarget;
+    let sender = match target {
+        DnsTarget::All => return send(shared, counters, ev),
+        DnsTarget::Primary => &shared.eve,
+        DnsTarget::Extra(i) => match shared.extra_eve.get(i) {
+            Some(s) => s,
+            None => return,
+        },
+    };
+    if sender.send(ev) {
+        inc(&counters.eve_events);
+    } else {
+        inc(&counters.eve_dropped);
     }
 }
 

@@ -419,9 +419,9 @@ impl EveOutputs {
         match parts {
             [_, _] => {
                 self.kinds.insert(idx, value.to_string());
-                matches!(value, "eve-log" | "fast")
+                matches!(value, "eve-log" | "fast" | "tls-store")
             }
-            [_, _, kind, rest @ ..] if matches!(*kind, "eve-log" | "fast") => {
+            [_, _, kind, rest @ ..] if matches!(*kind, "eve-log" | "fast" | "tls-store") => {
                 self.values.push((
                     idx,
                     std::iter::once(kind.to_string())
@@ -435,8 +435,79 @@ impl EveOutputs {
         }
     }
 
-    fn finish(self, ap: &mut Applier<'_>) {
+    fn finish(mut self, ap: &mut Applier<'_>) {
         let origin = Origin::Set;
+        let first_eve = self
+            .kinds
+            .iter()
+            .find(|(_, k)| *k == "eve-log")
+            .map(|(i, _)| *i);
+        // Suricata allows one anomaly logger in all eve-log outputs.
+        let anomaly_outputs: Vec<usize> = {
+            let mut v: Vec<usize> = self
+                .values
+                .iter()
+                .filter(|(_, rest, value)| {
+                    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+                    match rest.as_slice() {
+                        ["eve-log", "types", _n] => value == "anomaly",
+                        ["eve-log", "types", _n, "anomaly", "enabled"] => {
+                            parse_bool(value) != Some(false)
+                        }
+                        _ => false,
+                    }
+                })
+                .map(|(i, _, _)| *i)
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        // Every further eve-log output: read like a first one into a
+        // scratch configuration, then kept as an extra output.
+        let extra_idx: Vec<usize> = self
+            .kinds
+            .iter()
+            .filter(|(i, k)| *k == "eve-log" && Some(**i) != first_eve)
+            .map(|(i, _)| *i)
+            .collect();
+        for idx in extra_idx {
+            self.kinds.remove(&idx);
+            let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.values)
+                .into_iter()
+                .partition(|(i, _, _)| *i == idx);
+            self.values = rest;
+            let disabled = mine.iter().any(|(_, rest, v)| {
+                matches!(rest.as_slice(), [_, k] if k == "enabled") && parse_bool(v) == Some(false)
+            });
+            let mut scratch = SensorConfig::default();
+            let mut sub = Applier {
+                cfg: &mut scratch,
+                errors: Vec::new(),
+                unused: Vec::new(),
+            };
+            EveOutputs {
+                kinds: BTreeMap::from([(idx, "eve-log".to_string())]),
+                values: mine,
+            }
+            .finish(&mut sub);
+            let (errors, unused) = (sub.errors, sub.unused);
+            ap.errors.extend(errors);
+            ap.unused.extend(unused);
+            let e = scratch.eve;
+            if e.redis.is_some() {
+                ap.unused.push(format!(
+                    "outputs.{idx}.eve-log.redis (only the first eve-log output sends to Redis)"
+                ));
+            }
+            if !disabled {
+                ap.cfg.eve.extra.push(crate::output::eve::ExtraEveConfig {
+                    filename: e.filename,
+                    types: e.types,
+                    dns: e.dns,
+                });
+            }
+        }
         let kind_of = |idx: usize, named: &str| {
             self.kinds
                 .get(&idx)
@@ -452,32 +523,23 @@ impl EveOutputs {
         // A configuration that declares an eve-log output logs exactly the
         // types it lists, as Suricata does.
         let mut listed: Option<Vec<(String, bool)>> = eve_idx.map(|_| Vec::new());
-        // Suricata allows one anomaly logger in all eve-log outputs.
-        let mut anomaly_outputs: Vec<usize> = Vec::new();
         let mut eve_enabled = true;
         let mut redis = YamlRedis::default();
         for (idx, rest, value) in &self.values {
             let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
             let key = format!("outputs.{idx}.{}", rest.join("."));
-            let anomaly_on = match rest.as_slice() {
-                ["eve-log", "types", _n] => value == "anomaly",
-                ["eve-log", "types", _n, "anomaly", "enabled"] => parse_bool(value) != Some(false),
-                _ => false,
-            };
-            if anomaly_on && !anomaly_outputs.contains(idx) {
-                anomaly_outputs.push(*idx);
-            }
             match rest.as_slice() {
                 ["fast", "enabled"] if kind_of(*idx, "fast") => match parse_bool(value) {
                     Some(v) => ap.cfg.fast.enabled = v,
                     None => ap.error(&key, value, &origin, "expected yes or no"),
                 },
                 ["fast", "filename"] => ap.cfg.fast.filename = value.clone(),
+                ["tls-store", "enabled"] if kind_of(*idx, "tls-store") => match parse_bool(value) {
+                    Some(v) => ap.cfg.tls_store.enabled = v,
+                    None => ap.error(&key, value, &origin, "expected yes or no"),
+                },
+                ["tls-store", "certs-log-dir"] => ap.cfg.tls_store.certs_log_dir = value.clone(),
                 ["fast", "append"] => {}
-                ["eve-log", ..] if eve_idx.is_some_and(|e| e != *idx) => {
-                    ap.unused
-                        .push(format!("outputs.{idx}.eve-log (a second EVE output)"));
-                }
                 ["eve-log", "enabled"] => match parse_bool(value) {
                     Some(v) => eve_enabled = v,
                     None => ap.error(&key, value, &origin, "expected yes or no"),
@@ -543,8 +605,8 @@ impl EveOutputs {
                         ap.error(&key, value, &origin, "not a tls field");
                     }
                 }
-                // Certificates are not stored (`tls-store`); Suricata 7's
-                // `session-resumption` logs resumed sessions, as here.
+                // Suricata 7's `session-resumption` logs resumed sessions,
+                // as here.
                 ["eve-log", "types", _n, "tls", "session-resumption"] => {}
                 ["eve-log", "types", _n, "dns", opt, ..] => {
                     if !crate::output::dns::config_key(&mut ap.cfg.eve.dns, opt, value) {
@@ -860,6 +922,51 @@ mod tests {
         assert!(cfg.eve.alert.payload);
         assert!(cfg.fast.enabled);
         assert_eq!(unused.keys, vec!["outputs.1.eve-log.types http"]);
+    }
+
+    /// Further eve-log outputs keep their own file, types and dns options
+    /// (suricata-verify's dns-eve-type-filtering, output-multi-eve).
+    #[test]
+    fn several_eve_log_outputs() {
+        let (cfg, unused) = apply(&[
+            ("outputs.0", "eve-log"),
+            ("outputs.0.eve-log.filename", "all.json"),
+            ("outputs.0.eve-log.types.0", "dns"),
+            ("outputs.1", "eve-log"),
+            ("outputs.1.eve-log.enabled", "yes"),
+            ("outputs.1.eve-log.filename", "mx.json"),
+            ("outputs.1.eve-log.types.0", "dns"),
+            ("outputs.1.eve-log.types.0.dns.requests", "no"),
+            ("outputs.1.eve-log.types.0.dns.types.0", "mx"),
+            ("outputs.2", "eve-log"),
+            ("outputs.2.eve-log.filename", "off.json"),
+            ("outputs.2.eve-log.enabled", "no"),
+            ("outputs.2.eve-log.types.0", "flow"),
+        ]);
+        assert_eq!(cfg.eve.filename, "all.json");
+        assert!(cfg.eve.types.dns && !cfg.eve.types.alert);
+        assert!(cfg.eve.dns.requests);
+        assert_eq!(cfg.eve.extra.len(), 1, "a disabled output is left out");
+        let x = &cfg.eve.extra[0];
+        assert_eq!(x.filename, "mx.json");
+        assert!(x.types.dns && !x.types.flow && !x.types.alert);
+        assert!(!x.dns.requests && x.dns.responses);
+        assert_eq!(x.dns.types, Some(vec!["mx".to_string()]));
+        assert!(unused.keys.is_empty(), "{:?}", unused.keys);
+    }
+
+    #[test]
+    fn tls_store_output() {
+        let (cfg, unused) = apply(&[
+            ("outputs.0", "tls-store"),
+            ("outputs.0.tls-store.enabled", "yes"),
+            ("outputs.0.tls-store.certs-log-dir", "certs"),
+        ]);
+        assert!(cfg.tls_store.enabled);
+        assert_eq!(cfg.tls_store.certs_log_dir, "certs");
+        assert!(unused.keys.is_empty(), "{:?}", unused.keys);
+        let (cfg, _) = apply(&[("outputs.0", "tls-store")]);
+        assert!(!cfg.tls_store.enabled, "off unless enabled, as Suricata");
     }
 
     #[test]

@@ -1193,6 +1193,7 @@ impl Builder {
             };
         }
         let has_tls = !self.tls.is_empty();
+        let tls_store = self.tls.store;
         if has_tls && (has_ssh || has_http || !self.payload.is_empty() || has_header_tests) {
             return Parsed::Unsupported {
                 sid: Some(sid),
@@ -1319,6 +1320,7 @@ impl Builder {
             flow_scope,
             raw: text.trim().to_string(),
             tags: self.tags,
+            tls_store,
         };
         let rule = Rule {
             proto,
@@ -1384,6 +1386,21 @@ mod tests {
             Parsed::Error { error, .. } => error,
             other => panic!("expected an error from {text}: {other:?}"),
         }
+    }
+
+    /// `tls.store` (and `tls_store`) is no condition: it marks the rule
+    /// for the `tls-store` output and leaves the TLS tests as they are.
+    #[test]
+    fn tls_store_marks_the_rule() {
+        for kw in ["tls.store", "tls_store"] {
+            let (_, m) = ok(&format!(
+                "alert tls any any -> any any (tls_cert_issuer; content:\"O=Stamus\"; {kw}; sid:1;)"
+            ));
+            assert!(m.tls_store, "{kw}");
+        }
+        let (_, m) =
+            ok("alert tls any any -> any any (tls_cert_issuer; content:\"O=Stamus\"; sid:1;)");
+        assert!(!m.tls_store);
     }
 
     /// Legacy `uricontent` is `content` in the URI buffer; the modifiers

@@ -364,4 +364,7 @@ pub struct RuleMeta {
     pub raw: String,
     /// `tag` options (see [`super::tag`]).
     pub tags: Vec<super::tag::TagSpec>,
+    /// `tls.store`: a match asks the `tls-store` output to write the
+    /// flow's server certificates.
+    pub tls_store: bool,
 }

@@ -444,15 +444,30 @@ fn dns_enabled(types: &EveTypes) -> bool {
     types.enabled("dns")
 }
 
+/// Which EVE output a DNS-layer event goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DnsTarget {
+    /// Every output that logs its type (`anomaly` events).
+    All,
+    /// The first `eve-log` output (built with its `dns` options).
+    Primary,
+    /// A further `eve-log` output, by its index among the extra ones
+    /// (built with that output's `dns` options).
+    Extra(usize),
+}
+
 /// The `dns` and `anomaly` events of the transactions the flow's DNS state
 /// created since the last call (client to server tuple for `dns` events,
-/// the packet's for anomalies). Empty for other protocols.
+/// the packet's for anomalies), each with its output. Empty for other
+/// protocols. `extra` holds, per further `eve-log` output, whether it logs
+/// `dns` events and with which options.
 pub fn pending_events(
     flow: &mut Flow,
     pv: &PacketView<'_>,
     types: &EveTypes,
     opts: &BuildOpts,
-) -> Vec<Event> {
+    extra: &[(bool, DnsLogMask)],
+) -> Vec<(DnsTarget, Event)> {
     let mut out = Vec::new();
     if flow.app.dns().is_none() {
         return out;
@@ -469,27 +484,36 @@ pub fn pending_events(
         }
         let mut ev = build::anomaly_event(pv, &view, "dns", e.as_str(), opts);
         ev.tx_id = Some(tx_id);
-        out.push(ev);
+        out.push((DnsTarget::All, ev));
     }
-    if !dns_enabled(types) {
-        d.take_unlogged().for_each(drop);
-        return out;
-    }
+    let outputs: Vec<(DnsTarget, DnsLogMask)> =
+        std::iter::once((dns_enabled(types), DnsTarget::Primary, opts.dns))
+            .chain(
+                extra
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &(on, mask))| (on, DnsTarget::Extra(i), mask)),
+            )
+            .filter(|(on, _, _)| *on)
+            .map(|(_, t, m)| (t, m))
+            .collect();
     for tx in d.take_unlogged() {
-        for obj in event_objects(tx, opts.dns) {
-            let mut ev = build::ssh_event(
-                &view,
-                Default::default(),
-                pv.source,
-                pv.ts,
-                pv.pcap_cnt,
-                opts,
-            );
-            ev.event_type = "dns".to_string();
-            ev.ssh = None;
-            ev.tx_id = None;
-            ev.dns = Some(obj);
-            out.push(ev);
+        for &(target, mask) in &outputs {
+            for obj in event_objects(tx, mask) {
+                let mut ev = build::ssh_event(
+                    &view,
+                    Default::default(),
+                    pv.source,
+                    pv.ts,
+                    pv.pcap_cnt,
+                    opts,
+                );
+                ev.event_type = "dns".to_string();
+                ev.ssh = None;
+                ev.tx_id = None;
+                ev.dns = Some(obj);
+                out.push((target, ev));
+            }
         }
     }
     out

@@ -98,6 +98,20 @@ impl Default for EveTypes {
 }
 
 impl EveTypes {
+    /// Adds the types `other` writes (the events to build when several
+    /// outputs each filter by their own types).
+    pub fn union(&mut self, other: &EveTypes) {
+        self.ssh |= other.ssh;
+        self.tls |= other.tls;
+        self.alert |= other.alert;
+        self.drop |= other.drop;
+        self.flow |= other.flow;
+        self.stats |= other.stats;
+        self.anomaly |= other.anomaly;
+        self.netflow |= other.netflow;
+        self.dns |= other.dns;
+    }
+
     /// Whether events of `event_type` are written. Types this writer does
     /// not know are written.
     pub fn enabled(&self, event_type: &str) -> bool {
@@ -154,6 +168,22 @@ pub struct EveConfig {
     pub anomaly: AnomalyOpts,
     /// Options of the `tls` object (`[eve.tls]`).
     pub tls: EveTlsConfig,
+    /// The further `eve-log` outputs of a Suricata YAML (not settable in
+    /// Meerkat's TOML).
+    #[serde(skip)]
+    pub extra: Vec<ExtraEveConfig>,
+}
+
+/// A further `eve-log` output of a Suricata YAML (`outputs.N.eve-log` after
+/// the first): its own file, event types and `dns` options. Everything
+/// else (alert payload, `tls` fields, Community ID, Redis) is the first
+/// output's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtraEveConfig {
+    /// File name inside the log directory.
+    pub filename: String,
+    pub types: EveTypes,
+    pub dns: super::dns::DnsLogConfig,
 }
 
 /// `[eve.tls]`: the fields of the `tls` object (Suricata's
@@ -252,6 +282,7 @@ impl Default for EveConfig {
             anomaly: AnomalyOpts::default(),
             tls: EveTlsConfig::default(),
             dns: Default::default(),
+            extra: Vec::new(),
         }
     }
 }

@@ -61,7 +61,7 @@ pub fn fast_line(ev: &Event, out: &mut Vec<u8>) -> bool {
 /// `2025-03-14T09:26:50.713482+0000` → `03/14/2025-09:26:50.713482`
 /// (Suricata's `CreateTimeString`, local time like the EVE stamp). An
 /// unexpected stamp is written as it is.
-fn fast_time(eve: &str) -> String {
+pub(crate) fn fast_time(eve: &str) -> String {
     let part = |r: std::ops::Range<usize>| eve.get(r).unwrap_or("");
     if eve.len() < 26 || part(4..5) != "-" || part(10..11) != "T" {
         return eve.to_string();

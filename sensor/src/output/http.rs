@@ -17,6 +17,13 @@ fn text(b: &[u8]) -> Value {
     Value::String(String::from_utf8_lossy(b).into_owned())
 }
 
+/// The media type of a `Content-Type` value as Suricata logs it: cut at
+/// the first `;`, so the parameters (`charset=...`) are left out and
+/// nothing else is trimmed.
+fn content_type_value(v: &[u8]) -> &[u8] {
+    v.split(|&b| b == b';').next().unwrap_or(v)
+}
+
 /// Suricata's `http` object of a transaction.
 pub fn http_object(tx: &HttpTx) -> Value {
     let mut m = Map::new();
@@ -42,12 +49,9 @@ pub fn http_object(tx: &HttpTx) -> Value {
         }
     };
     hdr("user-agent", "http_user_agent", Direction::ToServer, &mut m);
-    hdr(
-        "content-type",
-        "http_content_type",
-        Direction::ToClient,
-        &mut m,
-    );
+    if let Some(v) = tx.header(Direction::ToClient, "content-type") {
+        m.insert("http_content_type".into(), text(content_type_value(v)));
+    }
     hdr("referer", "http_refer", Direction::ToServer, &mut m);
     if !tx.method.is_empty() {
         m.insert("http_method".into(), text(&tx.method));
@@ -176,4 +180,36 @@ pub fn pending_events(flow: &mut Flow, at_end: bool, at: At<'_>) -> Vec<Event> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::http::HttpState;
+
+    fn object(resp_headers: &str) -> Value {
+        let mut st = HttpState::default();
+        st.feed(
+            Direction::ToServer,
+            b"GET /x HTTP/1.1\r\nHost: example.net\r\n\r\n",
+        );
+        let resp = format!("HTTP/1.0 404 Not Found\r\n{resp_headers}Content-Length: 2\r\n\r\nno");
+        st.feed(Direction::ToClient, resp.as_bytes());
+        http_object(st.tx(0).expect("one transaction"))
+    }
+
+    #[test]
+    fn content_type_without_parameters() {
+        // Python's http.server error pages, as Suricata 7 logs them.
+        let o = object("Content-Type: text/html;charset=utf-8\r\n");
+        assert_eq!(o["http_content_type"], "text/html");
+        let o = object("Content-Type: text/plain; charset=utf-8\r\n");
+        assert_eq!(o["http_content_type"], "text/plain");
+        let o = object("Content-Type: application/json\r\n");
+        assert_eq!(o["http_content_type"], "application/json");
+        let o = object("Content-Type: ;x\r\n");
+        assert_eq!(o["http_content_type"], "");
+        assert!(object("")["http_content_type"].is_null());
+        assert_eq!(object("")["status"], 404);
+    }
 }

@@ -15,6 +15,7 @@ pub mod payload;
 pub mod redis;
 pub mod stats;
 pub mod tls;
+pub mod tls_store;
 pub mod view;
 
 pub use build::{FlowView, PacketView};

@@ -21,6 +21,7 @@
 
 #![allow(dead_code)] // each e2e test binary uses a different subset
 
+pub mod peers;
 #[path = "../prereq/mod.rs"]
 pub mod prereq;
 

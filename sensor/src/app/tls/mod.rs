@@ -200,6 +200,9 @@ pub struct TlsState {
     pub encrypted: bool,
     /// The transaction was handed to the output.
     logged: bool,
+    /// A `tls.store` rule matched: the `tls-store` output writes the
+    /// server chain once it is in (then this is cleared).
+    pub store_pending: bool,
     /// Directions (index 0: to_server) with new handshake data in the
     /// current packet: TLS rules are inspected there.
     pub marks: [bool; 2],

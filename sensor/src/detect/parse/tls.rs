@@ -25,6 +25,9 @@ pub(super) struct ListSpec {
 pub(super) struct TlsSpecs {
     pub(super) lists: Vec<ListSpec>,
     tests: Vec<TlsTest>,
+    /// `tls.store`: a match asks the `tls-store` output to write the
+    /// server's certificates (not a condition of the rule).
+    pub(super) store: bool,
 }
 
 impl TlsSpecs {
@@ -251,9 +254,12 @@ impl Builder {
             }),
             "tls_cert_expired" => Ok(TlsTest::Expired),
             "tls_cert_valid" => Ok(TlsTest::Valid),
-            // Certificate storing (`tls.store`) is not implemented; the
-            // rule still matches.
-            "tls.store" | "tls_store" => return Some(Ok(())),
+            // Certificate storing: the rule's matches ask the `tls-store`
+            // output for the flow's certificates (see RuleMeta::tls_store).
+            "tls.store" | "tls_store" => {
+                self.tls.store = true;
+                return Some(Ok(()));
+            }
             _ => return None,
         };
         Some(r.map(|t| self.tls.tests.push(t)))
