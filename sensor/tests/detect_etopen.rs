@@ -178,5 +178,8 @@ fn etopen_ssh_rules() {
     assert!(sids.contains(&sid), "{sids:?}");
     let meta = engine.rule(m.hits[0].rule);
     assert_eq!(meta.category, "Detection of a Network Scan");
-    assert_eq!(meta.metadata["created_at"], vec!["2010_09_23"]);
+    assert_eq!(
+        meta.metadata.get("created_at").collect::<Vec<_>>(),
+        vec!["2010_09_23"]
+    );
 }
