@@ -663,6 +663,11 @@ fn check_only(
             f.path, f.loaded, f.skipped, f.failed
         );
     }
+    // What is skipped, one line per keyword (each rule also has its
+    // warning above).
+    for (k, n) in report.skipped_keywords() {
+        println!("skipped: {n} rule(s): {k}");
+    }
     for e in &report.errors {
         eprintln!("{e}");
     }

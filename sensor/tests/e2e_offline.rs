@@ -67,6 +67,31 @@ fn garbage_rules_file() {
         "line 1 is a valid rule and must not be reported: {stderr}"
     );
 
+    // Unsupported rules: skipped (the run still passes) and summed up one
+    // line per keyword.
+    let skipped = dir.join("skipped.rules");
+    fs::write(
+        &skipped,
+        "alert tcp any any -> any 22 (msg:\"fine\"; sid:1;)\n\
+         alert smtp any any -> any any (msg:\"smtp a\"; sid:2;)\n\
+         alert smtp any any -> any any (msg:\"smtp b\"; sid:3;)\n\
+         alert tcp any any -> any any (msg:\"asn1\"; asn1:oversize_length 10; sid:4;)\n",
+    )
+    .expect("write skipped.rules");
+    let out = sensor(&["-T", "-S", &skipped.to_string_lossy()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "-T with skipped rules: {}",
+        show(&out)
+    );
+    assert!(
+        stdout.contains("skipped: 2 rule(s): protocol smtp")
+            && stdout.contains("skipped: 1 rule(s): asn1")
+            && stdout.contains("1 loaded, 3 skipped"),
+        "per-keyword summary expected: {stdout}"
+    );
+
     // Random binary bytes: a clean error naming the file, no panic.
     let binary = dir.join("binary.rules");
     fs::write(&binary, random_bytes(4096)).expect("write binary.rules");

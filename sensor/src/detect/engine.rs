@@ -1264,6 +1264,11 @@ impl<'v> Loader<'v> {
                         origin = %origin,
                         "rule skipped: unsupported keyword"
                     );
+                    *self
+                        .report
+                        .skipped_by_keyword
+                        .entry(keyword.to_string())
+                        .or_default() += 1;
                     fr.skipped += 1;
                 }
                 Parsed::Error { sid, error } => {

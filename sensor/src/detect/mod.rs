@@ -189,9 +189,23 @@ pub struct RuleLoadReport {
     pub failed: usize,
     pub errors: Vec<RuleError>,
     pub files: Vec<FileReport>,
+    /// Skipped rules by the keyword (or protocol) that made them
+    /// unsupported, as the warning names it.
+    pub skipped_by_keyword: std::collections::BTreeMap<String, usize>,
 }
 
 impl RuleLoadReport {
+    /// `(keyword, rules skipped)`, most rules first.
+    pub fn skipped_keywords(&self) -> Vec<(&str, usize)> {
+        let mut v: Vec<(&str, usize)> = self
+            .skipped_by_keyword
+            .iter()
+            .map(|(k, n)| (k.as_str(), *n))
+            .collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        v
+    }
+
     /// Files that gave no valid rule and had errors: fatal at start-up.
     pub fn fatal_files(&self) -> impl Iterator<Item = &FileReport> {
         self.files.iter().filter(|f| f.loaded == 0 && f.failed > 0)
