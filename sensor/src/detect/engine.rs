@@ -355,6 +355,19 @@ struct Tuple {
 }
 
 impl Tuple {
+    /// The packet's own tuple, for a packet with ports (transaction
+    /// inspection: TCP and UDP only).
+    fn of_ported(pkt: &crate::decode::Packet) -> Option<Tuple> {
+        let (sp, dp) = pkt.ports()?;
+        Some(Tuple {
+            src: pkt.ip.src,
+            dst: pkt.ip.dst,
+            sp,
+            dp,
+            has_ports: true,
+        })
+    }
+
     fn swapped(self) -> Tuple {
         Tuple {
             src: self.dst,
@@ -1299,13 +1312,8 @@ impl Engine {
         }
         let Some(pdir) = input.dir else { return };
         let pkt = input.pkt;
-        let Some((sp, dp)) = pkt.ports() else { return };
-        let ptuple = Tuple {
-            src: pkt.ip.src,
-            dst: pkt.ip.dst,
-            sp,
-            dp,
-            has_ports: true,
+        let Some(ptuple) = Tuple::of_ported(pkt) else {
+            return;
         };
         let now = input.ts.secs;
         for dir in [Direction::ToServer, Direction::ToClient] {

@@ -104,6 +104,29 @@ impl PatternSet {
         self.rules.is_empty()
     }
 
+    /// One set per key (what the patterns are scanned in, e.g. a buffer
+    /// and its transforms) from `(key, rule, pattern, nocase)`, keys in
+    /// the order first seen.
+    pub fn keyed<K: PartialEq>(
+        entries: impl IntoIterator<Item = (K, u32, Vec<u8>, bool)>,
+    ) -> Vec<(K, PatternSet)> {
+        let mut keyed: Vec<(K, Vec<FastEntry>)> = Vec::new();
+        for (k, rule, pat, nocase) in entries {
+            match keyed.iter_mut().find(|(kk, _)| *kk == k) {
+                Some((_, v)) => v.push((rule, pat, nocase)),
+                None => keyed.push((k, vec![(rule, pat, nocase)])),
+            }
+        }
+        keyed
+            .into_iter()
+            .map(|(k, v)| {
+                let pats: Vec<(u32, &[u8], bool)> =
+                    v.iter().map(|(r, p, n)| (*r, p.as_slice(), *n)).collect();
+                (k, PatternSet::build(&pats))
+            })
+            .collect()
+    }
+
     /// Calls `found` once per rule whose fast pattern occurs in `buf`
     /// (a rule with several entries may be reported more than once).
     pub fn scan(&self, buf: &[u8], scratch: &mut ScanScratch, mut found: impl FnMut(u32)) {
@@ -144,6 +167,9 @@ fn mark(seen: &mut [u64], touched: &mut Vec<u32>, p: u32) -> bool {
     touched.push(p);
     true
 }
+
+/// `(rule, fast pattern, nocase)`.
+type FastEntry = (u32, Vec<u8>, bool);
 
 /// An address as a point on one line: IPv4 as its IPv4-mapped IPv6 form.
 pub fn addr_key(ip: IpAddr) -> u128 {

@@ -391,9 +391,6 @@ pub fn matches(rule: &TlsRule, t: &TlsState, dir: Direction, now: i64, s: &mut S
     true
 }
 
-/// A rule's fast pattern: rule index, pattern, nocase.
-type FastEntry = (u32, Vec<u8>, bool);
-
 /// The prefilter over the TLS rules: per (buffer, transforms), the fast
 /// patterns of the rules that have one there.
 #[derive(Debug, Default)]
@@ -406,33 +403,22 @@ pub struct TlsIndex {
 impl TlsIndex {
     /// Builds the index of rules `(index, rule)`.
     pub fn build<'r>(rules: impl Iterator<Item = (u32, &'r TlsRule)>) -> TlsIndex {
-        let mut keyed: Vec<(TlsBuf, Vec<Transform>, Vec<FastEntry>)> = Vec::new();
+        let mut keyed = Vec::new();
         let mut always = Vec::new();
         for (ri, r) in rules {
-            let Some((li, pat, nocase)) = r.fast() else {
-                always.push(ri);
-                continue;
-            };
-            let Some(l) = r.lists.get(li) else {
-                always.push(ri);
-                continue;
-            };
-            let entry = (ri, pat.to_vec(), nocase);
-            match keyed
-                .iter_mut()
-                .find(|(b, t, _)| *b == l.buf && *t == l.transforms)
-            {
-                Some((_, _, v)) => v.push(entry),
-                None => keyed.push((l.buf, l.transforms.clone(), vec![entry])),
+            let fast = r
+                .fast()
+                .and_then(|(li, pat, nocase)| Some((r.lists.get(li)?, pat, nocase)));
+            match fast {
+                Some((l, pat, nocase)) => {
+                    keyed.push(((l.buf, l.transforms.clone()), ri, pat.to_vec(), nocase))
+                }
+                None => always.push(ri),
             }
         }
-        let groups = keyed
+        let groups = PatternSet::keyed(keyed)
             .into_iter()
-            .map(|(b, t, v)| {
-                let pats: Vec<(u32, &[u8], bool)> =
-                    v.iter().map(|(r, p, n)| (*r, p.as_slice(), *n)).collect();
-                (b, t, PatternSet::build(&pats))
-            })
+            .map(|((b, t), set)| (b, t, set))
             .collect();
         TlsIndex { groups, always }
     }

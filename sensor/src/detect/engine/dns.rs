@@ -52,13 +52,8 @@ impl Engine {
         }
         let Some(pdir) = input.dir else { return };
         let pkt = input.pkt;
-        let Some((sp, dp)) = pkt.ports() else { return };
-        let ptuple = Tuple {
-            src: pkt.ip.src,
-            dst: pkt.ip.dst,
-            sp,
-            dp,
-            has_ports: true,
+        let Some(ptuple) = Tuple::of_ported(pkt) else {
+            return;
         };
         for &tx_id in &d.marks {
             let Some(tx) = d.tx(tx_id).filter(|t| t.dir == pdir) else {

@@ -31,9 +31,6 @@ pub(super) struct HttpPrefilter {
     always: Vec<u32>,
 }
 
-/// `(rule, fast pattern, nocase)` of the rules keyed on one buffer.
-type Entries = Vec<(u32, Vec<u8>, bool)>;
-
 /// Per-thread scratch of the prefilter.
 #[derive(Debug, Default)]
 pub struct Scratch {
@@ -45,7 +42,7 @@ pub struct Scratch {
 
 impl HttpPrefilter {
     pub(super) fn build(rules: &[Rule], http_rules: &[u32]) -> HttpPrefilter {
-        let mut keyed: Vec<(HttpBuf, Vec<Transform>, Entries)> = Vec::new();
+        let mut keyed = Vec::new();
         let mut always = Vec::new();
         for &ri in http_rules {
             let fast = rules
@@ -60,29 +57,19 @@ impl HttpPrefilter {
                         })
                         .max_by_key(|(_, p, _)| p.len())
                 });
-            let Some((l, p, nocase)) = fast else {
-                always.push(ri);
-                continue;
-            };
-            let entry = (ri, p.to_vec(), nocase);
-            match keyed
-                .iter_mut()
-                .find(|(b, t, _)| *b == l.buf && *t == l.transforms)
-            {
-                Some((_, _, v)) => v.push(entry),
-                None => keyed.push((l.buf, l.transforms.clone(), vec![entry])),
+            match fast {
+                Some((l, p, nocase)) => {
+                    keyed.push(((l.buf, l.transforms.clone()), ri, p.to_vec(), nocase))
+                }
+                None => always.push(ri),
             }
         }
-        let groups = keyed
+        let groups = PatternSet::keyed(keyed)
             .into_iter()
-            .map(|(buf, transforms, v)| {
-                let pats: Vec<(u32, &[u8], bool)> =
-                    v.iter().map(|(r, p, n)| (*r, p.as_slice(), *n)).collect();
-                Group {
-                    buf,
-                    transforms,
-                    patterns: PatternSet::build(&pats),
-                }
+            .map(|((buf, transforms), patterns)| Group {
+                buf,
+                transforms,
+                patterns,
             })
             .collect();
         HttpPrefilter { groups, always }
@@ -130,13 +117,8 @@ impl Engine {
         }
         let Some(pdir) = input.dir else { return };
         let pkt = input.pkt;
-        let Some((sp, dp)) = pkt.ports() else { return };
-        let ptuple = Tuple {
-            src: pkt.ip.src,
-            dst: pkt.ip.dst,
-            sp,
-            dp,
-            has_ports: true,
+        let Some(ptuple) = Tuple::of_ported(pkt) else {
+            return;
         };
         let mut cand = std::mem::take(&mut out.http_pf.cand);
         for m in &hs.marks {
